@@ -1,0 +1,135 @@
+"""The offline planner: a deterministic AG2 ModelClient that follows each agent's SOP from the
+run state, so the whole product works with no LLM configured.
+
+Each agent gets its own instance (`register_model_client(..., agent_name=..., run=...)`). Given
+the chat so far, it answers what that agent's SOP prescribes next: a tool call for the next
+unfinished step, or a summary that carries the agent's spec as JSON. The Task agent checks each
+specialist's spec, names the next speaker with `NEXT: <agent>`, and ends with `TERMINATE`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_message_function_tool_call import (
+    ChatCompletionMessageFunctionToolCall,
+    Function,
+)
+from openai.types.completion_usage import CompletionUsage
+
+from agents import summaries
+from agents.routing import SPECIALISTS, TERMINATE
+from agents.run_state import Run
+from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
+from agents.tools import STEP_OWNER, TOOL_FOR_STEP
+
+MODEL_NAME = "offline-planner"
+SPECIALIST_STEPS = {"data_agent": ("data",), "model_agent": ("train",), "server_agent": ("export", "serve")}
+PIPELINE = ("data", "train", "export", "serve")
+
+
+@dataclass
+class Action:
+    """What the agent does next: call a tool, or say something."""
+
+    tool: str | None = None
+    text: str | None = None
+
+
+def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
+    if agent_name == "task_agent":
+        return _task_agent(run, messages)
+    for step in SPECIALIST_STEPS[agent_name]:
+        if not run.done(step):
+            return Action(tool=TOOL_FOR_STEP[step])
+    return Action(text=summaries.specialist_summary(agent_name, run))
+
+
+def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
+    if not run.done("parse"):
+        return Action(tool="parse_request")
+    spec = run.result("parse")
+    if spec["decision"] != "accept":
+        if not run.done("report"):
+            return Action(tool="write_report")
+        return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
+
+    last = messages[-1] if messages else {}
+    if last.get("name") in SPECIALISTS and not last.get("tool_calls"):
+        problem = check_specialist_message(last["name"], last.get("content"))
+        if problem:
+            retries = run.state.setdefault("spec_retries", {})
+            retries[last["name"]] = retries.get(last["name"], 0) + 1
+            run.save()
+            if retries[last["name"]] <= MAX_SPEC_RETRIES:
+                return Action(text=f"{problem} Send the corrected JSON.\nNEXT: {last['name']}")
+            run.fatal = RuntimeError(
+                f"{last['name']} sent an invalid spec {MAX_SPEC_RETRIES + 1} times: {problem}"
+            )
+            return Action(text=f"Stopping: {run.fatal}\n{TERMINATE}")
+
+    for step in PIPELINE:
+        if not run.done(step):
+            owner = STEP_OWNER[step]
+            return Action(text=summaries.handoff(run, step) + f"\nNEXT: {owner}")
+    if not run.done("report"):
+        return Action(tool="write_report")
+    return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
+
+
+def _completion(action: Action) -> ChatCompletion:
+    tool_calls: list[Any] | None = None
+    if action.tool:
+        tool_calls = [
+            ChatCompletionMessageFunctionToolCall(
+                id="call_" + uuid.uuid4().hex[:12],
+                type="function",
+                function=Function(name=action.tool, arguments=json.dumps({})),
+            )
+        ]
+    message = ChatCompletionMessage(role="assistant", content=action.text, tool_calls=tool_calls)
+    return ChatCompletion(
+        id="offline-" + uuid.uuid4().hex[:12],
+        object="chat.completion",
+        created=int(time.time()),
+        model=MODEL_NAME,
+        choices=[Choice(index=0, finish_reason="tool_calls" if tool_calls else "stop", message=message)],
+        usage=CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
+    )
+
+
+class OfflinePlanner:
+    """AG2 ModelClient protocol: create, message_retrieval, cost, get_usage."""
+
+    def __init__(
+        self, config: dict[str, Any], agent_name: str = "", run: Run | None = None, **_: Any
+    ) -> None:
+        self.config = config
+        self.agent_name = agent_name
+        self.run = run
+
+    def create(self, params: dict[str, Any]) -> ChatCompletion:
+        assert self.run is not None, "OfflinePlanner needs the run (register_model_client(run=...))"
+        return _completion(decide(self.agent_name, self.run, list(params.get("messages", []))))
+
+    def message_retrieval(self, response: ChatCompletion) -> list[Any]:
+        return [c.message if c.message.tool_calls else c.message.content for c in response.choices]
+
+    def cost(self, response: ChatCompletion) -> float:
+        return 0.0
+
+    @staticmethod
+    def get_usage(response: ChatCompletion) -> dict[str, Any]:
+        return {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "cost": 0.0,
+            "model": MODEL_NAME,
+        }

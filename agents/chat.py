@@ -1,0 +1,123 @@
+"""The group chat: `user`, the Task agent (hub) and three specialists, run by a GroupChatManager.
+
+Tools are registered for the LLM on the agent that owns them and for execution on `user`; the
+speaker-selection function wraps the pure `routing.next_speaker`. Every message appended to the
+chat is written to the transcript as it happens, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agents import data, model, routing, server, task
+from agents.run_state import Run
+from agents.tools import STEP_OWNER, make_tools
+
+AGENT_MODULES = (task, data, model, server)
+MAX_ROUND = 80
+OFFLINE_BRAIN = "offline planner (deterministic, no LLM configured)"
+
+Renderer = Callable[[str, dict[str, Any]], None]
+
+
+def plan_next(run: Run) -> str | None:
+    """Who the plan says speaks next when the hub names no valid speaker."""
+    for step, owner in STEP_OWNER.items():
+        if not run.done(step):
+            return owner
+    return None
+
+
+class _QuietIO:
+    """An AG2 IOStream that prints nothing: the transcript and our renderer show the chat."""
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n", flush: bool = False) -> None:
+        pass
+
+    def send(self, message: Any) -> None:
+        pass
+
+    def input(self, prompt: str = "", *, password: bool = False) -> str:
+        return ""
+
+
+@dataclass
+class ChatOutcome:
+    rounds: int
+    last_speaker: str | None
+
+
+def run_conversation(run: Run, render: Renderer | None = None, brain: str = "offline") -> ChatOutcome:
+    """Run (or resume) the run's group chat until the Task agent ends it or a step fails."""
+    from autogen import GroupChat, GroupChatManager, UserProxyAgent
+    from autogen.io import IOStream
+
+    from agents.brains.offline import OfflinePlanner
+
+    logging.getLogger("autogen").setLevel(logging.WARNING)
+    logging.getLogger("autogen.oai.client").setLevel(logging.ERROR)
+    if brain != "offline":
+        raise ValueError(f"unknown brain {brain!r}")
+    run.state["brain"] = OFFLINE_BRAIN
+    run.save()
+
+    llm_config = {
+        "config_list": [{"model": "offline-planner", "model_client_cls": "OfflinePlanner"}],
+        "cache_seed": None,
+    }
+    user = UserProxyAgent(
+        "user",
+        human_input_mode="NEVER",
+        code_execution_config=False,
+        llm_config=False,
+        default_auto_reply="",
+        description="The person who asked, and the executor of every tool.",
+    )
+    tools = make_tools(run)
+    agents = {}
+    for module in AGENT_MODULES:
+        agent = module.make(llm_config)
+        for tool_name in module.TOOLS:
+            fn = tools[tool_name]
+            user.register_for_execution(name=tool_name)(
+                agent.register_for_llm(name=tool_name, description=(fn.__doc__ or "").strip())(fn)
+            )
+        agents[module.NAME] = agent
+    # Register the model client last: register_for_llm rebuilds the agent's client.
+    for name, agent in agents.items():
+        agent.register_model_client(model_client_cls=OfflinePlanner, agent_name=name, run=run)
+
+    def select(last_speaker: Any, groupchat: Any) -> Any:
+        if run.fatal is not None:
+            return None
+        name = routing.next_speaker(groupchat.messages, plan_next(run))
+        return groupchat.agent_by_name(name) if name else None
+
+    class RecordingGroupChat(GroupChat):  # type: ignore[misc]
+        def append(self, message: dict[str, Any], speaker: Any) -> None:
+            super().append(message, speaker)
+            recorded = self.messages[-1]
+            run.transcript.message(speaker.name, recorded)
+            if render is not None:
+                render(speaker.name, recorded)
+
+    groupchat = RecordingGroupChat(
+        agents=[user, *agents.values()],
+        messages=[],
+        max_round=MAX_ROUND,
+        speaker_selection_method=select,
+    )
+    manager = GroupChatManager(
+        groupchat=groupchat,
+        llm_config=False,
+        is_termination_msg=lambda m: m.get("name") == routing.HUB and routing.is_termination(m),
+    )
+    with warnings.catch_warnings(), IOStream.set_default(_QuietIO()):
+        warnings.simplefilter("ignore")
+        user.initiate_chat(manager, message=run.options.request, clear_history=True, silent=True)
+    last = groupchat.messages[-1]["name"] if groupchat.messages else None
+    return ChatOutcome(rounds=len(groupchat.messages), last_speaker=last)

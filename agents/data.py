@@ -1,0 +1,15 @@
+"""The data agent (data_agent): its description and the tools it may call."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from agents.factory import make_agent
+
+NAME = "data_agent"
+DESCRIPTION = "Loads, checks, cleans and describes the data; holds out a test set."
+TOOLS = ("prepare_data",)
+
+
+def make(llm_config: dict[str, Any] | Literal[False]) -> Any:
+    return make_agent(NAME, DESCRIPTION, llm_config)

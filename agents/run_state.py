@@ -1,0 +1,133 @@
+"""One run: its directory, its step state (`state.json`) and its transcript.
+
+Every stage of the pipeline is a *step*. A step that finished has its result in `state.json`, so a
+run that was interrupted (Ctrl-C, kill -9, crash) can be resumed: finished steps return their
+recorded result instead of doing the work again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agents.transcript import Transcript
+
+STATE_FILE = "state.json"
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+@dataclass
+class RunOptions:
+    """What the person asked for on the command line; saved so `resume` can rebuild the run."""
+
+    request: str
+    data: str | None = None
+    test_data: str | None = None
+    label: str | None = None
+    text: str | None = None
+    llm: str = "offline"
+    approve: str = "auto"
+    serve: bool = False
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Run:
+    run_dir: Path
+    options: RunOptions
+    state: dict[str, Any] = field(default_factory=dict)
+    fatal: Exception | None = None
+    transcript: Transcript = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir).resolve()
+        self.transcript = Transcript(self.run_dir / "transcript.jsonl")
+
+    # -- creation and loading -------------------------------------------------------------------
+    @classmethod
+    def create(cls, out_dir: str | Path, options: RunOptions, run_id: str | None = None) -> Run:
+        run_id = run_id or new_run_id()
+        run_dir = Path(out_dir) / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        (run_dir / "request.txt").write_text(options.request + "\n", encoding="utf-8")
+        run = cls(run_dir=run_dir, options=options)
+        run.state = {
+            "run_id": run_id,
+            "status": "running",
+            "created": _now(),
+            "options": options.to_dict(),
+            "steps": {},
+            "durations": {},
+        }
+        run.save()
+        return run
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Run:
+        path = Path(run_dir) / STATE_FILE
+        if not path.is_file():
+            from skills.errors import UserError
+
+            raise UserError(f"'{run_dir}' is not a run directory: it has no {STATE_FILE}.")
+        state = json.loads(path.read_text(encoding="utf-8"))
+        run = cls(run_dir=Path(run_dir), options=RunOptions(**state["options"]), state=state)
+        return run
+
+    @property
+    def run_id(self) -> str:
+        return str(self.state["run_id"])
+
+    def save(self) -> None:
+        """Write state.json atomically, so a kill mid-write never leaves a torn file."""
+        tmp = self.run_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, self.run_dir / STATE_FILE)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def done(self, step: str) -> bool:
+        return self.state["steps"].get(step, {}).get("status") == "done"
+
+    def result(self, step: str) -> Any:
+        return self.state["steps"].get(step, {}).get("result")
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run `fn` as step `name` once; return the recorded result if it already finished.
+
+        `fn` returns something JSON-serialisable (usually a spec's `model_dump()`).
+        """
+        if self.done(name):
+            self.transcript.event("step_skipped", step=name, reason="already done (resumed run)")
+            return self.result(name)
+        self.state["steps"][name] = {"status": "running", "started": _now()}
+        self.save()
+        t0 = time.perf_counter()
+        result = fn()
+        seconds = round(time.perf_counter() - t0, 3)
+        self.state["steps"][name] = {"status": "done", "ended": _now(), "seconds": seconds, "result": result}
+        self.state["durations"][name] = seconds
+        self.save()
+        self.transcript.event("step_done", step=name, seconds=seconds)
+        return result
+
+    def finish(self, status: str, **extra: Any) -> None:
+        self.state["status"] = status
+        self.state["finished"] = _now()
+        self.state.update(extra)
+        self.save()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,15 @@
+"""The task agent (task_agent): its description and the tools it may call."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from agents.factory import make_agent
+
+NAME = "task_agent"
+DESCRIPTION = "The hub. Parses the request, judges it, plans, routes the specialists and writes the report."
+TOOLS = ("parse_request", "write_report")
+
+
+def make(llm_config: dict[str, Any] | Literal[False]) -> Any:
+    return make_agent(NAME, DESCRIPTION, llm_config)

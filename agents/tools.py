@@ -1,0 +1,174 @@
+"""The skills each agent may call, bound to one run, registered as AG2 tools.
+
+Every tool is a step of the run (see `Run.step`): it does its work once, records the result in
+`state.json`, and returns a short JSON text for the chat. A bad input (`UserError`) or a bug
+stops the run: the tool records the error on the run, and routing ends the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from agents.run_state import Run
+from skills.errors import UserError
+from skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
+
+# Which agent owns which step (and the tool that performs it), in pipeline order.
+STEP_OWNER = {
+    "parse": "task_agent",
+    "data": "data_agent",
+    "train": "model_agent",
+    "export": "server_agent",
+    "serve": "server_agent",
+    "report": "task_agent",
+}
+TOOL_FOR_STEP = {
+    "parse": "parse_request",
+    "data": "prepare_data",
+    "train": "train_model",
+    "export": "export_model",
+    "serve": "deploy_service",
+    "report": "write_report",
+}
+
+
+def _guard(run: Run, step: str, fn: Callable[[], dict[str, Any]]) -> str:
+    """Run a step; turn its outcome into the text the agent sees."""
+    if run.fatal is not None:
+        return f"Error: the run has already stopped: {run.fatal}"
+    try:
+        result = run.step(step, fn)
+    except UserError as err:
+        run.fatal = err
+        run.transcript.event("error", step=step, error=str(err), error_kind="user")
+        return f"Error: {err}"
+    except Exception as err:  # a bug: stop the run, keep the details in the transcript
+        run.fatal = err
+        run.transcript.event(
+            "error", step=step, error=repr(err), error_kind="internal", trace=traceback.format_exc()
+        )
+        return f"Error: internal error in {step}: {err!r}"
+    return json.dumps(result, default=str)
+
+
+def spec(run: Run) -> TaskSpec:
+    return TaskSpec.model_validate(run.result("parse"))
+
+
+def data_report(run: Run) -> DataReport:
+    return DataReport.model_validate(run.result("data"))
+
+
+def train_result(run: Run) -> TrainResult:
+    return TrainResult.model_validate(run.result("train"))
+
+
+def export_result(run: Run) -> ExportResult:
+    return ExportResult.model_validate(run.result("export"))
+
+
+def _parse(run: Run) -> dict[str, Any]:
+    from skills.requirements import parse_request
+    from skills.triage import triage
+
+    opts = run.options
+    df = None
+    if opts.data:
+        from skills.data_io import load_table
+
+        df = load_table(opts.data)
+    task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
+    task = triage(task, df)
+    (run.run_dir / "spec.json").write_text(task.model_dump_json(indent=2), encoding="utf-8")
+    return task.model_dump(mode="json")
+
+
+def _prepare(run: Run) -> dict[str, Any]:
+    from skills.data_prep import prepare_data
+
+    opts = run.options
+    assert opts.data is not None  # triage asks for data before this step can run
+    report = prepare_data(spec(run), opts.data, opts.test_data, run.run_dir, seed=opts.seed)
+    return report.model_dump(mode="json")
+
+
+def _train(run: Run) -> dict[str, Any]:
+    from skills.train import train_model
+
+    return train_model(spec(run), data_report(run), run.run_dir, seed=run.options.seed).model_dump(
+        mode="json"
+    )
+
+
+def _export(run: Run) -> dict[str, Any]:
+    from skills.export import export_onnx
+
+    result = export_onnx(spec(run), data_report(run), train_result(run), run.run_dir)
+    return result.model_dump(mode="json")
+
+
+def _deploy(run: Run) -> dict[str, Any]:
+    from skills.deploy import measure_service, smoke_test, start_service, stop_service
+
+    from skills.examples import example_inputs
+
+    examples = example_inputs(spec(run), data_report(run), n=8)
+    deployment = start_service(export_result(run).onnx_path, run.run_dir)
+    try:
+        deployment.smoke = smoke_test(deployment.url, examples[:3])
+        deployment.measured = measure_service(deployment.url, examples, seconds=2.0)
+    finally:
+        if not run.options.serve:
+            stop_service(run.run_dir)
+            deployment.running = False
+            deployment.pid = None
+    return Deployment.model_validate(deployment.model_dump()).model_dump(mode="json")
+
+
+def _report(run: Run) -> dict[str, Any]:
+    from skills.report import build_report, write_report
+
+    report = build_report(run.run_dir, run.state, brain=run.state.get("brain", "offline"))
+    write_report(run.run_dir, report)
+    return {"decision": report.decision, "all_met": report.all_met, "report": str(run.run_dir / "report.md")}
+
+
+def make_tools(run: Run) -> dict[str, Callable[[], str]]:
+    """Every tool by name, as zero-argument callables whose docstrings the LLM sees."""
+
+    def parse_request() -> str:
+        """Parse the person's request against the data into a TaskSpec: task type, label and text
+        columns, requirements (metric targets and constraints), and the decision to go on or not."""
+        return _guard(run, "parse", lambda: _parse(run))
+
+    def prepare_data() -> str:
+        """Load, validate and clean the data, split a held-out test set when none was given, write
+        data_card.md, and return the DataReport."""
+        return _guard(run, "data", lambda: _prepare(run))
+
+    def train_model() -> str:
+        """Train the model family that fits the task within the parameter limit, evaluate it on the
+        held-out data, write model_card.md, and return the TrainResult."""
+        return _guard(run, "train", lambda: _train(run))
+
+    def export_model() -> str:
+        """Export the trained model to ONNX, check parity with the original on the test set, measure
+        its latency, and return the ExportResult."""
+        return _guard(run, "export", lambda: _export(run))
+
+    def deploy_service() -> str:
+        """Start the web service for the ONNX model on 127.0.0.1, smoke-test /predict, /health,
+        /metrics and /docs, measure throughput, and return the Deployment."""
+        return _guard(run, "serve", lambda: _deploy(run))
+
+    def write_report() -> str:
+        """Check every requirement against what was measured and write report.md and report.json."""
+        return _guard(run, "report", lambda: _report(run))
+
+    return {
+        fn.__name__: fn
+        for fn in (parse_request, write_report, prepare_data, train_model, export_model, deploy_service)
+    }

@@ -1,0 +1,333 @@
+"""Build the sandbox image without any container registry.
+
+Run with the project's venv Python (its installed packages define the image's):
+
+    .venv/bin/python -m sandbox.image build [--force] [--base-image python:3.11-slim-bookworm]
+    scripts/build_sandbox_image            # the same, via the venv
+
+Steps, each skipped when its output is already there:
+1. base image: `debootstrap --variant=minbase bookworm` + `docker import` (or `--base-image`, an
+   image you already have or can pull, e.g. `python:3.11-slim-bookworm` where registries answer);
+2. requirements: the runtime dependency closure of `trainer-agent` as installed in this venv,
+   pinned to the installed versions (dev tools such as pytest/ruff/mypy are not in the closure);
+3. wheelhouse: `pip download --no-deps` of those pins into a cache folder on the host;
+4. build context: Dockerfile + requirements + wheelhouse + the project source;
+5. `docker build` (legacy builder through the SDK; the image installs with `--no-index`), skipped
+   when an image with the same content-hash label exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+DEFAULT_IMAGE = "trainer-agent-sandbox:latest"
+DEFAULT_BASE_IMAGE = "trainer-agent-base:bookworm"
+HASH_LABEL = "org.trainer-agent.content-hash"
+PROJECT_DIST = "trainer-agent"
+# Top-level parts of the project copied into the image (the setuptools packages + metadata).
+PROJECT_PARTS = ("agents", "skills", "sandbox", "configs", "pyproject.toml")
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Where the wheelhouse and the build context live (`TRAINER_AGENT_CACHE` overrides)."""
+    root = os.environ.get("TRAINER_AGENT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "trainer-agent"
+    )
+    return Path(root)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
+    """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here.
+
+    Walks the installed metadata from the project's `Requires-Dist`, honouring extras
+    (`autogen[openai,docker]`) and environment markers, so dev-only tools stay out.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: dict[str, str] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(dist_name, frozenset())]
+    done: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        if (_norm(name), extras) in done:
+            continue
+        done.add((_norm(name), extras))
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # an optional dependency that is not installed (e.g. a marker-gated one)
+        if _norm(name) != _norm(dist_name):
+            seen[_norm(dist.metadata["Name"])] = f"{dist.metadata['Name']}=={dist.version}"
+        for line in dist.requires or []:
+            req = Requirement(line)
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if req.marker is not None and not any(req.marker.evaluate(env) for env in envs):
+                continue
+            todo.append((req.name, frozenset(req.extras)))
+    return sorted(seen.values(), key=str.lower)
+
+
+def _wheel_file(pin: str, wheelhouse: Path) -> Path | None:
+    """The wheel in `wheelhouse` for `name==version`, if there is one."""
+    name, version = pin.split("==")
+    prefix = f"{_norm(name).replace('-', '_')}-{version.lower()}-"
+    for p in wheelhouse.glob("*.whl"):
+        if p.name.lower().replace("-", "_", p.name.count("-") - 4).startswith(prefix):
+            return p
+    return None
+
+
+def fill_wheelhouse(pins: list[str], wheelhouse: Path, log: Callable[[str], None] = print) -> None:
+    """Download (or build) a wheel for each pin into `wheelhouse`, skipping those already there."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in pins if _wheel_file(p, wheelhouse) is None]
+    if not missing:
+        log(f"wheelhouse: all {len(pins)} wheels present in {wheelhouse}")
+        return
+    log(f"wheelhouse: fetching {len(missing)} of {len(pins)} wheels into {wheelhouse}")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(missing) + "\n")
+        req_file = f.name
+    try:
+        # `pip wheel` takes wheels as they are and builds any sdist, so the image needs no compiler.
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-r", req_file, "-w", str(wheelhouse)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"pip wheel failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    finally:
+        os.unlink(req_file)
+
+
+def _iter_project_files(root: Path) -> Iterable[Path]:
+    for part in PROJECT_PARTS:
+        path = root / part
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
+                    yield p
+
+
+def copy_project(root: Path, dest: Path) -> None:
+    """Copy the project's packages into `dest` (replacing what was there)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    for src in _iter_project_files(root):
+        target = dest / src.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def content_hash(context: Path, base_image_id: str) -> str:
+    """Hash of everything that decides the image: base image, Dockerfile, pins and project source."""
+    h = hashlib.sha256(base_image_id.encode())
+    for rel in ("Dockerfile", "requirements.txt"):
+        h.update(rel.encode() + b"\0" + (context / rel).read_bytes())
+    project = context / "project"
+    for p in sorted(project.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(project)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def project_hash(root: Path = PROJECT_ROOT) -> str:
+    """Hash of the project source alone, also stored as a label so staleness can be reported."""
+    h = hashlib.sha256()
+    for p in _iter_project_files(root):
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_base_image(client, base_image: str, log: Callable[[str], None] = print) -> str:
+    """Return the id of `base_image`, making it with debootstrap + docker import when missing."""
+    import docker
+
+    try:
+        return client.images.get(base_image).id
+    except docker.errors.ImageNotFound:
+        pass
+    if base_image != DEFAULT_BASE_IMAGE:
+        log(f"base image: pulling {base_image}")
+        return client.images.pull(base_image).id
+    debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+    if not os.path.exists(debootstrap):
+        raise RuntimeError("debootstrap is not installed; run scripts/setup_docker first.")
+    mirror = os.environ.get("SANDBOX_DEBIAN_MIRROR", DEBIAN_MIRROR)
+    with tempfile.TemporaryDirectory(prefix="sandbox-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log(f"base image: debootstrap --variant=minbase bookworm from {mirror} (a few minutes)")
+        t0 = time.monotonic()
+        subprocess.run(
+            [debootstrap, "--variant=minbase", "bookworm", str(rootfs), mirror],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # Keep the rootfs small: downloaded .debs and apt lists are not needed in the image.
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (rootfs / junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        log(f"base image: rootfs ready in {time.monotonic() - t0:.0f} s; importing as {base_image}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        repo, _, tag = base_image.partition(":")
+        image = client.images.get(_docker_import(client, tar.stdout, repo, tag or "latest"))
+        tar.wait()
+        if tar.returncode != 0:
+            raise RuntimeError("tar of the debootstrap rootfs failed")
+    return image.id
+
+
+def _docker_import(client, stream, repo: str, tag: str) -> str:
+    """`docker import` from a tar stream through the API; returns the new image id."""
+    import json
+
+    res = client.api.import_image_from_stream(stream, repository=repo, tag=tag, changes=['CMD ["/bin/bash"]'])
+    for line in res.splitlines() if isinstance(res, str) else [res]:
+        try:
+            status = json.loads(line).get("status", "")
+        except (ValueError, AttributeError):
+            continue
+        if status.startswith("sha256:"):
+            return status
+    return f"{repo}:{tag}"
+
+
+def find_image_with_hash(client, image: str, digest: str):
+    """The image tagged `image` if its content-hash label is `digest`, else None."""
+    import docker
+
+    try:
+        img = client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return None
+    return img if (img.labels or {}).get(HASH_LABEL) == digest else None
+
+
+def build_image(
+    image: str = DEFAULT_IMAGE,
+    base_image: str = DEFAULT_BASE_IMAGE,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """Build (or reuse) the sandbox image; returns what was done with timings and size."""
+    import docker
+
+    t0 = time.monotonic()
+    client = docker.from_env(timeout=600)
+    base_id = ensure_base_image(client, base_image, log)
+    t_base = time.monotonic() - t0
+
+    ctx = cache_dir() / "build-context"
+    ctx.mkdir(parents=True, exist_ok=True)
+    pins = runtime_requirements()
+    (ctx / "requirements.txt").write_text("\n".join(pins) + "\n")
+    fill_wheelhouse(pins, cache_dir() / "wheelhouse", log)
+    # The context gets hard links to exactly the pinned wheels: one copy on disk, no stale versions.
+    wheels = [_wheel_file(p, cache_dir() / "wheelhouse") for p in pins]
+    if None in wheels:
+        raise RuntimeError("the wheelhouse lacks a wheel for: " + ", ".join(p for p, w in zip(pins, wheels) if w is None))
+    _link_files([w for w in wheels if w is not None], ctx / "wheelhouse")
+    shutil.copy2(Path(__file__).with_name("Dockerfile"), ctx / "Dockerfile")
+    copy_project(PROJECT_ROOT, ctx / "project")
+    (ctx / ".dockerignore").write_text("**/__pycache__\n")
+    digest = content_hash(ctx, base_id)
+    t_prep = time.monotonic() - t0 - t_base
+
+    existing = None if force else find_image_with_hash(client, image, digest)
+    if existing is not None:
+        log(f"image: {image} is up to date (content hash {digest})")
+        built = False
+    else:
+        log(f"image: building {image} (content hash {digest})")
+        labels = {HASH_LABEL: digest, "org.trainer-agent.project-hash": project_hash()}
+        for chunk in client.api.build(
+            path=str(ctx),
+            tag=image,
+            buildargs={"BASE_IMAGE": base_image},
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "stream" in chunk and chunk["stream"].strip():
+                log(chunk["stream"].rstrip())
+            if "error" in chunk:
+                raise RuntimeError(f"docker build failed: {chunk['error'].strip()}")
+        built = True
+        # Superseded builds of the sandbox image (untagged now) only take disk space.
+        with contextlib.suppress(Exception):
+            client.images.prune(filters={"dangling": True, "label": HASH_LABEL})
+    img = client.images.get(image)
+    return {
+        "image": image,
+        "built": built,
+        "content_hash": digest,
+        "size_bytes": int(img.attrs.get("Size", 0)),
+        "packages": len(pins),
+        "seconds_base": round(t_base, 1),
+        "seconds_prepare": round(t_prep, 1),
+        "seconds_total": round(time.monotonic() - t0, 1),
+    }
+
+
+def _link_files(files: list[Path], dest: Path) -> None:
+    """Make `dest` hold exactly `files`, as hard links where possible (copies across filesystems)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in files}
+    for p in dest.iterdir():
+        if p.name not in wanted:
+            p.unlink()
+    for name, src in wanted.items():
+        target = dest / name
+        if target.exists():
+            continue
+        try:
+            os.link(src, target)
+        except OSError:
+            shutil.copy2(src, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.image", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build the sandbox image (skipped when up to date)")
+    b.add_argument("--image", default=DEFAULT_IMAGE)
+    b.add_argument("--base-image", default=DEFAULT_BASE_IMAGE)
+    b.add_argument("--force", action="store_true", help="rebuild even when the content hash matches")
+    sub.add_parser("requirements", help="print the pinned runtime requirements")
+    args = parser.parse_args(argv)
+    if args.cmd == "requirements":
+        print("\n".join(runtime_requirements()))
+        return 0
+    info = build_image(args.image, args.base_image, args.force)
+    size_gib = int(info["size_bytes"]) / 2**30  # type: ignore[call-overload]
+    print(
+        f"image: {info['image']} {'built' if info['built'] else 'reused'}, {size_gib:.2f} GiB, "
+        f"{info['packages']} packages, {info['seconds_total']} s total "
+        f"(base {info['seconds_base']} s, wheelhouse+context {info['seconds_prepare']} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

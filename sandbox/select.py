@@ -1,0 +1,128 @@
+"""Pick the executor (`--sandbox auto|docker|local`) and report what the machine offers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from sandbox.base import Sandbox
+from sandbox.config import SandboxConfig, format_size
+
+log = logging.getLogger("trainer_agent.sandbox")
+
+Kind = Literal["auto", "docker", "local"]
+
+
+def docker_client() -> tuple[Any, str]:
+    """(client, "") when a Docker engine answers, else (None, why not)."""
+    try:
+        import docker
+    except ImportError:
+        return None, "the docker Python package is not installed"
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"no Docker engine answers ({first[:160]})"
+    return client, ""
+
+
+def make_sandbox(
+    kind: Kind | str = "auto",
+    workspace: str | Path = ".",
+    config: SandboxConfig | None = None,
+    *,
+    inputs: list[str | Path] | tuple[str | Path, ...] = (),
+) -> Sandbox:
+    """The executor for a run. `auto`: Docker when an engine answers and the image exists, else local.
+
+    The returned sandbox's `description` says which executor it is and why it was chosen.
+    """
+    from skills.errors import UserError
+
+    config = config or SandboxConfig()
+    if kind not in ("auto", "docker", "local"):
+        raise UserError(f"Unknown sandbox {kind!r}; use auto, docker or local.")
+    if kind == "local":
+        from sandbox.local import LocalSandbox
+
+        sb: Sandbox = LocalSandbox(workspace, config)
+        sb.description = f"local executor (asked for): {sb.isolation}"
+        return sb
+    client, why = docker_client()
+    if client is not None:
+        import docker
+
+        try:
+            client.images.get(config.image)
+        except docker.errors.ImageNotFound:
+            why = f"the sandbox image {config.image} is not built (scripts/build_sandbox_image)"
+            client = None
+    if client is None:
+        if kind == "docker":
+            raise UserError(f"--sandbox docker cannot be used: {why}.")
+        from sandbox.local import LocalSandbox
+
+        sb = LocalSandbox(workspace, config)
+        sb.description = f"local executor, because {why}: {sb.isolation}"
+        log.warning("sandbox: %s", sb.description)
+        return sb
+    from sandbox.docker_sandbox import DockerSandbox
+
+    sb = DockerSandbox(workspace, config, inputs=inputs, client=client)
+    how = "asked for" if kind == "docker" else "an engine answers and the image is built"
+    sb.description = f"Docker executor ({how}): {sb.isolation}; {sb.gpu_note}"
+    return sb
+
+
+def check(config: SandboxConfig | None = None) -> dict[str, object]:
+    """What `trainer-agent sandbox check` prints: engine, image, runtimes, GPUs, the GPU plan."""
+    import os
+
+    from sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
+    from sandbox.image import HASH_LABEL, project_hash
+
+    config = config or SandboxConfig()
+    gpus = host_gpus()
+    report: dict[str, object] = {"engine": None, "version": None, "image": config.image, "host_gpus": gpus}
+    client, why = docker_client()
+    if client is None:
+        report.update(engine_ok=False, engine_note=why, executor="local")
+        return report
+    info = client.info()
+    runtimes = sorted((info.get("Runtimes") or {}).keys())
+    report.update(
+        engine_ok=True,
+        engine=info.get("Name"),
+        version=client.version().get("Version"),
+        cgroup_version=info.get("CgroupVersion"),
+        runtimes=runtimes,
+    )
+    import docker
+
+    try:
+        img = client.images.get(config.image)
+    except docker.errors.ImageNotFound:
+        report.update(image_present=False, executor="local", engine_note="image not built")
+    else:
+        labels = img.labels or {}
+        report.update(
+            image_present=True,
+            image_id=img.short_id,
+            image_size=format_size(int(img.attrs.get("Size", 0))),
+            image_size_bytes=int(img.attrs.get("Size", 0)),
+            image_content_hash=labels.get(HASH_LABEL),
+            image_source_current=labels.get("org.trainer-agent.project-hash") == project_hash(),
+            executor="docker",
+        )
+    plan = plan_gpus(
+        config.gpus,
+        runtimes=runtimes,
+        hook_on_path=toolkit_hook_on_path(),
+        host_gpus=gpus,
+        cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+    )
+    report.update(gpu_note=plan.note, gpu_device_requests=plan.device_requests)
+    return report

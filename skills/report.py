@@ -1,0 +1,212 @@
+"""The run's report: every requirement checked against what was measured.
+
+`report.json` is the RunReport contract; `report.md` is the same for a person. Metrics are those
+of the exported ONNX model on the held-out data (what is deployed), sizes are of the ONNX file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from skills.specs import (
+    DataReport,
+    Deployment,
+    ExportResult,
+    ModelSummary,
+    RequirementResult,
+    RunReport,
+    TaskSpec,
+    TrainResult,
+)
+
+
+def _result(state: dict[str, Any], step: str) -> Any:
+    entry = state.get("steps", {}).get(step, {})
+    return entry.get("result") if entry.get("status") == "done" else None
+
+
+def measured_values(
+    train: TrainResult, export: ExportResult | None, deployment: Deployment | None
+) -> dict[str, float]:
+    """Everything a requirement can be checked against, keyed as `Requirement.key`."""
+    values: dict[str, float] = dict(train.metrics)
+    values["params"] = float(train.params)
+    values["size_bytes"] = float(train.size_bytes)
+    if export is not None:
+        values.update(export.parity.onnx_metrics or {})
+        values["size_bytes"] = float(export.size_bytes)
+        for pct in ("p50", "p95", "p99"):
+            if pct in export.latency_ms:
+                values[f"latency_{pct}_ms"] = export.latency_ms[pct]
+    if deployment is not None:
+        for key in ("qps", "memory_mb"):
+            if key in deployment.measured:
+                values[key] = float(deployment.measured[key])
+    return values
+
+
+def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunReport:
+    from skills.evaluate import check_requirements
+
+    run_dir = Path(run_dir)
+    spec = TaskSpec.model_validate(_result(state, "parse"))
+    report = RunReport(
+        run_id=str(state["run_id"]),
+        run_dir=str(run_dir),
+        decision=spec.decision,
+        task_type=spec.task_type,
+        brain=brain,
+        request=spec.request,
+        reasons=list(spec.reasons),
+        questions=list(spec.questions),
+        durations={k: float(v) for k, v in state.get("durations", {}).items()},
+    )
+    if spec.decision != "accept":
+        return report
+
+    data = DataReport.model_validate(_result(state, "data"))
+    train = TrainResult.model_validate(_result(state, "train"))
+    export_raw, serve_raw = _result(state, "export"), _result(state, "serve")
+    export = ExportResult.model_validate(export_raw) if export_raw else None
+    deployment = Deployment.model_validate(serve_raw) if serve_raw else None
+
+    values = measured_values(train, export, deployment)
+    report.requirements = check_requirements(spec.requirements, values)
+    report.model = ModelSummary(
+        family=train.family, params=train.params, size_bytes=int(values["size_bytes"])
+    )
+    report.metrics = (
+        dict(export.parity.onnx_metrics) if export and export.parity.onnx_metrics else dict(train.metrics)
+    )
+    report.test_data = {"path": data.test_path, "rows": data.n_test, "source": data.test_from}
+    report.notes = list(train.notes)
+    if export is not None:
+        report.exports = {
+            "onnx": export.onnx_path,
+            "size_bytes": export.size_bytes,
+            "parity": export.parity.model_dump(),
+            "latency_ms": export.latency_ms,
+        }
+    if deployment is not None:
+        report.service = {
+            "url": deployment.url,
+            "docs_url": deployment.docs_url,
+            "metrics_url": deployment.metrics_url,
+            "running": deployment.running,
+            "pid": deployment.pid,
+            "smoke": deployment.smoke,
+            "measured": deployment.measured,
+        }
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def requirements_table(rows: list[RequirementResult]) -> list[str]:
+    lines = ["| requirement | target | achieved | met |", "|---|---|---|---|"]
+    for r in rows:
+        met = (
+            "yes"
+            if r.met
+            else "not measured"
+            if r.met is None
+            else f"**NO** ({r.note})"
+            if r.note
+            else "**NO**"
+        )
+        lines.append(f"| {r.name} | {r.op} {_fmt(r.target)} | {_fmt(r.achieved)} | {met} |")
+    if not rows:
+        lines.append("| (none stated) | | | |")
+    return lines
+
+
+def render_markdown(report: RunReport) -> str:
+    out = [f"# Run {report.run_id}", "", f"**Request:** {report.request}", ""]
+    out += [f"**Decision:** {report.decision}", f"**Brain:** {report.brain}", ""]
+    if report.decision != "accept":
+        out += ["## Why", *[f"- {r}" for r in report.reasons]]
+        if report.questions:
+            out += ["", "## What I need from you", *[f"- {q}" for q in report.questions]]
+        return "\n".join(out) + "\n"
+    task = report.task_type.value.replace("_", " ") if report.task_type else "?"
+    verdict = "All requirements are met." if report.all_met else "Some requirements are NOT met."
+    out += [f"Task: {task}. {verdict}", "", "## Requirements", *requirements_table(report.requirements), ""]
+    if report.model:
+        out += [
+            "## Model",
+            f"- family: {report.model.family}",
+            f"- parameters: {report.model.params:,}",
+            f"- ONNX size: {report.model.size_bytes:,} bytes",
+            *[f"- {n}" for n in report.notes],
+            "",
+        ]
+    source = "your test file" if report.test_data.get("source") == "user" else "split"
+    out += [
+        f"## Held-out metrics ({report.test_data.get('rows')} rows, {source})",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {v:.4f} |" for k, v in report.metrics.items()],
+        "",
+    ]
+    if report.exports:
+        parity = report.exports.get("parity", {})
+        lat = report.exports.get("latency_ms", {})
+        out += [
+            "## Export",
+            f"- ONNX: `{report.exports.get('onnx')}`",
+            f"- parity with the original on {parity.get('n')} test rows: label agreement "
+            f"{parity.get('label_agreement', 0):.2%}, "
+            f"max probability difference {parity.get('max_abs_diff')}",
+            "- latency at batch 1 (onnxruntime, in process): "
+            + ", ".join(f"{k} {v:.3f} ms" for k, v in lat.items()),
+            "",
+        ]
+    if report.service:
+        svc = report.service
+        measured = svc.get("measured", {}) or {}
+        out += [
+            "## Service",
+            f"- URL: {svc['url']} (docs: {svc['docs_url']}, metrics: {svc['metrics_url']})",
+            f"- state: {'running' if svc.get('running') else 'stopped after the checks'}",
+            f"- smoke test: {json.dumps(svc.get('smoke', {}), default=str)[:400]}",
+            "- measured: " + ", ".join(f"{k} {v}" for k, v in measured.items()),
+            "",
+        ]
+    out += ["## Time per stage (s)", "| stage | seconds |", "|---|---|"]
+    out += [f"| {k} | {v:.2f} |" for k, v in report.durations.items()]
+    out += ["", "See also: [data card](data_card.md), [model card](model_card.md), `transcript.jsonl`."]
+    return "\n".join(out) + "\n"
+
+
+def write_report(run_dir: str | Path, report: RunReport) -> None:
+    run_dir = Path(run_dir)
+    _atomic_write(run_dir / "report.md", render_markdown(report))
+    if report.decision == "accept" and (run_dir / "model_card.md").exists():
+        card = (run_dir / "model_card.md").read_text(encoding="utf-8")
+        marker = "\n## Requirements (target vs achieved)\n"
+        card = (
+            card.split(marker)[0].rstrip()
+            + "\n"
+            + marker
+            + "\n".join(requirements_table(report.requirements))
+        )
+        _atomic_write(run_dir / "model_card.md", card + "\n")
+        metrics = {"heldout": report.metrics, "requirements": [r.model_dump() for r in report.requirements]}
+        _atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    # report.json last: its presence means the run finished.
+    _atomic_write(run_dir / "report.json", report.model_dump_json(indent=2))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,182 @@
+"""Typed contracts passed between agents, written to the run directory and read by tests.
+
+Every specialist's last message in its turn carries one of these as JSON; `RunReport` is
+`report.json`. Keep this module free of heavy imports: the CLI imports it for `--help`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class TaskType(str, Enum):
+    TEXT_CLASSIFICATION = "text_classification"
+    TABULAR_CLASSIFICATION = "tabular_classification"
+    TABULAR_REGRESSION = "tabular_regression"
+    IMAGE_CLASSIFICATION = "image_classification"
+
+
+Op = Literal[">=", ">", "<=", "<"]
+Decision = Literal["accept", "ask", "refuse", "infeasible"]
+
+# Names a requirement may carry. Metrics are measured on held-out data; constraints on the
+# model or its service. Fractions are stored as fractions (90% -> 0.9).
+METRIC_NAMES = ("accuracy", "f1", "precision", "recall", "roc_auc", "mae", "rmse", "r2")
+CONSTRAINT_NAMES = (
+    "params",
+    "size_bytes",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "qps",
+    "memory_mb",
+)
+
+
+class Requirement(BaseModel):
+    """One measurable requirement, e.g. accuracy >= 0.9 or params < 10_000_000."""
+
+    name: str = Field(description="one of METRIC_NAMES or CONSTRAINT_NAMES")
+    op: Op
+    target: float
+    label: str | None = Field(default=None, description="class for per-class precision/recall")
+    text: str = Field(default="", description="the phrase of the request it came from")
+
+    @property
+    def kind(self) -> Literal["metric", "constraint"]:
+        return "metric" if self.name in METRIC_NAMES else "constraint"
+
+    @property
+    def key(self) -> str:
+        """Name with its class, e.g. 'recall[other]', as used in metrics dicts."""
+        return f"{self.name}[{self.label}]" if self.label else self.name
+
+    def is_met(self, value: float) -> bool:
+        return {
+            ">=": value >= self.target,
+            ">": value > self.target,
+            "<=": value <= self.target,
+            "<": value < self.target,
+        }[self.op]
+
+
+class TaskSpec(BaseModel):
+    """The Task agent's parse of the request against the data."""
+
+    request: str
+    task_type: TaskType
+    label_column: str | None = None
+    text_column: str | None = None
+    feature_columns: list[str] = Field(default_factory=list)
+    requirements: list[Requirement] = Field(default_factory=list)
+    decision: Decision = "accept"
+    reasons: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+
+
+class DataReport(BaseModel):
+    """The Data agent's findings and the data files the Model agent trains on."""
+
+    train_path: str
+    test_path: str
+    test_from: Literal["user", "split"]
+    n_train: int
+    n_test: int
+    columns: list[str]
+    label_column: str
+    text_column: str | None = None
+    feature_columns: list[str] = Field(default_factory=list)
+    label_counts: dict[str, int] = Field(default_factory=dict)
+    dropped_rows: int = 0
+    duplicate_rows: int = 0
+    missing_values: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    data_card: str = "data_card.md"
+
+
+class TrainResult(BaseModel):
+    """The Model agent's trained model and its held-out evaluation."""
+
+    family: str
+    params: int
+    size_bytes: int
+    model_path: str
+    labels: list[str] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    train_seconds: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+    model_card: str = "model_card.md"
+
+
+class Parity(BaseModel):
+    """How closely the exported model reproduces the in-memory one on the test set."""
+
+    n: int
+    label_agreement: float
+    max_abs_diff: float | None = None
+    onnx_metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ExportResult(BaseModel):
+    onnx_path: str
+    size_bytes: int
+    parity: Parity
+    latency_ms: dict[str, float] = Field(default_factory=dict, description="p50/p95/p99, batch 1")
+
+
+class Deployment(BaseModel):
+    url: str
+    docs_url: str
+    metrics_url: str
+    running: bool
+    pid: int | None = None
+    smoke: dict[str, Any] = Field(default_factory=dict)
+    measured: dict[str, float] = Field(default_factory=dict)
+
+
+class ServerReport(BaseModel):
+    """The Server agent's spec: what was exported and how the service did."""
+
+    export: ExportResult
+    deployment: Deployment
+
+
+class RequirementResult(BaseModel):
+    name: str
+    op: Op
+    target: float
+    achieved: float | None
+    met: bool | None = Field(description="None when it could not be measured")
+    note: str = ""
+
+
+class ModelSummary(BaseModel):
+    family: str
+    params: int
+    size_bytes: int
+
+
+class RunReport(BaseModel):
+    run_id: str
+    run_dir: str
+    decision: Decision
+    task_type: TaskType | None = None
+    brain: str
+    request: str = ""
+    reasons: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    requirements: list[RequirementResult] = Field(default_factory=list)
+    model: ModelSummary | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    exports: dict[str, Any] = Field(default_factory=dict)
+    service: dict[str, Any] | None = None
+    durations: dict[str, float] = Field(default_factory=dict)
+    test_data: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def all_met(self) -> bool:
+        return all(r.met is not False for r in self.requirements)

@@ -1,0 +1,60 @@
+"""Shared fixtures: small real data sets and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FINE_FOODS = ROOT / "configs" / "demo" / "fine_foods"
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> CliResult:
+    """Run `trainer-agent ARGS` in a fresh process, as a person would."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def fine_foods_small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real subset of fine_foods: 800 training and 250 test reviews."""
+    folder = tmp_path_factory.mktemp("fine_foods_small")
+    train = pd.read_csv(FINE_FOODS / "train.csv").sample(n=800, random_state=0)
+    test = pd.read_csv(FINE_FOODS / "test.csv").sample(n=250, random_state=0)
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    return folder / "train.csv", folder / "test.csv"
+
+
+@pytest.fixture(scope="session")
+def wine_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-learn's wine data as a CSV with a string label column `cultivar`."""
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    df = bunch.frame.rename(columns={"target": "cultivar"})
+    df["cultivar"] = df["cultivar"].map(lambda i: f"class_{i}")
+    path = tmp_path_factory.mktemp("wine") / "wine.csv"
+    df.to_csv(path, index=False)
+    return path

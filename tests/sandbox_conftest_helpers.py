@@ -1,0 +1,55 @@
+"""Helpers shared by the sandbox tests (kept out of conftest.py, which belongs to the suite)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.config import SandboxConfig
+
+# Small limits so the adversarial tests end quickly; jobs here need little.
+TEST_CONFIG = SandboxConfig(memory="512m", cpus=1.0, pids=128, timeout=60, tmpfs_size="64m", shm_size="64m")
+
+
+@functools.cache
+def docker_client() -> Any:
+    """A client when a Docker engine answers, else None (asked once per test session)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception:
+        return None
+    return client
+
+
+def require_docker(image: str = TEST_CONFIG.image) -> Any:
+    """Skip when no engine answers; fail (not skip) when the engine answers but the image is missing."""
+    client = docker_client()
+    if client is None:
+        pytest.skip("no Docker engine answers (scripts/setup_docker starts one)")
+    import docker
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"Docker engine answers but {image} is missing: run scripts/build_sandbox_image")
+    return client
+
+
+def our_containers(client: Any) -> list[Any]:
+    """Sandbox containers this test process owns (running or not)."""
+    from sandbox.docker_sandbox import LABEL, OWNER_LABEL
+
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    return [
+        c
+        for c in client.containers.list(all=True, filters={"label": LABEL})
+        if c.labels.get(OWNER_LABEL) == owner
+    ]
