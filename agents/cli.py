@@ -137,6 +137,8 @@ def _execute(run: Run, as_json: bool, debug: bool) -> None:
 def _print_report(console: Any, report: Any) -> None:
     from rich.table import Table
 
+    from skills.report import fmt_value
+
     console.print()
     if report.decision != "accept":
         console.print(f"[bold]Decision: {report.decision}[/]")
@@ -149,7 +151,7 @@ def _print_report(console: Any, report: Any) -> None:
         for col in ("requirement", "target", "achieved", "met"):
             table.add_column(col)
         for r in report.requirements:
-            achieved = "n/a" if r.achieved is None else f"{r.achieved:.4g}"
+            achieved = fmt_value(r.achieved)
             met = (
                 "[green]yes[/]"
                 if r.met
@@ -157,7 +159,7 @@ def _print_report(console: Any, report: Any) -> None:
                 if r.met is None
                 else f"[red]NO[/] {r.note}"
             )
-            table.add_row(r.name, f"{r.op} {r.target:g}", achieved, met)
+            table.add_row(r.name, f"{r.op} {fmt_value(r.target)}", achieved, met)
         console.print(table)
         if report.model:
             console.print(

@@ -10,12 +10,13 @@ import json
 from typing import Any
 
 from agents.run_state import Run
+from skills.report import fmt_value
 from skills.specs import DataReport, Deployment, ExportResult, ServerReport, TaskSpec, TrainResult
 
 
 def _fmt_req(req: dict[str, Any]) -> str:
     name = f"{req['name']}[{req['label']}]" if req.get("label") else req["name"]
-    return f"{name} {req['op']} {req['target']:g}"
+    return f"{name} {req['op']} {fmt_value(req['target'])}"
 
 
 def _json_block(model: Any) -> str:
@@ -66,18 +67,25 @@ def specialist_summary(agent: str, run: Run) -> str:
         ]
         return "\n".join(lines)
     export = ExportResult.model_validate(run.result("export"))
-    deployment = Deployment.model_validate(run.result("serve"))
+    served = run.result("serve")
     parity = export.parity
-    state = "left running" if deployment.running else "stopped after the checks"
-    measured = deployment.measured
     lines = [
         f"Exported ONNX ({export.size_bytes / 1e6:.2f} MB): labels agree with the original on "
         f"{parity.label_agreement:.1%} of {parity.n} test rows; "
-        f"p95 latency {export.latency_ms.get('p95', 0):.2f} ms at batch 1.",
-        f"Service at {deployment.url} answered /predict, /health, /metrics and /docs; "
-        f"{measured.get('qps', 0):.0f} requests/s, p95 {measured.get('p95_ms', 0):.1f} ms; {state}.",
-        _json_block(ServerReport(export=export, deployment=deployment)),
+        f"p95 latency {export.latency_ms.get('p95', 0):.2f} ms at batch 1."
     ]
+    deployment = None
+    if "skipped" in served:
+        lines.append(f"No service: {served['skipped']}.")
+    else:
+        deployment = Deployment.model_validate(served)
+        state = "left running" if deployment.running else "stopped after the checks"
+        measured = deployment.measured
+        lines.append(
+            f"Service at {deployment.url} answered /predict, /health, /metrics and /docs; "
+            f"{measured.get('qps', 0):.0f} requests/s, p95 {measured.get('p95_ms', 0):.1f} ms; {state}."
+        )
+    lines.append(_json_block(ServerReport(export=export, deployment=deployment)))
     return "\n".join(lines)
 
 
@@ -93,14 +101,13 @@ def final_summary(run: Run) -> str:
         lines += [f"? {q}" for q in report.get("questions", [])]
         return "\n".join(lines)
     rows = [
-        f"- {r['name']} {r['op']} {r['target']:g}: achieved "
-        + ("n/a" if r["achieved"] is None else f"{r['achieved']:.4g}")
+        f"- {r['name']} {r['op']} {fmt_value(r['target'])}: achieved {fmt_value(r['achieved'])}"
         + (" (met)" if r["met"] else " (not measured)" if r["met"] is None else " (NOT met)")
         for r in report["requirements"]
     ]
     verdict = (
         "All requirements are met."
-        if all(r["met"] is not False for r in report["requirements"])
-        else ("Some requirements are not met.")
+        if all(r["met"] is True for r in report["requirements"])
+        else "Some requirements are not met or could not be measured."
     )
     return "\n".join([f"Done. {verdict} Report: {run.run_dir / 'report.md'}", *rows])

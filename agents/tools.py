@@ -111,10 +111,12 @@ def _export(run: Run) -> dict[str, Any]:
 
 
 def _deploy(run: Run) -> dict[str, Any]:
+    from agents.approvals import approve
     from skills.deploy import measure_service, smoke_test, start_service, stop_service
-
     from skills.examples import example_inputs
 
+    if not approve(run, "start_service", "start a web service for the model on 127.0.0.1"):
+        return {"skipped": "starting the service was not approved"}
     examples = example_inputs(spec(run), data_report(run), n=8)
     deployment = start_service(export_result(run).onnx_path, run.run_dir)
     try:

@@ -1,28 +1,38 @@
 """Where generated code runs: a locked-down Docker container, or a local subprocess with rlimits.
 
-    from sandbox import make_sandbox, load_config
+    from sandbox import load_config, make_sandbox
     with make_sandbox("auto", run_dir, load_config()) as sb:
+        print(sb.description)
         res = sb.run_job("skills.jobs.train", "train_spec.json", "train_result.json", timeout=600)
+        if not res.ok:
+            print(res.reason)  # e.g. "ran out of memory (limit 4 GiB)"
 
-Light on purpose: the Docker SDK is imported only when a Docker executor is made.
+Imports nothing until a name is used, so jobs run as `python -m sandbox.<job>` start fast and the
+Docker SDK loads only when a Docker executor is made.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from sandbox.base import JobResult, Sandbox
-from sandbox.config import SandboxConfig, load_config
-
 if TYPE_CHECKING:
+    from sandbox.base import JobResult, Sandbox
+    from sandbox.config import SandboxConfig, load_config
     from sandbox.select import check, make_sandbox
 
+_WHERE = {
+    "JobResult": "sandbox.base",
+    "Sandbox": "sandbox.base",
+    "SandboxConfig": "sandbox.config",
+    "load_config": "sandbox.config",
+    "make_sandbox": "sandbox.select",
+    "check": "sandbox.select",
+}
 __all__ = ["JobResult", "Sandbox", "SandboxConfig", "check", "load_config", "make_sandbox"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("make_sandbox", "check"):
-        from sandbox import select
-
-        return getattr(select, name)
-    raise AttributeError(name)
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

@@ -91,6 +91,6 @@ def load_config(path: str | Path | None = None, **overrides: object) -> SandboxC
         raise UserError(f"Sandbox config {p} does not exist.")
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return SandboxConfig(**data)
+        return SandboxConfig.model_validate(data)
     except ValueError as exc:
         raise UserError(f"{p}: bad sandbox setting: {exc}") from exc

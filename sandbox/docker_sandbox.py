@@ -3,8 +3,13 @@
 The container: no network (unless the config opts in), memory/CPU/pids limits, a non-root user,
 a read-only root with a tmpfs /tmp, all capabilities dropped, no-new-privileges, the workspace
 mounted read-write at /workspace and inputs read-only at their host paths, NVIDIA GPUs when the
-engine can pass them. Built on the Docker SDK rather than AG2's DockerCommandLineCodeExecutor,
-which has no output streaming, OOM reporting or process-group timeout.
+engine can pass them. Jobs run as the workspace owner (or 1000:1000 when that is root); the idle
+main process runs as another uid, so after each job `kill -9 -1` as the job's user ends whatever
+the job left behind without touching the container. A timeout removes the container (the next
+command gets a fresh one), which ends every process of the job however it forked.
+
+Built on the Docker SDK rather than AG2's DockerCommandLineCodeExecutor, which has no output
+streaming, OOM reporting or resource limits of its own (`sandbox.ag2` adapts a Sandbox to AG2).
 """
 
 from __future__ import annotations
@@ -216,8 +221,17 @@ class DockerSandbox(Sandbox):
             "ulimits": [docker.types.Ulimit(name="fsize", soft=fsize, hard=fsize)],
             "stop_signal": "SIGKILL",
             "device_requests": [docker.types.DeviceRequest(**r) for r in self.gpu_plan.device_requests],
-            "environment": {"HF_HUB_OFFLINE": "1"} if not cfg.network else {},
+            "environment": self._environment(),
         }
+
+    def _environment(self) -> dict[str, str]:
+        # A CPU quota does not change the CPU count a job sees; size thread pools to the quota.
+        threads = str(max(1, int(self.config.cpus)))
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+        env.update(USER="sandbox", LOGNAME="sandbox")  # getpass works for uids without a passwd entry
+        if not self.config.network:
+            env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        return env
 
     def _ensure_container(self) -> Any:
         if self.container is not None:
@@ -272,12 +286,7 @@ class DockerSandbox(Sandbox):
         timeout = float(timeout if timeout is not None else self.config.timeout)
         with self._lock:
             self._make_workspace_writable()
-            container = self._ensure_container()
-            environment = [f"{k}={v}" for k, v in (env or {}).items()]
-            exec_id = self._client.api.exec_create(
-                container.id, cmd, stdout=True, stderr=True, environment=environment or None,
-                workdir=CONTAINER_WORKSPACE, user=self.user,
-            )["Id"]
+            exec_id = self._exec_create(cmd, env)
             collector = OutputCollector(on_output, self.config.max_output_chars)
             errors: list[BaseException] = []
             start = time.monotonic()
@@ -298,8 +307,16 @@ class DockerSandbox(Sandbox):
 
             reader = threading.Thread(target=pump, daemon=True)
             reader.start()
+            oom_early = False
             try:
-                reader.join(timeout)
+                deadline = start + timeout
+                while reader.is_alive() and (left := deadline - time.monotonic()) > 0:
+                    reader.join(min(1.0, left))
+                    if reader.is_alive() and not self._exec_running(exec_id):
+                        # The command ended, but something it started still holds its output open.
+                        oom_early = self._after_job()
+                        reader.join(5)
+                        break
             except BaseException:  # Ctrl-C: nothing of the job may outlive us
                 self._discard_container()
                 raise
@@ -309,10 +326,12 @@ class DockerSandbox(Sandbox):
                 # (it may have forked or left its process group); the next command gets a new one.
                 self._discard_container()
                 reader.join(10)
+            elif errors:
+                log.warning("sandbox: output stream broke: %s", errors[0])
             duration = time.monotonic() - start
             collector.close()
             exit_code = -9 if timed_out else self._exit_code(exec_id)
-            oom = not timed_out and self._after_job() and exit_code != 0
+            oom = not timed_out and (self._after_job() or oom_early) and exit_code != 0
             reason = describe_exit(
                 exit_code,
                 timed_out=timed_out,
@@ -324,6 +343,38 @@ class DockerSandbox(Sandbox):
             return JobResult(
                 exit_code, collector.text, duration, timed_out=timed_out, oom_killed=oom, reason=reason
             )
+
+    def _exec_create(self, cmd: list[str], env: dict[str, str] | None) -> str:
+        """Create the exec in the warm container, replacing a container that has died meanwhile."""
+        import docker
+
+        environment = [f"{k}={v}" for k, v in (env or {}).items()] or None
+        for attempt in (1, 2):
+            container = self._ensure_container()
+            try:
+                return str(
+                    self._client.api.exec_create(
+                        container.id,
+                        cmd,
+                        stdout=True,
+                        stderr=True,
+                        environment=environment,
+                        workdir=CONTAINER_WORKSPACE,
+                        user=self.user,
+                    )["Id"]
+                )
+            except docker.errors.APIError:
+                if attempt == 2:
+                    raise
+                log.warning("sandbox: container %s is gone; starting a new one", container.name)
+                self._discard_container()
+        raise AssertionError("unreachable")
+
+    def _exec_running(self, exec_id: str) -> bool:
+        try:
+            return bool(self._client.api.exec_inspect(exec_id).get("Running"))
+        except Exception:
+            return False
 
     def _exit_code(self, exec_id: str) -> int:
         deadline = time.monotonic() + 5

@@ -72,7 +72,8 @@ def plan_gpus(
     if not reqs:
         return GpuPlan([], "CUDA_VISIBLE_DEVICES hides every GPU; jobs run on CPU")
     req = reqs[0]
-    which = ",".join(req["device_ids"]) if "device_ids" in req else ("all" if req["count"] == -1 else req["count"])  # type: ignore[arg-type]
+    ids = req.get("device_ids")
+    which = ",".join(ids) if isinstance(ids, list) else ("all" if req["count"] == -1 else str(req["count"]))
     return GpuPlan(reqs, f"jobs get NVIDIA GPUs ({which}) of {len(host_gpus)} on this machine")
 
 

@@ -4,6 +4,7 @@ Run with the project's venv Python (its installed packages define the image's):
 
     .venv/bin/python -m sandbox.image build [--force] [--base-image python:3.11-slim-bookworm]
     scripts/build_sandbox_image            # the same, via the venv
+    .venv/bin/python -m sandbox.image check   # engine, image, runtimes, GPUs (JSON)
 
 Steps, each skipped when its output is already there:
 1. base image: `debootstrap --variant=minbase bookworm` + `docker import` (or `--base-image`, an
@@ -88,10 +89,17 @@ def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
 
 def _wheel_file(pin: str, wheelhouse: Path) -> Path | None:
     """The wheel in `wheelhouse` for `name==version`, if there is one."""
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
     name, version = pin.split("==")
-    prefix = f"{_norm(name).replace('-', '_')}-{version.lower()}-"
+    want = (canonicalize_name(name), Version(version))
     for p in wheelhouse.glob("*.whl"):
-        if p.name.lower().replace("-", "_", p.name.count("-") - 4).startswith(prefix):
+        try:
+            wname, wversion, _, _ = parse_wheel_filename(p.name)
+        except InvalidWheelFilename:
+            continue
+        if (wname, wversion) == want:
             return p
     return None
 
@@ -245,7 +253,10 @@ def build_image(
     # The context gets hard links to exactly the pinned wheels: one copy on disk, no stale versions.
     wheels = [_wheel_file(p, cache_dir() / "wheelhouse") for p in pins]
     if None in wheels:
-        raise RuntimeError("the wheelhouse lacks a wheel for: " + ", ".join(p for p, w in zip(pins, wheels) if w is None))
+        raise RuntimeError(
+            "the wheelhouse lacks a wheel for: "
+            + ", ".join(p for p, w in zip(pins, wheels, strict=True) if w is None)
+        )
     _link_files([w for w in wheels if w is not None], ctx / "wheelhouse")
     shutil.copy2(Path(__file__).with_name("Dockerfile"), ctx / "Dockerfile")
     copy_project(PROJECT_ROOT, ctx / "project")
@@ -315,9 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--base-image", default=DEFAULT_BASE_IMAGE)
     b.add_argument("--force", action="store_true", help="rebuild even when the content hash matches")
     sub.add_parser("requirements", help="print the pinned runtime requirements")
+    sub.add_parser("check", help="report engine, image, runtimes and GPUs as JSON")
     args = parser.parse_args(argv)
     if args.cmd == "requirements":
         print("\n".join(runtime_requirements()))
+        return 0
+    if args.cmd == "check":
+        import json
+
+        from sandbox.config import load_config
+        from sandbox.select import check
+
+        print(json.dumps(check(load_config()), indent=2))
         return 0
     info = build_image(args.image, args.base_image, args.force)
     size_gib = int(info["size_bytes"]) / 2**30  # type: ignore[call-overload]

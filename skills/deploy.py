@@ -85,7 +85,17 @@ def _launch(model: Path, svc_dir: Path, host: str, port: int, api_key: str | Non
     env.pop(API_KEY_ENV, None)
     if api_key:
         env[API_KEY_ENV] = api_key
-    cmd = [sys.executable, "-m", "skills.service_app", "--model", str(model), "--host", host, "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "skills.service_app",
+        "--model",
+        str(model),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     with open(svc_dir / LOG_FILE, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting on {host}:{port}\n".encode())
         log.flush()
@@ -142,7 +152,11 @@ def start_service(
                     }
                     (svc_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
                     return Deployment(
-                        url=url, docs_url=f"{url}/docs", metrics_url=f"{url}/metrics", running=True, pid=proc.pid
+                        url=url,
+                        docs_url=f"{url}/docs",
+                        metrics_url=f"{url}/metrics",
+                        running=True,
+                        pid=proc.pid,
                     )
             except httpx.HTTPError:
                 pass
@@ -198,7 +212,11 @@ def stop_service(run_dir: str | Path) -> bool:
 
 
 def _metric(text: str, name: str, labels: str = "") -> float | None:
-    pattern = rf"^{re.escape(name)}{re.escape(labels)}\s+([0-9.eE+-]+)$" if labels else rf"^{re.escape(name)}\s+(\S+)$"
+    pattern = (
+        rf"^{re.escape(name)}{re.escape(labels)}\s+([0-9.eE+-]+)$"
+        if labels
+        else rf"^{re.escape(name)}\s+(\S+)$"
+    )
     match = re.search(pattern, text, re.MULTILINE)
     return float(match.group(1)) if match else None
 

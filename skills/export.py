@@ -62,7 +62,7 @@ def _example(task: TaskType, info: dict[str, Any], test_path: str) -> Any:
         return None
     if task == TaskType.TEXT_CLASSIFICATION:
         return str(frame[info["text_column"]].iloc[0])[:EXAMPLE_CHARS]
-    row = {}
+    row: dict[str, float | str | None] = {}
     for spec in info["inputs"]:
         value = frame[spec["column"]].iloc[0]
         if pd.isna(value):

@@ -71,7 +71,9 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
     train = TrainResult.model_validate(_result(state, "train"))
     export_raw, serve_raw = _result(state, "export"), _result(state, "serve")
     export = ExportResult.model_validate(export_raw) if export_raw else None
-    deployment = Deployment.model_validate(serve_raw) if serve_raw else None
+    deployment = Deployment.model_validate(serve_raw) if serve_raw and "url" in serve_raw else None
+    if serve_raw and "skipped" in serve_raw:
+        report.notes.append(f"No service: {serve_raw['skipped']}.")
 
     values = measured_values(train, export, deployment)
     report.requirements = check_requirements(spec.requirements, values)
@@ -82,7 +84,7 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         dict(export.parity.onnx_metrics) if export and export.parity.onnx_metrics else dict(train.metrics)
     )
     report.test_data = {"path": data.test_path, "rows": data.n_test, "source": data.test_from}
-    report.notes = list(train.notes)
+    report.notes = [*report.notes, *train.notes]
     if export is not None:
         report.exports = {
             "onnx": export.onnx_path,
@@ -103,7 +105,8 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
     return report
 
 
-def _fmt(value: float | None) -> str:
+def fmt_value(value: float | None) -> str:
+    """A number as a person reads it: 1,000,000 not 1e+06; 0.8123 not 0.812345678."""
     if value is None:
         return "n/a"
     if abs(value) >= 1000:
@@ -123,7 +126,7 @@ def requirements_table(rows: list[RequirementResult]) -> list[str]:
             if r.note
             else "**NO**"
         )
-        lines.append(f"| {r.name} | {r.op} {_fmt(r.target)} | {_fmt(r.achieved)} | {met} |")
+        lines.append(f"| {r.name} | {r.op} {fmt_value(r.target)} | {fmt_value(r.achieved)} | {met} |")
     if not rows:
         lines.append("| (none stated) | | | |")
     return lines
@@ -138,7 +141,7 @@ def render_markdown(report: RunReport) -> str:
             out += ["", "## What I need from you", *[f"- {q}" for q in report.questions]]
         return "\n".join(out) + "\n"
     task = report.task_type.value.replace("_", " ") if report.task_type else "?"
-    verdict = "All requirements are met." if report.all_met else "Some requirements are NOT met."
+    verdict = "All requirements are met." if report.all_met else "Some are NOT met or unmeasured."
     out += [f"Task: {task}. {verdict}", "", "## Requirements", *requirements_table(report.requirements), ""]
     if report.model:
         out += [

@@ -71,6 +71,17 @@ def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
     return title, "\n\n".join(lines)
 
 
+def _peak_rss_bytes() -> float:
+    """VmHWM of this process (Linux); the current RSS elsewhere is not worth a dependency."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def create_app(model_path: str, api_key: str | None = None) -> Any:
     """A FastAPI app serving the ONNX model at `model_path` (its own Prometheus registry, so apps
     in one process do not share counters). With `api_key`, /predict needs header X-API-Key."""
@@ -83,6 +94,7 @@ def create_app(model_path: str, api_key: str | None = None) -> Any:
         CONTENT_TYPE_LATEST,
         CollectorRegistry,
         Counter,
+        Gauge,
         Histogram,
         ProcessCollector,
         generate_latest,
@@ -112,6 +124,10 @@ def create_app(model_path: str, api_key: str | None = None) -> Any:
         registry=registry,
     )
     predictions_total = Counter("trainer_agent_predictions_total", "Inputs predicted", registry=registry)
+    peak_rss = Gauge(
+        "trainer_agent_peak_rss_bytes", "Peak resident memory of this process", registry=registry
+    )
+    peak_rss.set_function(_peak_rss_bytes)
     errors_total = Counter(
         "trainer_agent_errors_total", "Failed requests by kind", ["kind"], registry=registry
     )
@@ -200,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     if not Path(args.model).is_file():
         parser.error(f"model file {args.model} does not exist")
     app = create_app(args.model, api_key=os.environ.get(args.api_key_env) or None)
+    print(f"serving {args.model} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

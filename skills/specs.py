@@ -141,7 +141,7 @@ class ServerReport(BaseModel):
     """The Server agent's spec: what was exported and how the service did."""
 
     export: ExportResult
-    deployment: Deployment
+    deployment: Deployment | None = Field(default=None, description="None when no service was started")
 
 
 class RequirementResult(BaseModel):
@@ -179,4 +179,5 @@ class RunReport(BaseModel):
 
     @property
     def all_met(self) -> bool:
-        return all(r.met is not False for r in self.requirements)
+        """True only when every requirement was measured and met: unmeasured is not met."""
+        return all(r.met is True for r in self.requirements)

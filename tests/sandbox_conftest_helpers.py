@@ -30,9 +30,12 @@ def docker_client() -> Any:
 
 
 def require_docker(image: str = TEST_CONFIG.image) -> Any:
-    """Skip when no engine answers; fail (not skip) when the engine answers but the image is missing."""
+    """Skip when no engine answers (fail instead with TRAINER_AGENT_REQUIRE_DOCKER=1); fail when the
+    engine answers but the image is missing."""
     client = docker_client()
     if client is None:
+        if os.environ.get("TRAINER_AGENT_REQUIRE_DOCKER") == "1":  # CI: a missing engine is a failure
+            pytest.fail("TRAINER_AGENT_REQUIRE_DOCKER=1 but no Docker engine answers")
         pytest.skip("no Docker engine answers (scripts/setup_docker starts one)")
     import docker
 
@@ -43,13 +46,14 @@ def require_docker(image: str = TEST_CONFIG.image) -> Any:
     return client
 
 
-def our_containers(client: Any) -> list[Any]:
-    """Sandbox containers this test process owns (running or not)."""
-    from sandbox.docker_sandbox import LABEL, OWNER_LABEL
+def our_containers(client: Any, workspace: Any = None) -> list[Any]:
+    """Sandbox containers this test process owns (running or not), optionally for one workspace."""
+    from sandbox.docker_sandbox import LABEL, OWNER_LABEL, WORKSPACE_LABEL
 
     owner = f"{socket.gethostname()}:{os.getpid()}"
     return [
         c
         for c in client.containers.list(all=True, filters={"label": LABEL})
         if c.labels.get(OWNER_LABEL) == owner
+        and (workspace is None or c.labels.get(WORKSPACE_LABEL) == str(Path(workspace).resolve()))
     ]

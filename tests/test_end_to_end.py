@@ -170,3 +170,50 @@ def test_human_output_shows_the_chat_and_the_requirements_table(
     ):
         assert text in result.stdout, text
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_approve_ask_without_a_terminal_denies_the_service_and_says_so(
+    fine_foods_small: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = fine_foods_small
+    result = run_cli(
+        "run", "Classify reviews, accuracy >= 60%, 100 QPS", "--data", str(train), "--test-data", str(test),
+        "--out", str(tmp_path), "--approve", "ask", "--json",
+    )  # fmt: skip
+    assert result.code == 3, result.stderr  # qps could not be measured: not met
+    report = json.loads(result.stdout)
+    assert report["service"] is None
+    qps = next(r for r in report["requirements"] if r["name"] == "qps")
+    assert qps["met"] is None and qps["achieved"] is None
+    assert any("not approved" in note for note in report["notes"])
+    records = [
+        json.loads(line) for line in (Path(report["run_dir"]) / "transcript.jsonl").read_text().splitlines()
+    ]
+    (approval,) = [r for r in records if r["type"] == "approval"]
+    assert approval["decision"] == "deny" and "no terminal" in approval["by"]
+
+
+def test_service_left_running_with_serve_until_stop(
+    fine_foods_small: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import httpx
+
+    train, test = fine_foods_small
+    result = run_cli(
+        "run", "Classify reviews", "--data", str(train), "--test-data", str(test), "--out", str(tmp_path),
+        "--serve", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    report = json.loads(result.stdout)
+    url = report["service"]["url"]
+    try:
+        assert report["service"]["running"] is True
+        answer = httpx.post(
+            url + "/predict", json={"inputs": ["Delicious, I will buy it again!"]}, timeout=10
+        )
+        assert answer.status_code == 200 and answer.json()["predictions"][0]["label"] in ("great", "other")
+    finally:
+        stopped = run_cli("stop", report["run_dir"])
+    assert stopped.code == 0 and "stopped" in stopped.stdout
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/health", timeout=2)

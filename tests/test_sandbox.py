@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.base import JobResult, OutputCollector, describe_exit
-from sandbox.config import SandboxConfig, format_size, load_config, parse_size
+from sandbox.config import format_size, load_config, parse_size
 from sandbox.docker_sandbox import parse_oom_kills
 from sandbox.gpu import device_requests, plan_gpus
 from skills.errors import UserError
@@ -305,3 +305,62 @@ def test_concurrent_runs_are_serialised(sb) -> None:
     for t in threads:
         t.join()
     assert sorted(r.output for r in results) == ["0\n", "1\n", "2\n"]
+
+
+def test_ag2_code_executor_runs_blocks_in_the_sandbox(sb) -> None:
+    from autogen.coding import CodeBlock, CodeExecutor
+
+    from sandbox.ag2 import SandboxCodeExecutor
+
+    ex = SandboxCodeExecutor(sb, timeout=60)
+    assert isinstance(ex, CodeExecutor)
+    res = ex.execute_code_blocks(
+        [CodeBlock(code="print(6 * 7)", language="python"), CodeBlock(code="echo shell ok", language="bash")]
+    )
+    assert res.exit_code == 0 and res.output == "42\nshell ok\n"
+    assert res.code_file is not None and Path(res.code_file).read_text() == "print(6 * 7)"
+    bad = ex.execute_code_blocks(
+        [
+            CodeBlock(code="import sys; sys.exit(5)", language="py"),
+            CodeBlock(code="echo never", language="sh"),
+        ]
+    )
+    assert bad.exit_code == 5 and "never" not in bad.output and "exited with code 5" in bad.output
+    slow = SandboxCodeExecutor(sb, timeout=1).execute_code_blocks([CodeBlock(code="sleep 20", language="sh")])
+    assert slow.exit_code != 0 and "timed out after 1 s" in slow.output
+    assert ex.execute_code_blocks([CodeBlock(code="x", language="rust")]).exit_code == 1
+
+
+def test_background_process_does_not_hold_the_command(sb) -> None:
+    t0 = time.monotonic()
+    res = sb.run(["sh", "-c", "sleep 61.25 & echo started"], timeout=30)
+    assert res.ok and res.output == "started\n"
+    assert time.monotonic() - t0 < 10, "the command waited for its background child"
+    scan = (
+        "import pathlib\n"
+        "n = 0\n"
+        "for p in pathlib.Path('/proc').glob('[0-9]*/cmdline'):\n"
+        "    try:\n"
+        "        n += b'61.' b'25' in p.read_bytes()\n"  # split, so this script does not match itself
+        "    except OSError:\n"
+        "        pass\n"
+        "print(n)\n"
+    )
+    assert sb.run(["python", "-c", scan], timeout=30).output == "0\n", (
+        "the background child outlived its command"
+    )
+
+
+def test_wheelhouse_lookup_matches_normalised_names(tmp_path: Path) -> None:
+    from sandbox.image import _wheel_file
+
+    for name in (
+        "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "zope.interface-7.0-py3-none-any.whl",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "typing_extensions-4.16.0-py3-none-any.whl").write_bytes(b"")
+    assert _wheel_file("torch==2.13.0+cpu", tmp_path).name.startswith("torch-2.13.0+cpu")
+    assert _wheel_file("zope-interface==7.0", tmp_path) is not None
+    assert _wheel_file("typing-extensions==4.16.0", tmp_path) is not None
+    assert _wheel_file("torch==2.12.0", tmp_path) is None

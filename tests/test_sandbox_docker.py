@@ -94,7 +94,7 @@ def test_network_is_unreachable(sb: DockerSandbox) -> None:
 def test_memory_hog_is_oom_killed_and_reported(sb: DockerSandbox) -> None:
     before = sb.container.id if sb.container is not None else None
     # Grows like a training job with a too-large batch: 64 MiB at a time up to 2 GiB.
-    code = "chunks = []\nfor i in range(32):\n    chunks.append(b'x' * (64 * 1024**2))\n    print(i, flush=True)\n"
+    code = "chunks = []\nfor i in range(32):\n    chunks.append(b'x' * 2**26)\n    print(i, flush=True)\n"
     res = py(sb, code, timeout=60)
     assert res.exit_code == 137 and res.oom_killed and not res.timed_out
     assert res.reason == "ran out of memory (limit 512 MiB)"
@@ -251,3 +251,37 @@ def test_containers_of_a_crashed_process_are_removed(client, tmp_path: Path) -> 
 
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(cid)
+
+
+def test_check_reports_engine_image_and_gpus(client) -> None:
+    from sandbox.select import check
+
+    report = check(TEST_CONFIG)
+    assert report["engine_ok"] is True and report["executor"] == "docker"
+    assert report["image_present"] is True and int(report["image_size_bytes"]) > 100 * 1024**2
+    assert "runc" in report["runtimes"]
+    assert isinstance(report["host_gpus"], list) and report["gpu_note"]
+
+
+def test_jobs_run_as_the_workspace_owner(client, tmp_path: Path) -> None:
+    ws = tmp_path / "owned"
+    ws.mkdir()
+    if os.getuid() == 0:
+        os.chown(ws, 4321, 4321)  # as if a normal user (uid 4321) made the run directory
+    owner = ws.stat()
+    with DockerSandbox(ws, TEST_CONFIG, client=client) as box:
+        assert box.user == f"{owner.st_uid}:{owner.st_gid}"
+        code = "import getpass, os, pathlib; pathlib.Path('mine.txt').write_text('x')\n"
+        code += "print(os.getuid(), getpass.getuser())"
+        res = box.run(["python", "-c", code], timeout=60)
+        assert res.ok, res.output
+        assert res.output.split()[0] == str(owner.st_uid)
+    assert (ws / "mine.txt").stat().st_uid == owner.st_uid
+
+
+def test_a_container_that_died_is_replaced(sb: DockerSandbox) -> None:
+    assert sb.run(["true"], timeout=30).ok
+    old = sb.container.id
+    sb.container.kill()
+    res = sb.run(["echo", "back"], timeout=30)
+    assert res.output == "back\n" and sb.container.id != old

@@ -1,0 +1,175 @@
+"""Metrics, requirement checks, parameter counting and training on small real data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from skills.errors import UserError
+from skills.evaluate import check_requirements, compute_metrics
+from skills.specs import Requirement
+from skills.train import count_params, select_vocabulary, train_model
+from tests.conftest_models import make_data, params_under, trained
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_classification_metrics_by_hand():
+    y_true = ["a", "a", "b", "b", "b"]
+    y_pred = ["a", "b", "b", "b", "a"]
+    proba_b = [0.1, 0.6, 0.8, 0.7, 0.4]
+    proba = np.column_stack([1 - np.array(proba_b), proba_b])
+    m = compute_metrics("text_classification", y_true, y_pred, proba, labels=["a", "b"])
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["precision[a]"] == pytest.approx(0.5) and m["recall[a]"] == pytest.approx(0.5)
+    assert m["precision[b]"] == pytest.approx(2 / 3) and m["recall[b]"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert m["recall"] == pytest.approx((0.5 + 2 / 3) / 2)
+    # 5 of the 6 (positive, negative) pairs are ordered right; the positive class is labels[1]
+    assert m["roc_auc"] == pytest.approx(5 / 6)
+    flipped = compute_metrics("text_classification", y_true, y_pred, proba, labels=["b", "a"])
+    assert flipped["roc_auc"] == pytest.approx(1 - 5 / 6)
+
+
+def test_multiclass_and_regression_metrics():
+    y = ["x", "y", "z", "x"]
+    proba = np.eye(3)[[0, 1, 2, 0]]
+    m = compute_metrics("tabular_classification", y, y, proba, labels=["x", "y", "z"])
+    assert m["accuracy"] == 1.0 and m["roc_auc"] == 1.0 and m["f1[z]"] == 1.0
+    assert "roc_auc" not in compute_metrics("tabular_classification", y, y)
+    r = compute_metrics("tabular_regression", [1, 2, 3], [1, 2, 5])
+    assert r["mae"] == pytest.approx(2 / 3)
+    assert r["rmse"] == pytest.approx(math.sqrt(4 / 3))
+    assert r["r2"] == pytest.approx(-1.0)
+
+
+def test_check_requirements_notes():
+    reqs = [
+        Requirement(name="accuracy", op=">=", target=0.9),
+        Requirement(name="params", op="<", target=1_000_000),
+        Requirement(name="recall", op=">=", target=0.8, label="other"),
+        Requirement(name="qps", op=">=", target=100),
+        Requirement(name="latency_p95_ms", op="<=", target=50),
+    ]
+    measured = {"accuracy": 0.869, "params": 1_200_000, "qps": 150.0, "latency_p95_ms": 50.0}
+    acc, params, recall, qps, lat = check_requirements(reqs, measured)
+    assert (acc.met, acc.achieved, acc.note) == (False, 0.869, "short by 0.031")
+    assert (params.met, params.note) == (False, "over by 200,000")
+    assert recall.name == "recall[other]" and recall.met is None and recall.achieved is None
+    assert recall.note == "not measured"
+    assert qps.met is True and qps.note == ""
+    assert lat.met is True
+
+
+# ---------------------------------------------------------------- parameter counting
+
+
+def test_count_params_of_stumps_and_linear_models():
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    gb = GradientBoostingRegressor(n_estimators=1, max_depth=1).fit(x, [0.0, 0.0, 1.0, 1.0])
+    # one split (feature + threshold) + two leaf values + the baseline
+    assert count_params(gb) == 2 + 2 + 1
+    lr = LogisticRegression().fit(np.random.default_rng(0).random((30, 4)), ["a", "b", "c"] * 10)
+    assert count_params(lr) == 3 * 4 + 3
+
+
+def test_vocabulary_drops_pairs_with_unknown_words():
+    docs = ["br br gary peterson", "br br gary", "br br", "br br kate", "kate kate"]
+    vocab = select_vocabulary(np.array(docs, dtype=object), max_features=4)
+    for term in vocab:
+        assert all(word in vocab for word in term.split(" ")), term
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_text_model_on_fine_foods():
+    b = trained("fine_foods")
+    r = b.train
+    assert r.family == "tfidf-logistic-regression"
+    assert r.labels == ["great", "other"]
+    test_labels = pd.read_csv(b.data.test_path)["score"]
+    majority = float((test_labels == "great").mean())
+    assert r.metrics["accuracy"] > majority + 0.05, (r.metrics, majority)  # beats always saying "great"
+    assert {"f1", "precision", "recall", "roc_auc", "recall[other]", "f1[great]"} <= set(r.metrics)
+    model_path = Path(r.model_path)
+    assert model_path == b.run_dir / "models" / "model.joblib"
+    assert r.size_bytes == model_path.stat().st_size
+    pipe = joblib.load(model_path)
+    vocab = len(pipe.named_steps["tfidf"].vocabulary_)
+    assert r.params == count_params(pipe) == 2 * vocab + 1  # idf + one coefficient per term + bias
+    assert r.train_seconds > 0
+    card = (b.run_dir / "model_card.md").read_text()
+    assert b.spec.request in card and "tfidf-logistic-regression" in card
+    assert f"{r.metrics['accuracy']:.4f}" in card
+    assert any("cross-validation" in n for n in r.notes)
+
+
+def test_text_model_respects_a_parameter_limit():
+    b = trained("fine_foods", params_under(3000))
+    assert b.train.params < 3000
+    assert any("capped at 1,499 features" in n and "under 3,000 parameters" in n for n in b.train.notes)
+    assert b.train.metrics["accuracy"] > 0.6
+
+
+def test_tabular_models_shrink_to_fit_limits():
+    full = trained("iris").train
+    small = trained("iris", params_under(1000)).train
+    assert full.params >= 1000 > small.params
+    assert any("shrunk" in n for n in small.notes)
+    assert small.metrics["accuracy"] >= 0.85
+    # a limit no model can meet: the smallest model is kept, and the notes say so
+    tiny = trained("iris", params_under(10)).train
+    assert tiny.params >= 10
+    assert any("over the limit" in n for n in tiny.notes)
+
+
+def test_iris_and_diabetes_baselines():
+    iris = trained("iris").train
+    assert iris.family == "gradient-boosting-classifier"
+    assert iris.labels == ["setosa", "versicolor", "virginica"]
+    assert iris.metrics["accuracy"] >= 0.9
+    diabetes = trained("diabetes").train
+    assert diabetes.family == "gradient-boosting-regressor" and diabetes.labels == []
+    assert set(diabetes.metrics) == {"mae", "rmse", "r2"}
+    assert diabetes.metrics["r2"] > 0.2 and diabetes.metrics["mae"] < 60
+
+
+def test_mixed_columns_with_gaps():
+    import json
+
+    b = trained("wine_mixed")
+    info = json.loads((b.run_dir / "models" / "model.json").read_text())
+    kinds = {i["column"]: i["kind"] for i in info["inputs"]}
+    assert kinds["cellar"] == "string" and kinds["alcohol"] == "float"
+    assert {i["name"] for i in info["inputs"]} >= {"od280_od315_of_diluted_wines"}  # sanitized
+    assert b.train.metrics["accuracy"] >= 0.85
+
+
+def test_bad_inputs_raise_user_errors(tmp_path):
+    b = make_data("iris")
+    bad_label = b.data.model_copy(update={"label_column": "species"})
+    with pytest.raises(UserError, match="species"):
+        train_model(b.spec, bad_label, tmp_path)
+    missing = b.data.model_copy(update={"train_path": str(tmp_path / "nope.csv")})
+    with pytest.raises(UserError, match="nope.csv"):
+        train_model(b.spec, missing, tmp_path)
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("x,y\n1,a\n2,a\n3,a\n")
+    data = b.data.model_copy(
+        update={"train_path": str(one_class), "label_column": "y", "feature_columns": ["x"]}
+    )
+    spec = b.spec.model_copy(update={"feature_columns": ["x"]})
+    with pytest.raises(UserError, match="single class"):
+        train_model(spec, data, tmp_path)
+    ff = make_data("fine_foods")
+    with pytest.raises(UserError, match="Text column 'body'"):
+        train_model(ff.spec, ff.data.model_copy(update={"text_column": "body"}), tmp_path)
