@@ -51,36 +51,55 @@ class ChatOutcome:
     last_speaker: str | None
 
 
-def run_conversation(run: Run, render: Renderer | None = None, brain: str = "offline") -> ChatOutcome:
-    """Run (or resume) the run's group chat until the Task agent ends it or a step fails."""
+def run_conversation(run: Run, render: Renderer | None = None, brain: str | None = None) -> ChatOutcome:
+    """Run (or resume) the run's group chat until the Task agent ends it or a step fails.
+
+    `brain`: "offline" (the deterministic planner), or an `--llm` value naming an LLM ("openai",
+    "config:PATH"; see agents.brains.llm); default: the run's `options.llm`.
+    """
     from autogen import GroupChat, GroupChatManager, UserProxyAgent
     from autogen.io import IOStream
 
+    from agents.approvals import person_for
     from agents.brains.offline import OfflinePlanner
 
     logging.getLogger("autogen").setLevel(logging.WARNING)
     logging.getLogger("autogen.oai.client").setLevel(logging.ERROR)
-    if brain != "offline":
-        raise ValueError(f"unknown brain {brain!r}")
-    run.state["brain"] = OFFLINE_BRAIN
-    run.save()
-
-    llm_config = {
+    brain = brain or run.options.llm
+    llm: Any = None  # the LLM brain, when one drives the agents
+    llm_config: dict[str, Any] = {
         "config_list": [{"model": "offline-planner", "model_client_cls": "OfflinePlanner"}],
         "cache_seed": None,
     }
+    if brain == "offline":
+        run.state["brain"] = OFFLINE_BRAIN
+    elif brain.startswith("replay:"):
+        from agents.brains.replay import ReplayBrain
+
+        llm = ReplayBrain(run, brain.removeprefix("replay:"))
+        run.state["brain"] = llm.description
+    else:
+        from agents.brains.llm import LLMBrain
+
+        llm = LLMBrain(run, brain, render)
+        run.state["brain"] = llm.description
+    run.save()
+
     user = UserProxyAgent(
         "user",
         human_input_mode="NEVER",
-        code_execution_config=False,
+        code_execution_config=llm.code_execution_config() if llm else False,
         llm_config=False,
         default_auto_reply="",
         description="The person who asked, and the executor of every tool.",
     )
+    from agents.person import register_reply
+
+    register_reply(user, run)  # in `trainer-agent chat` the person answers when the Task agent asks
     tools = make_tools(run)
     agents = {}
     for module in AGENT_MODULES:
-        agent = module.make(llm_config)
+        agent = module.make(llm.llm_config(module.NAME) if llm else llm_config)
         for tool_name in module.TOOLS:
             fn = tools[tool_name]
             user.register_for_execution(name=tool_name)(
@@ -88,13 +107,18 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str = "off
             )
         agents[module.NAME] = agent
     # Register the model client last: register_for_llm rebuilds the agent's client.
-    for name, agent in agents.items():
-        agent.register_model_client(model_client_cls=OfflinePlanner, agent_name=name, run=run)
+    if llm is None:
+        for name, agent in agents.items():
+            agent.register_model_client(model_client_cls=OfflinePlanner, agent_name=name, run=run)
+    else:
+        llm.attach(agents)
 
     def select(last_speaker: Any, groupchat: Any) -> Any:
         if run.fatal is not None:
             return None
         name = routing.next_speaker(groupchat.messages, plan_next(run))
+        if llm is not None:
+            name = llm.route(groupchat.messages, name, plan_next(run))
         return groupchat.agent_by_name(name) if name else None
 
     class RecordingGroupChat(GroupChat):  # type: ignore[misc]
@@ -104,11 +128,13 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str = "off
             run.transcript.message(speaker.name, recorded)
             if render is not None:
                 render(speaker.name, recorded)
+            if llm is not None:
+                llm.observe(speaker.name, recorded)
 
     groupchat = RecordingGroupChat(
         agents=[user, *agents.values()],
         messages=[],
-        max_round=MAX_ROUND,
+        max_round=MAX_ROUND if person_for(run) is None else 4 * MAX_ROUND,  # chats: questions, changes
         speaker_selection_method=select,
     )
     manager = GroupChatManager(
@@ -118,6 +144,13 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str = "off
     )
     with warnings.catch_warnings(), IOStream.set_default(_QuietIO()):
         warnings.simplefilter("ignore")
-        user.initiate_chat(manager, message=run.options.request, clear_history=True, silent=True)
+        stop_errors: tuple[type[BaseException], ...] = llm.stop_errors if llm else ()
+        try:
+            user.initiate_chat(manager, message=run.options.request, clear_history=True, silent=True)
+        except stop_errors:
+            pass  # an LLM budget, limit or failure ended the chat; the reason is on run.fatal
+        finally:
+            if llm is not None:
+                llm.finish()
     last = groupchat.messages[-1]["name"] if groupchat.messages else None
     return ChatOutcome(rounds=len(groupchat.messages), last_speaker=last)

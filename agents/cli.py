@@ -29,13 +29,6 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_DECLINED, EXIT_UNMET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-SPEAKER_STYLE = {
-    "user": "bold white",
-    "task_agent": "bold magenta",
-    "data_agent": "bold cyan",
-    "model_agent": "bold green",
-    "server_agent": "bold yellow",
-}
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Training data: CSV, TSV, JSONL or Parquet.")]
 TestOpt = Annotated[
@@ -46,14 +39,42 @@ TextOpt = Annotated[
     str | None, typer.Option("--text", help="Text column for text tasks (inferred when absent).")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Where run directories are created.")]
-LlmOpt = Annotated[str, typer.Option("--llm", help="Brain: 'offline' (the deterministic planner) or 'auto'.")]
-ApproveOpt = Annotated[str, typer.Option("--approve", help="Approval of risky steps: auto or ask.")]
+LlmOpt = Annotated[
+    str,
+    typer.Option(
+        "--llm",
+        help="Brain: auto (the configured LLM if it answers, else offline), offline (the deterministic "
+        "planner), openai (OAI_CONFIG_LIST or OPENAI_API_KEY), or config:PATH (configs/llm.yaml form).",
+    ),
+]
+MaxCostOpt = Annotated[
+    float | None, typer.Option("--max-cost", min=0.0, help="LLM brains: stop once the calls cost this (USD).")
+]
+MaxCallsOpt = Annotated[
+    int | None, typer.Option("--max-llm-calls", min=1, help="LLM brains: stop before call N+1.")
+]
+MaxMinutesOpt = Annotated[
+    float | None,
+    typer.Option("--max-minutes", min=0.1, help="LLM brains: wall-clock budget of the conversation (120)."),
+]
+ApproveOpt = Annotated[
+    str,
+    typer.Option(
+        "--approve", help="Risky steps: auto, ask, never, policy, or a policy file (rules per step kind)."
+    ),
+]
 ServeOpt = Annotated[
     bool,
     typer.Option("--serve/--no-serve", help="Leave the service running after the run (stop it with `stop`)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only the RunReport JSON on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+SandboxOpt = Annotated[
+    str, typer.Option("--sandbox", help="Where training and export jobs run: auto, docker or local.")
+]
+GpusOpt = Annotated[
+    str | None, typer.Option("--gpus", help="GPUs for sandbox jobs: all, none or a count (default: config).")
+]
 
 
 def _console(stderr: bool = False) -> Any:
@@ -67,34 +88,10 @@ def _fail(message: str, code: int = EXIT_ERROR) -> None:
     raise typer.Exit(code)
 
 
-def _renderer(console: Any) -> Any:
-    import re
-
+def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None:
+    """Run the conversation, then turn its outcome into output and an exit code."""
     from rich.markup import escape
 
-    json_block = re.compile(r"```json.*?```", re.DOTALL)
-
-    def render(speaker: str, message: dict[str, Any]) -> None:
-        style = SPEAKER_STYLE.get(speaker, "bold")
-        who = f"[{style}]{speaker}[/]"
-        if message.get("tool_calls"):
-            for call in message["tool_calls"]:
-                console.print(f"{who} [dim]calls[/] {call['function']['name']}()")
-            return
-        if message.get("tool_responses"):
-            for resp in message["tool_responses"]:
-                text = str(resp.get("content", ""))
-                short = text if len(text) <= 160 else text[:157] + "..."
-                console.print(f"  [dim]↳ {escape(short)}[/]")
-            return
-        content = json_block.sub("[spec JSON: see transcript.jsonl]", str(message.get("content") or ""))
-        console.print(f"{who}: {escape(content.strip())}")
-
-    return render
-
-
-def _execute(run: Run, as_json: bool, debug: bool) -> None:
-    """Run the conversation, then turn its outcome into output and an exit code."""
     from agents.chat import run_conversation
     from skills.errors import UserError
     from skills.specs import RunReport
@@ -102,12 +99,20 @@ def _execute(run: Run, as_json: bool, debug: bool) -> None:
     console = _console()
     if not as_json:
         console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]")
-        console.print("[dim]brain: offline planner (deterministic; no LLM configured)[/]")
+        console.print(f"[dim]brain: {escape(brain_line or str(run.state.get('brain', run.options.llm)))}[/]")
+    from agents.sandbox_jobs import close_sandbox
+
+    if not as_json:
+        run.log = lambda line: console.print(f"[dim]{escape(line)}[/]")
     try:
-        run_conversation(run, render=None if as_json else _renderer(console))
+        from agents.terminal import renderer
+
+        run_conversation(run, render=None if as_json else renderer(console))
     except KeyboardInterrupt:
         run.finish("interrupted")
         _fail(f"interrupted; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
+    finally:
+        close_sandbox(run)
 
     if run.fatal is not None:
         fatal = run.fatal
@@ -188,32 +193,71 @@ def run(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
     seed: Annotated[int, typer.Option(help="Random seed for splits and training.")] = 0,
+    sandbox: SandboxOpt = "auto",
+    gpus: GpusOpt = None,
+    max_cost: MaxCostOpt = None,
+    max_llm_calls: MaxCallsOpt = None,
+    max_minutes: MaxMinutesOpt = None,
+    budget_min: Annotated[
+        float | None, typer.Option("--budget-min", min=0.1, help="Minutes for choosing and tuning models.")
+    ] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option("--model-dir", help="A saved transformers model to start from.")
+    ] = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse/--no-reuse", help="Reuse a library model that meets the request.")
+    ] = False,
 ) -> None:
     """Train, check, export and serve a model for REQUEST on your data."""
     from agents.run_state import Run, RunOptions
 
-    if llm not in ("auto", "offline"):
-        _fail(f"--llm {llm!r} is not available in this version; use 'offline' or 'auto'.")
-    if approve not in ("auto", "ask"):
-        _fail(f"--approve must be 'auto' or 'ask', not {approve!r}.")
+    if sandbox not in ("auto", "docker", "local"):
+        _fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
+    from agents.approvals import check_policy
+    from skills.errors import UserError
+
+    try:
+        approve = check_policy(approve)
+    except UserError as err:
+        _fail(str(err))
     if not request.strip():
         _fail("the request is empty; say what the model must do.")
+    choice = _choose_brain(llm)
     options = RunOptions(
         request=request.strip(),
         data=str(data) if data else None,
         test_data=str(test_data) if test_data else None,
         label=label,
         text=text,
-        llm="offline",
+        llm=choice.spec,
         approve=approve,
         serve=serve,
         seed=seed,
+        sandbox=sandbox,
+        gpus=gpus,
+        max_cost=max_cost,
+        max_llm_calls=max_llm_calls,
+        max_seconds=max_minutes * 60 if max_minutes else None,
+        budget_min=budget_min,
+        model_dir=str(model_dir) if model_dir else None,
+        reuse=reuse,
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output folder '{out}': {err.strerror}.")
-    _execute(Run.create(out, options), as_json, debug)
+    _execute(Run.create(out, options), as_json, debug, choice.line)
+
+
+def _choose_brain(llm: str) -> Any:
+    """Resolve --llm before the run starts: an unusable LLM is one sentence and exit 1."""
+    from agents.brains.llm import choose
+    from skills.errors import UserError
+
+    try:
+        return choose(llm)
+    except UserError as err:
+        _fail(str(err))
 
 
 def demo_inputs() -> tuple[str, Path, Path]:
@@ -230,6 +274,7 @@ def demo(
     serve: ServeOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
+    sandbox: SandboxOpt = "auto",
 ) -> None:
     """Run the bundled fine-food reviews request end to end, offline."""
     request, train, test = demo_inputs()
@@ -242,6 +287,7 @@ def demo(
         out=out,
         llm="offline",
         serve=serve,
+        sandbox=sandbox,
         as_json=as_json,
         debug=debug,
     )
@@ -252,8 +298,10 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(help="The run directory (runs/<id>).")],
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
+    max_cost: MaxCostOpt = None,
+    max_llm_calls: MaxCallsOpt = None,
 ) -> None:
-    """Continue an interrupted run from its last finished step."""
+    """Continue an interrupted run from its last finished step (with a new LLM budget if given)."""
     from agents.run_state import Run
     from skills.errors import UserError
 
@@ -263,7 +311,104 @@ def resume(
         _fail(str(err))
     existing.state["status"] = "running"
     existing.transcript.event("resumed")
-    _execute(existing, as_json, debug)
+    if max_cost is not None:
+        existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
+    if max_llm_calls is not None:
+        existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
+    choice = _choose_brain(existing.options.llm)
+    _execute(existing, as_json, debug, choice.line)
+
+
+@app.command()
+def replay(
+    paths: Annotated[list[Path], typer.Argument(help="Run directories or transcript.jsonl files.")],
+    no_exec: Annotated[
+        bool,
+        typer.Option(
+            "--no-exec", help="Answer tool calls from the recorded results instead of running them."
+        ),
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", help="Where the replays' run directories go.")] = Path(
+        "runs/replays"
+    ),
+    tolerance: Annotated[
+        float, typer.Option(help="Largest metric difference that still counts as the same.")
+    ] = 1e-6,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-run recorded conversations with their recorded agent outputs; compare (exit 3 if any diverged)."""
+    import json
+
+    from rich.table import Table
+
+    from agents.replay import replay_one
+    from skills.errors import UserError
+
+    results = []
+    for path in paths:
+        try:
+            results.append(replay_one(path, out, execute=not no_exec, tolerance=tolerance))
+        except UserError as err:
+            _fail(str(err))
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    else:
+        table = Table(title=f"Replay ({'recorded tool results' if no_exec else 'tools re-executed'})")
+        for col in ("conversation", "steps", "status"):
+            table.add_column(col)
+        for r in results:
+            status = (
+                "[green]identical[/]"
+                if r.status == "identical"
+                else f"[red]diverged at step {r.step}[/]: {r.difference}"
+            )
+            table.add_row(r.source, str(r.steps), status)
+        _console().print(table)
+    raise typer.Exit(EXIT_UNMET if any(r.status != "identical" for r in results) else EXIT_OK)
+
+
+sandbox_app = typer.Typer(help="The sandbox where training and export jobs run.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("check")
+def sandbox_check(as_json: JsonOpt = False) -> None:
+    """Report the Docker engine, the sandbox image, container runtimes and GPUs."""
+    import json
+
+    from sandbox.select import check
+
+    report = check()
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    console = _console()
+    for key, value in report.items():
+        console.print(f"{key}: {value}", markup=False)
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the image is current.")] = False,
+) -> None:
+    """Build the sandbox image offline from registries (debootstrap base + a local wheelhouse)."""
+    from sandbox.image import main as image_main
+
+    args = ["build", *(["--force"] if force else [])]
+    raise typer.Exit(image_main(args))
+
+
+from agents import check_cmd  # noqa: E402  (light: typer only; the judgement is imported when run)
+
+app.command("check")(check_cmd.check_command)
+
+from agents import data_cmds  # noqa: E402  (light: typer only; the skills are imported when run)
+
+app.add_typer(data_cmds.app, name="data")
+
+from agents import chat_cmd  # noqa: E402  (light: typer only; the chat is imported when run)
+
+app.command("chat")(chat_cmd.chat_command)
 
 
 @app.command()
@@ -273,6 +418,15 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
 
     stopped = stop_service(run_dir)
     _console().print("service stopped" if stopped else "no service was running for this run")
+
+
+def _register_service_commands() -> None:
+    from agents.serve_cmds import register  # serve, status, package, loadtest
+
+    register(app)
+
+
+_register_service_commands()
 
 
 def main() -> None:

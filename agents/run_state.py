@@ -39,6 +39,14 @@ class RunOptions:
     approve: str = "auto"
     serve: bool = False
     seed: int = 0
+    sandbox: str = "auto"
+    gpus: str | None = None
+    max_llm_calls: int | None = None  # LLM brains: stop cleanly before call N+1
+    max_cost: float | None = None  # LLM brains: stop once the calls cost this much (USD)
+    max_seconds: float | None = None  # LLM brains: wall-clock budget of the conversation
+    budget_min: float | None = None  # Model agent: minutes for choosing and tuning models
+    model_dir: str | None = None  # a saved transformers model to start from (teacher)
+    reuse: bool = False  # reuse a registered model that meets the request on the same data
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -50,6 +58,8 @@ class Run:
     options: RunOptions
     state: dict[str, Any] = field(default_factory=dict)
     fatal: Exception | None = None
+    sandbox: Any = None  # the run's Sandbox, created on first job (agents.sandbox_jobs)
+    log: Callable[[str], None] | None = None  # where job output is shown live, if anywhere
     transcript: Transcript = field(init=False)
 
     def __post_init__(self) -> None:

@@ -7,8 +7,6 @@ validation error, at most MAX_SPEC_RETRIES times.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,16 +19,17 @@ SPEC_OF: dict[str, type[BaseModel]] = {
     "model_agent": TrainResult,
     "server_agent": ServerReport,
 }
-_FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
 def extract_json(text: str) -> Any:
-    """The JSON object a message carries: the last fenced block, else from the first '{' on."""
-    blocks = _FENCED.findall(text)
-    candidate = blocks[-1] if blocks else text[text.find("{") :] if "{" in text else ""
-    if not candidate:
-        raise ValueError("the message carries no JSON object")
-    return json.loads(candidate)
+    """The JSON object a message carries: the last fenced block, else the last {...} in the text.
+
+    LLM slips are repaired first (code fences, trailing commas, single quotes, Python literals:
+    see agents.json_repair); what cannot be repaired raises ValueError.
+    """
+    from agents.json_repair import last_object
+
+    return last_object(text)[0]
 
 
 def check_specialist_message(agent: str, content: Any) -> str | None:

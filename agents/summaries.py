@@ -28,10 +28,13 @@ def handoff(run: Run, step: str) -> str:
     if step == "data":
         reqs = ", ".join(_fmt_req(r.model_dump()) for r in spec.requirements) or "none stated"
         cols = f"label '{spec.label_column}'" + (f", text '{spec.text_column}'" if spec.text_column else "")
+        from skills.plan import plan_lines
+
+        eta = spec.estimate.get("seconds")
+        plan = "\n".join(plan_lines(spec.plan)) or "data_agent -> model_agent -> server_agent -> report"
         return (
             f"Task: {spec.task_type.value.replace('_', ' ')} ({cols}). Requirements: {reqs}.\n"
-            "Plan: data_agent prepares and describes the data -> model_agent trains and evaluates -> "
-            "server_agent exports to ONNX and serves it -> I check every requirement and report.\n"
+            "Plan" + (f" (about {eta:.0f} s)" if eta else "") + f":\n{plan}\n"
             "data_agent: load, check and clean the data, and hold out a test set."
         )
     if step == "train":

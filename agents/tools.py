@@ -62,10 +62,6 @@ def data_report(run: Run) -> DataReport:
     return DataReport.model_validate(run.result("data"))
 
 
-def train_result(run: Run) -> TrainResult:
-    return TrainResult.model_validate(run.result("train"))
-
-
 def export_result(run: Run) -> ExportResult:
     return ExportResult.model_validate(run.result("export"))
 
@@ -75,58 +71,99 @@ def _parse(run: Run) -> dict[str, Any]:
     from skills.triage import triage
 
     opts = run.options
-    df = None
+    df = test_df = None
     if opts.data:
         from skills.data_io import load_table
 
         df = load_table(opts.data)
+        test_df = load_table(opts.test_data) if opts.test_data else None
     task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
-    task = triage(task, df)
+    if run.state.get("chat", {}).get("changes"):  # revised in `chat`: a later requirement replaces one
+        from agents.person import latest_requirements
+
+        task = latest_requirements(task)
+    task = triage(task, df, label_given=opts.label is not None, test_df=test_df)
     (run.run_dir / "spec.json").write_text(task.model_dump_json(indent=2), encoding="utf-8")
     return task.model_dump(mode="json")
 
 
 def _prepare(run: Run) -> dict[str, Any]:
-    from skills.data_prep import prepare_data
+    from agents.approvals import approve
+    from skills.data_stage import needs_more_data, run_data_stage
 
     opts = run.options
     assert opts.data is not None  # triage asks for data before this step can run
-    report = prepare_data(spec(run), opts.data, opts.test_data, run.run_dir, seed=opts.seed)
+    report = run_data_stage(
+        spec(run),
+        opts.data,
+        opts.test_data,
+        run.run_dir,
+        seed=opts.seed,
+        approve=lambda kind, what: approve(run, kind, what),
+    )
+    if report.questions:  # too little labelled data: the Task agent asks for more rather than train
+        asked = needs_more_data(spec(run), report)
+        run.state["steps"]["parse"]["result"] = asked.model_dump(mode="json")
+        (run.run_dir / "spec.json").write_text(asked.model_dump_json(indent=2), encoding="utf-8")
     return report.model_dump(mode="json")
 
 
 def _train(run: Run) -> dict[str, Any]:
-    from skills.train import train_model
+    """Training runs as a job in the run's sandbox (Docker, or a local subprocess)."""
+    from agents.sandbox_jobs import run_job
+    from skills.registry import Registry
 
-    return train_model(spec(run), data_report(run), run.run_dir, seed=run.options.seed).model_dump(
-        mode="json"
-    )
-
-
-def _export(run: Run) -> dict[str, Any]:
-    from skills.export import export_onnx
-
-    result = export_onnx(spec(run), data_report(run), train_result(run), run.run_dir)
+    opts, registry = run.options, Registry()
+    if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
+        return hit.model_dump(mode="json")
+    payload = {"task": run.result("parse"), "data": run.result("data"), "seed": opts.seed}
+    payload |= {"budget_min": opts.budget_min, "model_dir": _pretrained_copy(run, opts.model_dir)}
+    result = TrainResult.model_validate(run_job(run, "train", payload))
+    registry.register(spec(run), data_report(run), result)
     return result.model_dump(mode="json")
 
 
+def _pretrained_copy(run: Run, model_dir: str | None) -> str | None:
+    """A copy of --model-dir inside the run directory, the only place sandbox jobs can read."""
+    if not model_dir:
+        return None
+    import shutil
+    from pathlib import Path
+
+    if not Path(model_dir).is_dir():
+        raise UserError(f"Model directory {model_dir} does not exist.")
+    target = run.run_dir / "pretrained"
+    if not target.exists():
+        shutil.copytree(model_dir, target)
+    return str(target)
+
+
+def _export(run: Run) -> dict[str, Any]:
+    """Conversion and its latency benchmark run as a job in the run's sandbox too."""
+    from agents.sandbox_jobs import run_job
+
+    payload = {"task": run.result("parse"), "data": run.result("data"), "train": run.result("train")}
+    return ExportResult.model_validate(run_job(run, "export", payload)).model_dump(mode="json")
+
+
 def _deploy(run: Run) -> dict[str, Any]:
+    """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.rollout)."""
     from agents.approvals import approve
-    from skills.deploy import measure_service, smoke_test, start_service, stop_service
     from skills.examples import example_inputs
+    from skills.rollout import deploy_model
 
     if not approve(run, "start_service", "start a web service for the model on 127.0.0.1"):
         return {"skipped": "starting the service was not approved"}
-    examples = example_inputs(spec(run), data_report(run), n=8)
-    deployment = start_service(export_result(run).onnx_path, run.run_dir)
-    try:
-        deployment.smoke = smoke_test(deployment.url, examples[:3])
-        deployment.measured = measure_service(deployment.url, examples, seconds=2.0)
-    finally:
-        if not run.options.serve:
-            stop_service(run.run_dir)
-            deployment.running = False
-            deployment.pid = None
+    examples = example_inputs(spec(run), data_report(run), n=64)
+    export = export_result(run)
+    deployment = deploy_model(
+        export.onnx_path,
+        run.run_dir,
+        examples,
+        spec(run).requirements,
+        keep_running=run.options.serve,
+        export=export.model_dump(mode="json"),
+    )
     return Deployment.model_validate(deployment.model_dump()).model_dump(mode="json")
 
 
@@ -158,12 +195,15 @@ def make_tools(run: Run) -> dict[str, Callable[[], str]]:
 
     def export_model() -> str:
         """Export the trained model to ONNX, check parity with the original on the test set, measure
-        its latency, and return the ExportResult."""
+        its latency (batch 1 and batch 32), try int8 quantization and a TensorRT engine where they
+        apply (saying why not otherwise), and return the ExportResult."""
         return _guard(run, "export", lambda: _export(run))
 
     def deploy_service() -> str:
         """Start the web service for the ONNX model on 127.0.0.1, smoke-test /predict, /health,
-        /metrics and /docs, measure throughput, and return the Deployment."""
+        /metrics and /docs, measure one replica's capacity and memory, estimate the replicas for
+        the requested QPS/latency/memory, verify it with a short load test, write service/API.md,
+        openapi.json, k8s.yaml and a Dockerfile, and return the Deployment."""
         return _guard(run, "serve", lambda: _deploy(run))
 
     def write_report() -> str:

@@ -37,6 +37,7 @@ def redact(text: str) -> str:
 class Transcript:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.seq = 0  # index of the chat message a record belongs to (one message: several records)
 
     def write(self, record: dict[str, Any]) -> None:
         record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **record}
@@ -46,12 +47,14 @@ class Transcript:
 
     def message(self, speaker: str, message: dict[str, Any]) -> None:
         """Record a group-chat message; tool calls and tool results get their own types."""
+        seq, self.seq = self.seq, self.seq + 1
         if message.get("tool_calls"):
             for call in message["tool_calls"]:
                 fn = call.get("function", {})
                 self.write(
                     {
                         "type": "tool_call",
+                        "seq": seq,
                         "speaker": speaker,
                         "id": call.get("id"),
                         "tool": fn.get("name"),
@@ -65,13 +68,14 @@ class Transcript:
                 self.write(
                     {
                         "type": "tool_result",
+                        "seq": seq,
                         "speaker": speaker,
                         "id": resp.get("tool_call_id"),
                         "content": resp.get("content"),
                     }
                 )
             return
-        self.write({"type": "message", "speaker": speaker, "content": message.get("content")})
+        self.write({"type": "message", "seq": seq, "speaker": speaker, "content": message.get("content")})
 
     def event(self, kind: str, **data: Any) -> None:
         self.write({"type": "event", "event": kind, **data})

@@ -55,11 +55,21 @@ def make_sandbox(
     if client is not None:
         import docker
 
+        from sandbox.image import project_hash
+
         try:
-            client.images.get(config.image)
+            image = client.images.get(config.image)
         except docker.errors.ImageNotFound:
-            why = f"the sandbox image {config.image} is not built (scripts/build_sandbox_image)"
+            why = f"the sandbox image {config.image} is not built (trainer-agent sandbox build)"
             client = None
+        else:
+            # Jobs run the project code baked into the image: stale code would give other results.
+            if (image.labels or {}).get("org.trainer-agent.project-hash") != project_hash():
+                why = (
+                    f"the sandbox image {config.image} was built from other trainer-agent source "
+                    "(rebuild it with: trainer-agent sandbox build)"
+                )
+                client = None
     if client is None:
         if kind == "docker":
             raise UserError(f"--sandbox docker cannot be used: {why}.")

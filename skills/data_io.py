@@ -1,11 +1,16 @@
 """Read a person's data file into a pandas DataFrame, or say in one sentence why it cannot be read.
 
-Supported: .csv, .tsv, .txt/.tab (delimiter sniffed), .jsonl/.ndjson, .json (a list of records)
-and .parquet. Text files must be UTF-8 (a byte-order mark is accepted); other encodings are
-rejected rather than guessed, because a silent mis-decoding corrupts the data without a trace.
+Supported: .csv, .tsv, .txt/.tab (delimiter sniffed), .jsonl/.ndjson, .json (a list of records),
+.parquet, Excel (.xlsx/.xlsm), SQLite files (.db/.sqlite/.sqlite3, 'file.db#table'), database
+URLs ('postgresql://.../db#table'), and folders: a saved `datasets` dataset, or one sub-folder of
+text or image files per class (see `skills.loaders`). Text files are read as UTF-8 (a byte-order
+mark is accepted) unless an `encoding` is given; another encoding is not silently guessed, because
+a mis-decoding corrupts the data without a trace: the error names the offending byte and the
+encoding the file seems to be in.
 
     from skills.data_io import load_table
     df = load_table("configs/demo/fine_foods/train.csv")
+    df = load_table("legacy.csv", encoding="cp1252")
 """
 
 from __future__ import annotations
@@ -18,31 +23,40 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from skills.errors import UserError
+from skills.loaders import EXCEL, SQLITE, is_url, load_excel, load_folder, load_sql, split_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DELIMITED = {".csv": ",", ".tsv": "\t", ".txt": None, ".tab": None}
 JSON_LINES = (".jsonl", ".ndjson")
-SUPPORTED = (*DELIMITED, *JSON_LINES, ".json", ".parquet")
+SUPPORTED = (*DELIMITED, *JSON_LINES, ".json", ".parquet", *EXCEL, *SQLITE)
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
+def load_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     """Load a table with string columns as pandas string dtype and stripped column names.
 
+    Args:
+        path: a data file, a folder (see the module docstring), 'file.db#table' or a database URL.
+        encoding: the text encoding of a delimited or JSON file; None reads UTF-8 only.
+
     Raises:
-        UserError: the file is missing, is a directory, has an unsupported extension, is not
-            UTF-8, is malformed, or has no data rows. The message names the file.
+        UserError: the file is missing, has an unsupported extension, is not in the encoding,
+            is malformed, or has no data rows. The message names the file.
     """
-    path = Path(path)
+    source = str(path)
+    where, table = (source, None) if Path(source).exists() else split_table(source)
+    if is_url(where):
+        return _finish(load_sql(source), where)
+    path = Path(where)
     name = str(path)
     if not path.exists():
         raise UserError(f"data file '{name}' does not exist")
     if path.is_dir():
-        raise UserError(f"'{name}' is a directory; give the path of a data file inside it")
+        return _finish(load_folder(path), name)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise UserError(
@@ -54,8 +68,12 @@ def load_table(path: str | Path) -> pd.DataFrame:
 
     if suffix == ".parquet":
         df = _read_parquet(path, name)
+    elif suffix in SQLITE:
+        df = load_sql(path, table=table)
+    elif suffix in EXCEL:
+        df = load_excel(path, sheet=table)
     else:
-        text = _read_utf8(path, name)
+        text = _read_text(path, name, encoding)
         if not text.strip():
             raise UserError(f"'{name}' has no data rows")
         if suffix in DELIMITED:
@@ -64,7 +82,10 @@ def load_table(path: str | Path) -> pd.DataFrame:
             df = _read_json_lines(text, name)
         else:
             df = _read_json(text, name)
+    return _finish(df, name)
 
+
+def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     duplicated = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     if duplicated:
@@ -72,6 +93,37 @@ def load_table(path: str | Path) -> pd.DataFrame:
     if len(df.columns) == 0 or len(df) == 0:
         raise UserError(f"'{name}' has no data rows")
     return _as_string_columns(df)
+
+
+def _read_text(path: Path, name: str, encoding: str | None) -> str:
+    if encoding is None:
+        return _read_utf8(path, name)
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UserError(f"'{encoding}' is not a known text encoding (reading '{name}')") from None
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"'{name}' is not {encoding} text: byte 0x{data[err.start]:02x} at offset {err.start}"
+        ) from None
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """The legacy encoding `data` decodes cleanly in (cp1252 covers Latin-1 text), or None."""
+    for candidate in ("cp1252", "latin-1"):
+        try:
+            text = data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
+        if controls == 0:
+            return candidate
+    return None
 
 
 def _read_utf8(path: Path, name: str) -> str:
@@ -83,8 +135,11 @@ def _read_utf8(path: Path, name: str) -> str:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as err:
         offset = skip + err.start  # offset in the file as it is on disk
+        guess = guess_encoding(data[skip:])
+        hint = f" (it reads as {guess})" if guess else ""
         raise UserError(
-            f"'{name}' is not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset}; re-save it as UTF-8"
+            f"'{name}' is not UTF-8 text: byte 0x{data[offset]:02x} at offset {offset}; "
+            f"re-save it as UTF-8{hint}"
         ) from None
 
 

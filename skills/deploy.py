@@ -79,7 +79,15 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"X-API-Key": api_key} if api_key else {}
 
 
-def _launch(model: Path, svc_dir: Path, host: str, port: int, api_key: str | None) -> subprocess.Popen:
+def _launch(
+    model: Path,
+    svc_dir: Path,
+    host: str,
+    port: int,
+    api_key: str | None,
+    cpus: str | None = None,
+    threads: int | None = None,
+) -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop(API_KEY_ENV, None)
@@ -95,6 +103,8 @@ def _launch(model: Path, svc_dir: Path, host: str, port: int, api_key: str | Non
         host,
         "--port",
         str(port),
+        *(["--cpus", cpus] if cpus else []),
+        *(["--threads", str(threads)] if threads else []),
     ]
     with open(svc_dir / LOG_FILE, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting on {host}:{port}\n".encode())
@@ -117,9 +127,12 @@ def start_service(
     host: str = "127.0.0.1",
     timeout: float = 30,
     api_key: str | None = None,
+    cpus: str | None = None,
+    threads: int | None = None,
 ) -> Deployment:
-    """Launch the service for `model_path`, wait until /health answers, and record it in
-    run_dir/service/service.json. A service already recorded there is stopped first."""
+    """Launch the service for `model_path`, wait until /ready answers, and record it in
+    run_dir/service/service.json. A service already recorded there is stopped first.
+    `cpus` pins it to those CPUs (e.g. "1": one replica's share); `threads`: onnxruntime threads."""
     import httpx
 
     model = Path(model_path).resolve()
@@ -134,13 +147,13 @@ def start_service(
     for attempt in range(3 if port is None else 1):
         chosen = port or free_port(host)
         url = f"http://{host}:{chosen}"
-        proc = _launch(model, svc_dir, host, chosen, api_key)
+        proc = _launch(model, svc_dir, host, chosen, api_key, cpus, threads)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
             try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
                     state = {
                         "url": url,
                         "pid": proc.pid,
@@ -148,6 +161,9 @@ def start_service(
                         "host": host,
                         "model_path": str(model),
                         "log": str(log_path),
+                        "cpus": cpus,
+                        "threads": threads,
+                        "api_key": bool(api_key),
                         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     }
                     (svc_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
@@ -211,6 +227,37 @@ def stop_service(run_dir: str | Path) -> bool:
     return stopped
 
 
+def service_status(run_dir: str | Path) -> dict[str, Any]:
+    """What run_dir/service/service.json records, whether that process runs, and what its /health
+    and /ready say. `running` is False when no service is recorded or its process is gone."""
+    import httpx
+
+    state_path = Path(run_dir) / "service" / STATE_FILE
+    if not state_path.is_file():
+        return {"running": False, "reason": f"no service recorded in {state_path}"}
+    try:
+        state = json.loads(state_path.read_text())
+        pid = int(state["pid"])
+    except (ValueError, KeyError, TypeError):
+        return {"running": False, "reason": f"{state_path} is unreadable"}
+    out: dict[str, Any] = {**state, "running": _alive(pid) and _is_service(pid)}
+    if not out["running"]:
+        out["reason"] = f"process {pid} is not running (see {state.get('log')})"
+        return out
+    for probe in ("health", "ready"):
+        try:
+            r = httpx.get(f"{state['url']}/{probe}", timeout=3.0)
+            out[probe] = r.status_code
+            if probe == "ready" and r.status_code == 200:
+                out["model"] = r.json().get("model")
+        except httpx.HTTPError as err:
+            out[probe] = f"no answer: {err}"
+    memory = _peak_rss_mib(pid)
+    if memory is not None:
+        out["peak_rss_mb"] = memory
+    return out
+
+
 def _metric(text: str, name: str, labels: str = "") -> float | None:
     pattern = (
         rf"^{re.escape(name)}{re.escape(labels)}\s+([0-9.eE+-]+)$"
@@ -259,6 +306,21 @@ def _peak_rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return round(int(match.group(1)) / 1024, 1) if match else None
+
+
+def service_peak_memory_mb(url: str, pid: int | None = None) -> float | None:
+    """Peak resident memory of the service in MiB: VmHWM of `pid` when given (and readable), else
+    the service's own trainer_agent_peak_rss_bytes metric."""
+    import httpx
+
+    memory = _peak_rss_mib(pid) if pid else None
+    if memory is None:
+        try:
+            peak = _metric(httpx.get(f"{url}/metrics", timeout=5.0).text, "trainer_agent_peak_rss_bytes")
+            memory = round(peak / 2**20, 1) if peak else None
+        except httpx.HTTPError:
+            memory = None
+    return memory
 
 
 def measure_service(
@@ -315,14 +377,7 @@ def measure_service(
         "concurrency": float(concurrency),
         "seconds": round(elapsed, 2),
     }
-    memory = _peak_rss_mib(pid) if pid else None
-    if memory is None:
-        try:
-            text = httpx.get(f"{url}/metrics", timeout=5.0).text
-            peak = _metric(text, "trainer_agent_peak_rss_bytes")
-            memory = round(peak / 2**20, 1) if peak else None
-        except httpx.HTTPError:
-            memory = None
+    memory = service_peak_memory_mb(url, pid)
     if memory is not None:
         out["memory_mb"] = memory
     return out

@@ -7,6 +7,7 @@ Metric names follow `skills.specs.METRIC_NAMES`; per-class metrics are keyed lik
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from skills.specs import Requirement, RequirementResult
@@ -106,3 +107,104 @@ def check_requirements(
             RequirementResult(name=req.key, op=req.op, target=req.target, achieved=value, met=met, note=note)
         )
     return results
+
+
+# ---------------------------------------------------------------- calibration and plots
+
+ECE_BINS = 10
+
+
+def calibration(
+    y_true: Sequence[Any], proba: Any, labels: Sequence[str], bins: int = ECE_BINS
+) -> dict[str, Any]:
+    """Expected calibration error of the top-class confidence: the row-weighted mean gap between
+    confidence and accuracy over `bins` equal-width confidence bins (0 = perfectly calibrated)."""
+    import numpy as np
+
+    if proba is None or len(y_true) == 0:
+        return {}
+    pr = np.asarray(proba, dtype=float)
+    conf = pr.max(axis=1)
+    hit = np.asarray(labels, dtype=object)[pr.argmax(axis=1)].astype(str) == np.asarray(y_true).astype(str)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece, table = 0.0, []
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        gap = abs(float(conf[mask].mean()) - float(hit[mask].mean()))
+        ece += gap * mask.sum() / len(conf)
+        table.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "n": int(mask.sum()),
+                "confidence": round(float(conf[mask].mean()), 4),
+                "accuracy": round(float(hit[mask].mean()), 4),
+            }
+        )
+    return {"ece": round(float(ece), 4), "bins": bins, "table": table}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_png(
+    y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[str], path: Path, root: Path
+) -> str:
+    """Draw the confusion matrix (rows: truth, columns: prediction); return the path relative to `root`."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    plt = _pyplot()
+    t = np.asarray(y_true).astype(str)
+    p = np.asarray(y_pred).astype(str)
+    cm = confusion_matrix(t, p, labels=list(labels))
+    size = min(12, 2.5 + 0.5 * len(labels))
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels=list(labels), rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels=list(labels))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="black" if cm[i, j] < cm.max() / 2 else "white",
+            )
+    ax.set_title("Confusion matrix (held-out)")
+    return _save(fig, plt, path, root)
+
+
+def learning_curve_png(curve: Sequence[dict[str, float]], path: Path, root: Path) -> str:
+    """Plot every numeric series of `curve` (epochs of a net, or training-set sizes) against its x."""
+    plt = _pyplot()
+    xkey = "epoch" if "epoch" in curve[0] else "rows"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in curve[0]:
+        if key == xkey:
+            continue
+        ax.plot([c[xkey] for c in curve], [c.get(key) for c in curve], marker="o", label=key)
+    ax.set_xlabel("epoch" if xkey == "epoch" else "training rows")
+    ax.legend()
+    ax.set_title("Learning curve")
+    return _save(fig, plt, path, root)
+
+
+def _save(fig: Any, plt: Any, path: Path, root: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return str(path.relative_to(root))

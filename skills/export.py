@@ -14,7 +14,6 @@ Outputs: classifiers "label" and "probabilities" (columns in the order of the me
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from skills.train import TOKEN_PATTERN, load_features, read_csv, read_model_info
 # attribute form that `onnx_param_count` reads.
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 LATENCY_CALLS = 200
+BATCH_SIZE = 32
+PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
 EXAMPLE_CHARS = 300
 
 
@@ -124,29 +125,43 @@ def measure_latency(
     predictor: OnnxPredictor, rows: list[Any], calls: int = LATENCY_CALLS
 ) -> dict[str, float]:
     """p50/p95/p99 in ms of single-row calls (input building included), after a short warm-up."""
-    import numpy as np
+    from skills.benchmark import batches_of, percentiles, time_calls
 
-    if not rows:
-        return {}
-    for row in rows[:10]:
-        predictor.run(predictor.feeds([row]))
-    times = []
-    for k in range(calls):
-        row = rows[k % len(rows)]
-        start = time.perf_counter()
-        predictor.run(predictor.feeds([row]))
-        times.append((time.perf_counter() - start) * 1000)
-    p50, p95, p99 = np.percentile(times, [50, 95, 99])
-    return {"p50": round(float(p50), 4), "p95": round(float(p95), 4), "p99": round(float(p99), 4)}
+    return percentiles(time_calls(lambda b: predictor.run(predictor.feeds(b)), batches_of(rows, 1), calls))
 
 
-def export_onnx(spec: TaskSpec, data: DataReport, train: TrainResult, out_dir: str | Path) -> ExportResult:
-    """Write out_dir/exports/model.onnx and measure parity and batch-1 latency on the test set."""
+def export_onnx(
+    spec: TaskSpec,
+    data: DataReport,
+    train: TrainResult,
+    out_dir: str | Path,
+    quantize: bool = True,
+    tensorrt: str | None = "fp16",
+    batch_size: int = BATCH_SIZE,
+) -> ExportResult:
+    """Write out_dir/exports/model.onnx, check parity with the pipeline on the test set, and
+    benchmark it (batch 1 and `batch_size`, one onnxruntime thread). With `quantize`, also try an
+    int8 copy (kept beside it when its labels agree; see skills.quantize); with `tensorrt` (a
+    precision), build a TensorRT engine where a GPU allows (else the result says why not)."""
     import joblib
     import numpy as np
 
+    from skills.benchmark import benchmark_model
+    from skills.quantize import quantize_int8
+    from skills.tensorrt_convert import tensorrt_engine
+
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
+    if info.get("framework") == "torch":
+        from skills.export_torch import export_torch_model
+
+        result = export_torch_model(spec, data, train, out_dir, quantize=quantize, batch_size=batch_size)
+        rows = _rows(task, info, data.test_path)[:LATENCY_CALLS]
+        result.benchmark = {
+            **result.benchmark,
+            **torch_eager_comparison(train.model_path, result.onnx_path, rows),
+        }
+        return result
     pipe = joblib.load(train.model_path)
     onx = convert(pipe, info, _example(task, info, data.test_path))
     path = Path(out_dir) / "exports" / "model.onnx"
@@ -183,11 +198,16 @@ def export_onnx(spec: TaskSpec, data: DataReport, train: TrainResult, out_dir: s
             max_abs_diff=float(np.abs(onnx_proba - ref_proba).max()),
             onnx_metrics=compute_metrics(task, y_test, onnx_out, onnx_proba, predictor.labels),
         )
+    bench = benchmark_model(path, rows, batch_size=batch_size)
+    sample = rows[:PARITY_SAMPLE]
     return ExportResult(
         onnx_path=str(path),
         size_bytes=path.stat().st_size,
         parity=parity,
-        latency_ms=measure_latency(predictor, rows),
+        latency_ms=bench["batch_1_ms"],
+        benchmark=bench,
+        quantization=quantize_int8(path, sample) if quantize else {"status": "off"},
+        tensorrt=tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"},
     )
 
 
@@ -236,8 +256,44 @@ def onnx_param_count(path: str | Path) -> int:
             total += 2 * branches + len(weights) + len(attrs.get("base_values", []))
         elif op == "OneHotEncoder":
             total += len(attrs.get("cats_strings", [])) + len(attrs.get("cats_int64s", []))
+        elif op == "Scaler":  # StandardScaler: offset (mean) and scale per column
+            total += len(attrs.get("offset", [])) + len(attrs.get("scale", []))
         elif op == "Imputer":
             total += len(attrs.get("imputed_value_floats", [])) + len(attrs.get("imputed_value_int64s", []))
         elif op == "TfIdfVectorizer" and attrs.get("mode") not in (b"TF", "TF"):
             total += len(attrs.get("weights", []))
     return total
+
+
+# ---------------------------------------------------------------- torch models
+
+
+def torch_eager_comparison(model_path: str | Path, onnx_path: str | Path, rows: list[Any]) -> dict[str, Any]:
+    """Batch-1 latency of a trained torch text net in PyTorch eager mode (tokenizing in Python)
+    and of its ONNX export (tokenizing in the graph), both on one thread, on the same rows;
+    `speedup_vs_eager` is the eager p50 over the ONNX p50."""
+    import torch
+
+    from skills.benchmark import batches_of, compare_runtimes
+    from skills.torch_text import load_text_net, predict_proba
+
+    model, config = load_text_net(model_path)
+    predictor = OnnxPredictor(onnx_path, threads=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        timing = compare_runtimes(
+            {
+                "pytorch_eager": lambda batch: predict_proba(model, config, batch),
+                "onnxruntime": lambda batch: predictor.run(predictor.feeds(batch)),
+            },
+            batches_of(rows, 1),
+            calls=100,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "pytorch_eager_batch_1_ms": timing["pytorch_eager"],
+        "onnx_batch_1_ms": timing["onnxruntime"],
+        "speedup_vs_eager": timing["speedup"]["onnxruntime"],
+    }

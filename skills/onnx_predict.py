@@ -10,6 +10,7 @@ The model carries its own description in the ONNX metadata key "trainer_agent" (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
@@ -22,10 +23,21 @@ from skills.errors import UserError
 META_KEY = "trainer_agent"
 
 
+def model_version(path: str | Path) -> str:
+    """The model's version: the first 12 hex digits of the file's SHA-256 (content, not mtime)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
 class OnnxPredictor:
     """An onnxruntime session plus the input/label conventions of trainer-agent's ONNX models."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        """`threads`: onnxruntime intra-op threads (a service replica with one CPU uses 1);
+        None lets onnxruntime use every core."""
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -33,6 +45,9 @@ class OnnxPredictor:
             raise UserError(f"ONNX model {self.path} does not exist.")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -46,6 +61,7 @@ class OnnxPredictor:
         self.is_text = self.task_type == "text_classification"
         self.is_classifier = not self.task_type.endswith("regression")
         self._by_column = {i["column"]: i for i in self.inputs}
+        self.version = model_version(self.path)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -58,6 +74,7 @@ class OnnxPredictor:
             "label_column": self.meta.get("label_column"),
             "file": self.path.name,
             "size_bytes": self.path.stat().st_size,
+            "version": self.version,
         }
 
     # ------------------------------------------------------------ inputs

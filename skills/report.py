@@ -59,10 +59,13 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         decision=spec.decision,
         task_type=spec.task_type,
         brain=brain,
+        sandbox=str(state.get("sandbox", "")),
         request=spec.request,
         reasons=list(spec.reasons),
         questions=list(spec.questions),
         durations={k: float(v) for k, v in state.get("durations", {}).items()},
+        llm_usage=dict(state.get("llm_usage") or {}),
+        cross_check=dict(state.get("cross_check") or {}),
     )
     if spec.decision != "accept":
         return report
@@ -84,6 +87,18 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         dict(export.parity.onnx_metrics) if export and export.parity.onnx_metrics else dict(train.metrics)
     )
     report.test_data = {"path": data.test_path, "rows": data.n_test, "source": data.test_from}
+    report.data = {
+        "train_rows": data.n_train,
+        "test_rows": data.n_test,
+        "label_counts": data.label_counts,
+        "dropped_rows": data.dropped_rows,
+        "duplicate_rows": data.duplicate_rows,
+        "label_issues_listed": len(data.label_issues),
+        "labels_corrected": data.labels_corrected,
+        "findings": list(data.findings),
+        "plots": list(data.plots),
+        "html_report": data.html_report,
+    }
     report.notes = [*report.notes, *train.notes]
     if export is not None:
         report.exports = {
@@ -91,6 +106,9 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
             "size_bytes": export.size_bytes,
             "parity": export.parity.model_dump(),
             "latency_ms": export.latency_ms,
+            "benchmark": export.benchmark,
+            "quantization": export.quantization,
+            "tensorrt": export.tensorrt,
         }
     if deployment is not None:
         report.service = {
@@ -101,6 +119,10 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
             "pid": deployment.pid,
             "smoke": deployment.smoke,
             "measured": deployment.measured,
+            "capacity": deployment.capacity,
+            "estimate": deployment.estimate,
+            "load_test": deployment.load_test,
+            "artifacts": deployment.artifacts,
         }
     return report
 
@@ -134,12 +156,13 @@ def requirements_table(rows: list[RequirementResult]) -> list[str]:
 
 def render_markdown(report: RunReport) -> str:
     out = [f"# Run {report.run_id}", "", f"**Request:** {report.request}", ""]
-    out += [f"**Decision:** {report.decision}", f"**Brain:** {report.brain}", ""]
+    out += [f"**Decision:** {report.decision}", f"**Brain:** {report.brain}"]
+    out += [f"**Sandbox:** {report.sandbox}", ""] if report.sandbox else [""]
     if report.decision != "accept":
         out += ["## Why", *[f"- {r}" for r in report.reasons]]
         if report.questions:
             out += ["", "## What I need from you", *[f"- {q}" for q in report.questions]]
-        return "\n".join(out) + "\n"
+        return "\n".join(out + llm_section(report)) + "\n"
     task = report.task_type.value.replace("_", " ") if report.task_type else "?"
     verdict = "All requirements are met." if report.all_met else "Some are NOT met or unmeasured."
     out += [f"Task: {task}. {verdict}", "", "## Requirements", *requirements_table(report.requirements), ""]
@@ -150,6 +173,18 @@ def render_markdown(report: RunReport) -> str:
             f"- parameters: {report.model.params:,}",
             f"- ONNX size: {report.model.size_bytes:,} bytes",
             *[f"- {n}" for n in report.notes],
+            "",
+        ]
+    if report.data:
+        d = report.data
+        out += [
+            "## Data",
+            f"- {d['train_rows']:,} training rows, {d['test_rows']:,} test rows; "
+            f"dropped {d['dropped_rows']:,} ({d['duplicate_rows']:,} duplicates); "
+            f"{d['labels_corrected']} labels corrected with approval",
+            *[f"- {finding}" for finding in d["findings"][:10]],
+            "- details: [data card](data_card.md)"
+            + (f", [data report with plots]({d['html_report']})" if d.get("html_report") else ""),
             "",
         ]
     source = "your test file" if report.test_data.get("source") == "user" else "split"
@@ -182,12 +217,53 @@ def render_markdown(report: RunReport) -> str:
             f"- state: {'running' if svc.get('running') else 'stopped after the checks'}",
             f"- smoke test: {json.dumps(svc.get('smoke', {}), default=str)[:400]}",
             "- measured: " + ", ".join(f"{k} {v}" for k, v in measured.items()),
+            *service_lines(svc),
             "",
         ]
     out += ["## Time per stage (s)", "| stage | seconds |", "|---|---|"]
     out += [f"| {k} | {v:.2f} |" for k, v in report.durations.items()]
+    out += llm_section(report)
     out += ["", "See also: [data card](data_card.md), [model card](model_card.md), `transcript.jsonl`."]
     return "\n".join(out) + "\n"
+
+
+def llm_section(report: RunReport) -> list[str]:
+    """The LLM brain's cross-check and usage (calls, tokens, cost per agent); empty offline."""
+    out: list[str] = []
+    check = report.cross_check
+    if check:
+        out += ["", "## Cross-check: the LLM's reading of the request vs the parser's"]
+        out += [f"- {d}" for d in check.get("disagreements", [])] or ["- they agree"]
+    usage = report.llm_usage
+    if usage.get("calls"):
+        out += ["", "## LLM usage", "| agent | calls | prompt tokens | completion tokens | cost (USD) |"]
+        out += ["|---|---|---|---|---|"]
+        rows = [*usage.get("per_agent", {}).items(), ("total", usage)]
+        for name, u in rows:
+            tokens = f"{u['prompt_tokens']:,} | {u['completion_tokens']:,}"
+            out.append(f"| {name} | {u['calls']} | {tokens} | {u['cost']:.4f} |")
+    return out
+
+
+def service_lines(svc: dict[str, Any]) -> list[str]:
+    """The Server agent's sizing, its load-test check, and the interface documents."""
+    est, load, docs = svc.get("estimate") or {}, svc.get("load_test") or {}, svc.get("artifacts") or {}
+    out = []
+    if est:
+        out.append(f"- estimate: {est.get('summary')} ({est.get('rule')})")
+    if load:
+        err = est.get("error") or {}
+        out.append(
+            f"- load test (open loop, one replica): {load.get('offered_qps')} QPS offered for "
+            f"{load.get('seconds')} s, {load.get('achieved_qps')} achieved, p95 {load.get('p95_ms')} ms, "
+            f"{load.get('errors')} errors; estimate error: QPS {err.get('qps_error')}, "
+            f"p95 {err.get('p95_error')}"
+        )
+    if docs:
+        out.append(
+            f"- API: `{docs.get('api_md')}`, Kubernetes: `{docs.get('k8s')}`, image `{docs.get('image')}`"
+        )
+    return out
 
 
 def write_report(run_dir: str | Path, report: RunReport) -> None:

@@ -107,7 +107,7 @@ _QTY = re.compile(
     r"(?<![\w.])(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?|\.\d+)"
     r"(?:\s*(?:(?P<pct>%|percent(?:age)?(?:\s+points?)?|per\s?cent|pct)"
     r"|(?P<bytes>[kmgt]i?b(?:ytes?)?|(?:kilo|mega|giga|tera|kibi|mebi|gibi|tebi)bytes?|bytes?)"
-    r"|(?P<time>ms|msecs?|millis(?:econds?)?|milliseconds?|µs|μs|us|microseconds?|secs?|seconds?|s)"
+    r"|(?P<time>ms|msecs?|millis(?:econds?)?|milliseconds?|µs|μs|us|microseconds?|ns|nanoseconds?|secs?|seconds?|s)"
     r"|(?P<mult>k|thousand|mn|mil|million|m|bn|billion|b)))?(?![A-Za-z0-9])",
     _I,
 )
@@ -392,9 +392,11 @@ def _target(kind: str, q: _Qty) -> float | None:
         return v * _MULT.get(q.unit_text.lower(), 1.0)
     if kind == "latency" or kind.startswith("latency_"):
         u = q.unit_text.lower()
-        return v * (
-            1e-3 if u in ("µs", "μs", "us") or u.startswith("micro") else 1e3 if u.startswith("s") else 1.0
-        )
+        if u in ("µs", "μs", "us") or u.startswith("micro"):
+            return v * 1e-3
+        if u == "ns" or u.startswith("nano"):
+            return v * 1e-6
+        return v * 1e3 if u.startswith("s") else v
     if kind == "size_bytes":
         return v * _SIZE_PREFIX[_byte_prefix(q.unit_text)]
     if kind == "memory_mb":
@@ -558,7 +560,7 @@ def parse_requirements(text: str, labels: list[str] | None = None) -> list[Requi
     for q in qtys:
         if id(q) in used or not q.op:
             continue
-        kind = "size_bytes" if q.unit == "bytes" else "latency_p95_ms" if q.unit_text.lower() == "ms" else ""
+        kind = "size_bytes" if q.unit == "bytes" else "latency_p95_ms" if _is_subsecond(q.unit_text) else ""
         if kind and (req := _requirement(text, _Mention(kind, q.start, q.end), q, q.op)):
             found.append((q.start, req))
     out: list[Requirement] = []
@@ -566,6 +568,12 @@ def parse_requirements(text: str, labels: list[str] | None = None) -> list[Requi
         if all(_same(r) != _same(req) for r in out):
             out.append(req)
     return out
+
+
+def _is_subsecond(unit: str) -> bool:
+    """ms, µs or ns: a time with a comparison and no other word is a latency ("under 20 ms")."""
+    u = unit.lower()
+    return u in ("ms", "µs", "μs", "us", "ns") or u.startswith(("milli", "micro", "nano", "msec"))
 
 
 def parse_request(

@@ -75,6 +75,33 @@ class TaskSpec(BaseModel):
     decision: Decision = "accept"
     reasons: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
+    refusal_category: str | None = Field(default=None, description="ethics policy category of a refusal")
+    proposal: list[Requirement] = Field(
+        default_factory=list, description="relaxed requirements the Task agent proposes instead"
+    )
+    estimate: dict[str, Any] = Field(default_factory=dict, description="time, compute and LLM cost")
+    plan: list[dict[str, Any]] = Field(default_factory=list, description="steps: agent, tool, budget")
+
+
+class LabelIssue(BaseModel):
+    """A training row whose label looks wrong: out-of-fold predictions disagree with confidence."""
+
+    row: int = Field(description="0-based row of the prepared training file (data/train.csv)")
+    given: str
+    suggested: str
+    confidence: float = Field(description="out-of-fold probability of the suggested label")
+    preview: str = ""
+
+
+class Sufficiency(BaseModel):
+    """Whether there are enough labelled rows per class for the task, and how many more if not."""
+
+    enough: bool
+    per_class: dict[str, int] = Field(default_factory=dict)
+    needed_per_class: dict[str, int] = Field(default_factory=dict, description="more rows needed")
+    more_needed: int = 0
+    reason: str = ""
+    estimate: str = Field(default="", description="learning-curve estimate, when there was enough to fit one")
 
 
 class DataReport(BaseModel):
@@ -95,6 +122,13 @@ class DataReport(BaseModel):
     missing_values: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     data_card: str = "data_card.md"
+    findings: list[str] = Field(default_factory=list, description="what profiling and checks found")
+    label_issues: list[LabelIssue] = Field(default_factory=list, description="likely mislabelled rows")
+    labels_corrected: int = 0
+    sufficiency: Sufficiency | None = None
+    questions: list[str] = Field(default_factory=list, description="what the person must provide")
+    plots: list[str] = Field(default_factory=list, description="PNG files, relative to the run directory")
+    html_report: str | None = None
 
 
 class TrainResult(BaseModel):
@@ -109,6 +143,14 @@ class TrainResult(BaseModel):
     train_seconds: float = 0.0
     notes: list[str] = Field(default_factory=list)
     model_card: str = "model_card.md"
+    source: str = Field(default="sklearn", description="sklearn, torch, pretrained-local or from-scratch")
+    candidates: list[dict[str, Any]] = Field(default_factory=list, description="families tried and why kept")
+    tuning: dict[str, Any] = Field(default_factory=dict, description="hyperparameter search and its budget")
+    distillation: dict[str, Any] = Field(default_factory=dict, description="teacher-student before/after")
+    compression: dict[str, Any] = Field(default_factory=dict, description="compressed variants, re-evaluated")
+    calibration: dict[str, Any] = Field(default_factory=dict, description="expected calibration error")
+    plots: list[str] = Field(default_factory=list, description="PNG files, relative to the run directory")
+    reused_from: str | None = Field(default=None, description="registry id of a reused model")
 
 
 class Parity(BaseModel):
@@ -125,6 +167,9 @@ class ExportResult(BaseModel):
     size_bytes: int
     parity: Parity
     latency_ms: dict[str, float] = Field(default_factory=dict, description="p50/p95/p99, batch 1")
+    benchmark: dict[str, Any] = Field(default_factory=dict, description="batch 1 and batch N, in process")
+    quantization: dict[str, Any] = Field(default_factory=dict, description="int8 copy: status, parity")
+    tensorrt: dict[str, Any] = Field(default_factory=dict, description="engine status, or why none")
 
 
 class Deployment(BaseModel):
@@ -135,6 +180,10 @@ class Deployment(BaseModel):
     pid: int | None = None
     smoke: dict[str, Any] = Field(default_factory=dict)
     measured: dict[str, float] = Field(default_factory=dict)
+    capacity: dict[str, Any] = Field(default_factory=dict, description="one replica under concurrency")
+    estimate: dict[str, Any] = Field(default_factory=dict, description="replicas, resources (skills.sizing)")
+    load_test: dict[str, Any] = Field(default_factory=dict, description="open-loop test at the planned rate")
+    artifacts: dict[str, str] = Field(default_factory=dict, description="API.md, openapi.json, k8s, Docker")
 
 
 class ServerReport(BaseModel):
@@ -165,6 +214,7 @@ class RunReport(BaseModel):
     decision: Decision
     task_type: TaskType | None = None
     brain: str
+    sandbox: str = Field(default="", description="where training and export jobs ran, and why")
     request: str = ""
     reasons: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
@@ -175,7 +225,12 @@ class RunReport(BaseModel):
     service: dict[str, Any] | None = None
     durations: dict[str, float] = Field(default_factory=dict)
     test_data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, description="the Data agent's findings, in short")
     notes: list[str] = Field(default_factory=list)
+    llm_usage: dict[str, Any] = Field(default_factory=dict, description="LLM calls, tokens, cost per agent")
+    cross_check: dict[str, Any] = Field(
+        default_factory=dict, description="the LLM's reading of the request vs the parser's"
+    )
 
     @property
     def all_met(self) -> bool:

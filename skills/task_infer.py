@@ -223,9 +223,12 @@ def infer_task(
     if numeric and (_REGRESSION_WORDS.search(text) or (_is_regression_label(y) and not says_classify)):
         return TaskType.TABULAR_REGRESSION, label_col, None, [c for c in rest if not is_id_like(df[c])]
     image_col = _image_column(df, label_col)
-    if image_col is not None or _IMAGE_WORDS.search(text):
-        return TaskType.IMAGE_CLASSIFICATION, label_col, None, [image_col] if image_col else []
+    if image_col is not None:
+        return TaskType.IMAGE_CLASSIFICATION, label_col, None, [image_col]
+    # The data decides before the words: "flag messages that ask for photos" on a text column is text.
     text_column = text_col if text_col is not None else _text_column(text, df, label_col)
     if text_column is not None:
         return TaskType.TEXT_CLASSIFICATION, label_col, text_column, [text_column]
+    if _IMAGE_WORDS.search(text):
+        return TaskType.IMAGE_CLASSIFICATION, label_col, None, []
     return TaskType.TABULAR_CLASSIFICATION, label_col, None, [c for c in rest if not is_id_like(df[c])]

@@ -24,7 +24,7 @@ class CliResult:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> CliResult:
     """Run `trainer-agent ARGS` in a fresh process, as a person would."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}  # rich wraps at 80 otherwise
     proc = subprocess.run(
         [sys.executable, "-m", "agents.cli", *args],
         cwd=cwd or ROOT,

@@ -119,3 +119,30 @@ def trained(name: str, requirements: tuple[Requirement, ...] = (), export: bool 
 
 def params_under(limit: float) -> tuple[Requirement, ...]:
     return (Requirement(name="params", op="<", target=limit, text=f"under {limit:g} parameters"),)
+
+
+def as_run(built: Built, folder: Path) -> Path:
+    """A run directory in `folder` as the pipeline leaves it after export: state.json with the
+    parse/data/train/export steps done, spec.json, and exports/model.onnx (a copy)."""
+    import json
+
+    assert built.train is not None and built.export is not None, "train and export the model first"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "exports").mkdir(exist_ok=True)
+    model = folder / "exports" / "model.onnx"
+    shutil.copy2(built.export.onnx_path, model)
+    export = built.export.model_copy(update={"onnx_path": str(model)})
+    steps = {
+        "parse": built.spec.model_dump(mode="json"),
+        "data": built.data.model_dump(mode="json"),
+        "train": built.train.model_dump(mode="json"),
+        "export": export.model_dump(mode="json"),
+    }
+    state = {
+        "run_id": folder.name,
+        "status": "finished",
+        "steps": {name: {"status": "done", "result": result} for name, result in steps.items()},
+    }
+    (folder / "state.json").write_text(json.dumps(state, indent=2))
+    (folder / "spec.json").write_text(built.spec.model_dump_json(indent=2))
+    return folder

@@ -121,18 +121,24 @@ def test_missing_file(tmp_path: Path) -> None:
     assert _error(path) == f"data file '{path}' does not exist"
 
 
-def test_directory(tmp_path: Path) -> None:
+def test_folder_without_class_folders(tmp_path: Path) -> None:
     message = _error(tmp_path)
-    assert str(tmp_path) in message and "directory" in message
+    assert str(tmp_path) in message and "class folders" in message
 
 
 def test_unknown_extension_names_the_supported_ones(tmp_path: Path) -> None:
+    path = tmp_path / "data.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    message = _error(path)
+    assert "data.xls" in message and "'.xls'" in message
+    for suffix in (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".xlsx", ".db"):
+        assert suffix in message
+
+
+def test_broken_excel_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "data.xlsx"
     path.write_bytes(b"PK\x03\x04")
-    message = _error(path)
-    assert "data.xlsx" in message and "'.xlsx'" in message
-    for suffix in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):
-        assert suffix in message
+    assert _error(path).startswith(f"'{path}' is not a readable Excel workbook")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +171,27 @@ def test_non_utf8_bytes_are_rejected_with_their_offset(tmp_path: Path) -> None:
     path.write_bytes(content)
     offset = content.index(b"\xe9")
     assert offset > 1000
-    assert _error(path) == f"'{path}' is not UTF-8 text: byte 0xe9 at offset {offset}; re-save it as UTF-8"
+    assert _error(path) == (
+        f"'{path}' is not UTF-8 text: byte 0xe9 at offset {offset}; re-save it as UTF-8 (it reads as cp1252)"
+    )
+
+
+def test_a_named_encoding_reads_a_legacy_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("review,score\ncafé crème très bon,great\nmauvais goût,other\n".encode("cp1252"))
+    df = load_table(path, encoding="cp1252")
+    assert df["review"].tolist() == ["café crème très bon", "mauvais goût"]
+    assert pd.api.types.is_string_dtype(df["review"])
+    assert "not a known text encoding" in _error_with(path, encoding="klingon")
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("a,b\n1,2\n".encode("utf-16"))
+    assert load_table(utf16, encoding="utf-16").to_dict("list") == {"a": [1], "b": [2]}
+
+
+def _error_with(path: Path, **kwargs: object) -> str:
+    with pytest.raises(UserError) as info:
+        load_table(path, **kwargs)  # type: ignore[arg-type]
+    return str(info.value)
 
 
 def test_non_utf8_offset_counts_the_bom(tmp_path: Path) -> None:

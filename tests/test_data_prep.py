@@ -379,7 +379,7 @@ def test_non_utf8_test_file(tmp_path: Path, foods_csv: Path) -> None:
     test_csv = tmp_path / "holdout.csv"
     test_csv.write_bytes(b"product,review,score\nB1,caf\xe9 cr\xe8me,great\n")
     assert _error(UserError, TEXT_SPEC, foods_csv, test_csv, tmp_path / "run") == (
-        f"'{test_csv}' is not UTF-8 text: byte 0xe9 at offset 27; re-save it as UTF-8"
+        f"'{test_csv}' is not UTF-8 text: byte 0xe9 at offset 27; re-save it as UTF-8 (it reads as cp1252)"
     )
 
 

@@ -189,8 +189,10 @@ def test_approve_ask_without_a_terminal_denies_the_service_and_says_so(
     records = [
         json.loads(line) for line in (Path(report["run_dir"]) / "transcript.jsonl").read_text().splitlines()
     ]
-    (approval,) = [r for r in records if r["type"] == "approval"]
-    assert approval["decision"] == "deny" and "no terminal" in approval["by"]
+    approvals = {r["kind"]: r for r in records if r["type"] == "approval"}
+    service = approvals["start_service"]
+    assert service["decision"] == "deny" and "no terminal" in service["by"]
+    assert all(a["decision"] == "deny" for a in approvals.values())  # label corrections too
 
 
 def test_service_left_running_with_serve_until_stop(

@@ -87,6 +87,8 @@ CASES: list[tuple[str, list[tuple[str, str, float, str | None]]]] = [
     ("p95 latency under 20 ms", [("latency_p95_ms", "<", 20.0, None)]),
     ("latency below 50ms", [("latency_p95_ms", "<", 50.0, None)]),
     ("p99 under 0.1 s", [("latency_p99_ms", "<", 100.0, None)]),
+    ("latency under 500 ns", [("latency_p95_ms", "<", 0.0005, None)]),
+    ("answering in under 1 microsecond", [("latency_p95_ms", "<", 0.001, None)]),
     ("latency within 50 ms", [("latency_p95_ms", "<=", 50.0, None)]),
     ("99th percentile latency under 40ms", [("latency_p99_ms", "<", 40.0, None)]),
     ("median latency 5 ms", [("latency_p50_ms", "<=", 5.0, None)]),

@@ -29,6 +29,13 @@ def wine_model() -> str:
     return trained("wine_mixed", export=True).export.onnx_path
 
 
+def _is_service(pid: int) -> bool:
+    try:
+        return b"skills.service_app" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _sample(metrics: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
@@ -152,9 +159,9 @@ def test_real_service_lifecycle(text_model, tmp_path):
     assert stopped
     assert not (tmp_path / "service" / "service.json").exists()
     deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{deployment.pid}") and time.monotonic() < deadline:
+    while _is_service(deployment.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{deployment.pid}")
+    assert not _is_service(deployment.pid)  # gone (its pid may be reused by another process)
     assert stop_service(tmp_path) is False
 
 
@@ -169,3 +176,103 @@ def test_a_service_that_crashes_is_reported(tmp_path):
     with pytest.raises(UserError, match="exited with code"):
         start_service(broken, tmp_path, timeout=60)
     assert not (tmp_path / "service" / "service.json").exists()
+
+
+def test_ready_version_and_shutdown_state(text_model):
+    app = create_app(text_model)
+    client = TestClient(app)
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    version = ready.json()["model"]["version"]
+    assert re.fullmatch(r"[0-9a-f]{12}", version)
+    assert client.get("/openapi.json").json()["info"]["version"] == version
+    metrics = client.get("/metrics").text
+    labels = f'family="tfidf-logistic-regression",task_type="text_classification",version="{version}"'
+    assert f"trainer_agent_model_info{{{labels}}} 1.0" in metrics
+    assert _sample(metrics, "trainer_agent_ready") == 1
+    app.state.service["ready"] = False  # what SIGTERM does first
+    assert client.get("/ready").status_code == 503
+    assert client.post("/predict", json={"inputs": REVIEWS}).status_code == 503
+    assert client.get("/health").status_code == 200  # alive while draining
+    assert _sample(client.get("/metrics").text, "trainer_agent_ready") == 0
+
+
+def test_size_limits_and_request_ids(text_model):
+    from skills.service_app import MAX_BODY_BYTES, MAX_TEXT_CHARS
+
+    client = TestClient(create_app(text_model))
+    long_text = client.post("/predict", json={"inputs": ["x" * (MAX_TEXT_CHARS + 1)]})
+    assert long_text.status_code == 422 and "at most 20000 characters" in long_text.json()["detail"]
+    big = b'{"inputs": ["' + b"y" * MAX_BODY_BYTES + b'"]}'
+    declared = client.post("/predict", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "4 MiB" in declared.json()["detail"]
+
+    def chunks():  # no content-length: the limit is enforced while reading
+        yield b'{"inputs": ["'
+        for _ in range(5):
+            yield b"z" * 2**20
+        yield b'"]}'
+
+    streamed = client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert 'trainer_agent_errors_total{kind="too_large"} 2.0' in client.get("/metrics").text
+    r = client.post("/predict", json={"inputs": REVIEWS[:1]}, headers={"x-request-id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    assert len(client.get("/health").headers["x-request-id"]) == 16
+
+
+def test_json_log_lines(text_model, caplog):
+    import logging
+
+    from skills.service_app import LOGGER, JsonFormatter
+
+    client = TestClient(create_app(text_model))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        client.post("/predict", json={"inputs": REVIEWS}, headers={"x-request-id": "req-1"})
+        client.post("/predict", json={"inputs": []})
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.getMessage() == "request"]
+    assert [(x["path"], x["status"], x["request_id"]) for x in lines][:1] == [("/predict", 200, "req-1")]
+    assert lines[1]["status"] == 422 and lines[1]["level"] == "info" and lines[1]["ms"] > 0
+    assert lines[0]["ts"].endswith("Z")
+
+
+def test_graceful_shutdown_finishes_the_request_in_flight(text_model, tmp_path):
+    import signal
+    import threading
+
+    import httpx
+
+    from skills.deploy import _alive
+
+    deployment = start_service(text_model, tmp_path, timeout=60)
+    batch = {"inputs": [(REVIEWS[0] + " ") * 60] * 1000}  # ~3.4 MB; a worker thread predicts it
+    answer: dict = {}
+
+    def send() -> None:
+        answer["r"] = httpx.post(deployment.url + "/predict", json=batch, timeout=60)
+
+    sender = threading.Thread(target=send)
+    try:
+        sender.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # until the big request is being served
+            metrics = httpx.get(deployment.url + "/metrics").text
+            if _sample(metrics, "trainer_agent_in_flight_requests") >= 2 or "r" in answer:
+                break
+            time.sleep(0.005)
+        assert "r" not in answer, "the request finished before SIGTERM could be sent"
+        os.kill(deployment.pid, signal.SIGTERM)
+        sender.join(30)
+        assert answer["r"].status_code == 200 and len(answer["r"].json()["predictions"]) == 1000
+        deadline = time.monotonic() + 15
+        while _alive(deployment.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(deployment.pid)
+        events = [
+            json.loads(line) for line in (tmp_path / "service" / "service.log").read_text().splitlines()[1:]
+        ]
+        kinds = [e.get("event") for e in events]
+        assert kinds.index("signal") < kinds.index("stopped")
+        assert events[-1]["message"].startswith("Finished server process")
+    finally:
+        stop_service(tmp_path)

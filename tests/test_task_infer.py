@@ -33,6 +33,11 @@ def test_fine_foods_is_text_classification_on_review_by_score(fine_foods):
     assert is_id_like(fine_foods["product"]) and not is_id_like(fine_foods["review"])
 
 
+def test_image_words_do_not_override_a_text_column(fine_foods):
+    task, label, text, _ = infer_task("flag reviews that complain the photos looked better", fine_foods)
+    assert (task, label, text) == (TaskType.TEXT_CLASSIFICATION, "score", "review")
+
+
 @pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
 def test_sklearn_classification_sets_are_tabular_classification(name):
     df = _sk(name)

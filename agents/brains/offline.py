@@ -54,6 +54,10 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     if not run.done("parse"):
         return Action(tool="parse_request")
+    from agents import person  # in `trainer-agent chat`: questions, the plan's approval, changes
+
+    if (turn := person.task_turn(run, messages)) is not None:
+        return Action(tool=turn.tool, text=turn.text)
     spec = run.result("parse")
     if spec["decision"] != "accept":
         if not run.done("report"):
@@ -73,7 +77,11 @@ def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
                 f"{last['name']} sent an invalid spec {MAX_SPEC_RETRIES + 1} times: {problem}"
             )
             return Action(text=f"Stopping: {run.fatal}\n{TERMINATE}")
+    return next_work(run)
 
+
+def next_work(run: Run) -> Action:
+    """The hand-off of the plan's next unfinished step, the report, or the final summary."""
     for step in PIPELINE:
         if not run.done(step):
             owner = STEP_OWNER[step]

@@ -1,0 +1,158 @@
+"""The replay brain: a ModelClient that returns, for each agent, the outputs that agent produced in
+a recorded conversation (`transcript.jsonl`), in order. It needs no LLM access, whatever brain
+recorded the conversation; the tools are run again (or answer from the recorded results).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_message_function_tool_call import (
+    ChatCompletionMessageFunctionToolCall,
+    Function,
+)
+from openai.types.completion_usage import CompletionUsage
+
+from agents.run_state import Run
+
+MODEL_NAME = "replay"
+
+
+class ReplayExhausted(RuntimeError):
+    """An agent was asked to speak more often than it did in the recording."""
+
+
+def recorded_outputs(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each agent's outputs in order: {"content": str | None, "tool_calls": [(id, name, args)]}."""
+    by_seq: dict[tuple[int, int], dict[str, Any]] = {}
+    session = 0
+    for record in records:
+        if record.get("event") == "resumed":
+            session += 1  # a resumed run restarts message numbering
+        if record.get("type") not in ("message", "tool_call") or record.get("speaker") == "user":
+            continue
+        key = (session, int(record.get("seq", -1)))
+        out = by_seq.setdefault(key, {"speaker": record["speaker"], "content": None, "tool_calls": []})
+        if record["type"] == "tool_call":
+            out["tool_calls"].append((record.get("id"), record.get("tool"), record.get("arguments") or "{}"))
+        else:
+            out["content"] = record.get("content")
+    per_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for key in sorted(by_seq):
+        out = by_seq[key]
+        per_agent[out.pop("speaker")].append(out)
+    return dict(per_agent)
+
+
+def _completion(output: dict[str, Any]) -> ChatCompletion:
+    calls: list[Any] = [
+        ChatCompletionMessageFunctionToolCall(
+            id=call_id or "call_" + uuid.uuid4().hex[:12],
+            type="function",
+            function=Function(name=name, arguments=args),
+        )
+        for call_id, name, args in output["tool_calls"]
+    ]
+    message = ChatCompletionMessage(role="assistant", content=output["content"], tool_calls=calls or None)
+    return ChatCompletion(
+        id="replay-" + uuid.uuid4().hex[:12],
+        object="chat.completion",
+        created=int(time.time()),
+        model=MODEL_NAME,
+        choices=[Choice(index=0, finish_reason="tool_calls" if calls else "stop", message=message)],
+        usage=CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
+    )
+
+
+class ReplayClient:
+    """AG2 ModelClient protocol over one agent's recorded outputs."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        agent_name: str = "",
+        outputs: list[Any] | None = None,
+        run: Run | None = None,
+    ) -> None:
+        self.config = config
+        self.agent_name = agent_name
+        self.outputs = list(outputs or [])
+        self.run = run
+        self.calls = 0
+
+    def create(self, params: dict[str, Any]) -> ChatCompletion:
+        if self.calls >= len(self.outputs):
+            error = ReplayExhausted(
+                f"{self.agent_name} spoke more often than in the recording ({len(self.outputs)})"
+            )
+            if self.run is not None:
+                self.run.fatal = error
+            return _completion({"content": f"(replay: {error})", "tool_calls": []})
+        output = self.outputs[self.calls]
+        self.calls += 1
+        return _completion(output)
+
+    def message_retrieval(self, response: ChatCompletion) -> list[Any]:
+        return [c.message if c.message.tool_calls else c.message.content for c in response.choices]
+
+    def cost(self, response: ChatCompletion) -> float:
+        return 0.0
+
+    @staticmethod
+    def get_usage(response: ChatCompletion) -> dict[str, Any]:
+        return {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "cost": 0.0,
+            "model": MODEL_NAME,
+        }
+
+
+class ReplayBrain:
+    """The brain object `agents.chat.run_conversation` uses for `replay:PATH`."""
+
+    stop_errors: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, run: Run, transcript: str | Path) -> None:
+        self.run = run
+        self.path = Path(transcript)
+        records = [
+            json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        self.outputs = recorded_outputs(records)
+        self.description = f"replay of {self.path} (recorded outputs; no LLM)"
+
+    def llm_config(self, agent_name: str) -> dict[str, Any]:
+        return {
+            "config_list": [{"model": MODEL_NAME, "model_client_cls": "ReplayClient"}],
+            "cache_seed": None,
+        }
+
+    def code_execution_config(self) -> bool:
+        return False
+
+    def attach(self, agents: dict[str, Any]) -> None:
+        for name, agent in agents.items():
+            agent.register_model_client(
+                model_client_cls=ReplayClient,
+                agent_name=name,
+                outputs=self.outputs.get(name, []),
+                run=self.run,
+            )
+
+    def route(self, messages: list[dict[str, Any]], name: str | None, plan_next: str | None) -> str | None:
+        return name
+
+    def observe(self, speaker: str, message: dict[str, Any]) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass

@@ -1,0 +1,434 @@
+"""`trainer-agent data ...`: the Data agent's skills from the command line.
+
+    trainer-agent data add reviews.csv --name reviews --description "fine-food reviews, great/other"
+    trainer-agent data list
+    trainer-agent data search "food review sentiment"
+    trainer-agent data profile reviews.csv --label score --text review --out profile/
+    trainer-agent data label-errors reviews.csv --label score --text review --apply --out fixed.csv
+    trainer-agent data sufficiency reviews.csv --label score --text review
+    trainer-agent data annotate pool.csv --labelled reviews.csv --label score --text review --out labelled.csv
+    trainer-agent data augment reviews.csv --text review --out bigger.csv
+    trainer-agent data reduce digits.csv --label target --out reduced.csv
+    trainer-agent data plots reviews.csv --label score --text review --out plots/
+
+Input files are only read; results go to the --out paths. Exit codes as for `run`: 1 bad input,
+2 more input needed (e.g. too little labelled data).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from skills.specs import TaskSpec
+
+app = typer.Typer(
+    help="Find, check, clean, fix, annotate, augment, reduce and plot data; keep a catalog of datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog", help="Catalog URL (default: sqlite in $TRAINER_AGENT_HOME or ~/.trainer-agent)."
+    ),
+]
+LabelOpt = Annotated[str | None, typer.Option("--label", help="The label column.")]
+TextOpt = Annotated[str | None, typer.Option("--text", help="The text column (text data).")]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="Text encoding of the file (default UTF-8).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A UserError becomes one line on stderr and its exit code (2 when input is needed)."""
+    from skills.errors import UserError
+
+    try:
+        yield
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
+
+
+def _load(path: str, encoding: str | None = None) -> pd.DataFrame:
+    from skills.data_io import load_table
+
+    return load_table(path, encoding=encoding)
+
+
+def _need(df: pd.DataFrame, column: str | None, what: str, path: str) -> str:
+    from skills.errors import UserError
+
+    if column is None:
+        raise UserError(
+            f"give the {what} column with --{what}; columns of '{path}' are: {', '.join(df.columns)}"
+        )
+    if column not in df.columns:
+        raise UserError(f"{what} column '{column}' is not in '{path}'; columns are: {', '.join(df.columns)}")
+    return column
+
+
+def _task_spec(df: pd.DataFrame, label: str | None, text: str | None, request: str = "") -> TaskSpec:
+    """Text classification with a text column; else classification, unless the label is a
+    many-valued number (regression)."""
+    import pandas as pd
+
+    from skills.specs import TaskSpec, TaskType
+
+    if text:
+        task = TaskType.TEXT_CLASSIFICATION
+    elif label and pd.api.types.is_float_dtype(df[label]) and df[label].nunique() > 20:
+        task = TaskType.TABULAR_REGRESSION
+    elif "image" in df.columns:
+        task = TaskType.IMAGE_CLASSIFICATION
+    else:
+        task = TaskType.TABULAR_CLASSIFICATION
+    return TaskSpec(request=request or "data command", task_type=task, label_column=label, text_column=text)
+
+
+def _approver(yes: bool) -> Callable[[str, str], bool]:
+    def approve(kind: str, description: str) -> bool:
+        if yes:
+            return True
+        if sys.stdin is None or not sys.stdin.isatty():
+            typer.echo(f"not approved (no terminal to ask; pass --yes): {description}", err=True)
+            return False
+        return typer.confirm(f"Approve: {description}?", default=False)
+
+    return approve
+
+
+# --- catalog -------------------------------------------------------------------------------
+
+
+@app.command()
+def add(
+    path: Annotated[str, typer.Argument(help="Data file, folder, 'file.db#table' or database URL.")],
+    name: Annotated[str, typer.Option("--name", help="A short unique name.")],
+    description: Annotated[str, typer.Option("--description", help="What the data is, in words.")] = "",
+    label: LabelOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an entry of the same name.")] = False,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Add a dataset to the catalog (it is read once, to record its columns, rows and labels)."""
+    from skills.catalog import Catalog
+
+    with _user_errors():
+        entry = Catalog(catalog).add(path, name, description, label=label, replace=replace)
+    _echo(f"added '{entry.name}': {entry.rows} rows, {entry.kind}, columns {', '.join(entry.columns)}")
+
+
+@app.command("list")
+def list_(catalog: CatalogOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the datasets in the catalog."""
+    from dataclasses import asdict
+
+    from skills.catalog import Catalog
+
+    with _user_errors():
+        entries = Catalog(catalog).list()
+    if as_json:
+        _echo(json.dumps([asdict(e) for e in entries], indent=2))
+        return
+    if not entries:
+        _echo("the catalog is empty; add data with: trainer-agent data add PATH --name N --description D")
+    for e in entries:
+        _echo(f"{e.name}\t{e.kind}\t{e.rows} rows\t{e.path}\t{e.description}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words describing the data you need.")],
+    limit: Annotated[int, typer.Option("--limit")] = 10,
+    catalog: CatalogOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the catalog by words; best matches first, with a relevance score."""
+    from dataclasses import asdict
+
+    from skills.catalog import Catalog
+
+    with _user_errors():
+        hits = Catalog(catalog).search(query, limit=limit)
+    if as_json:
+        _echo(json.dumps([asdict(h) for h in hits], indent=2))
+        return
+    if not hits:
+        _echo("nothing in the catalog matches")
+    for h in hits:
+        _echo(f"{h.score:.2f}\t{h.name}\t{h.kind}\t{h.rows} rows\t{h.path}\t{h.description}")
+
+
+@app.command()
+def remove(name: Annotated[str, typer.Argument()], catalog: CatalogOpt = None) -> None:
+    """Remove a dataset from the catalog (its files are not touched)."""
+    from skills.catalog import Catalog
+
+    with _user_errors():
+        removed = Catalog(catalog).remove(name)
+    _echo(f"removed '{name}'" if removed else f"the catalog has no dataset named '{name}'")
+    if not removed:
+        raise typer.Exit(1)
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+@app.command()
+def profile(
+    path: Annotated[str, typer.Argument(help="The data to profile.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    test: Annotated[str | None, typer.Option("--test", help="Test data, to look for leakage.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for profile.json and plots.")] = None,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Profile data: column kinds, labels, duplicates, leakage, lengths, outliers, suspicious columns."""
+    from skills.plots import make_plots
+    from skills.profile import profile_data
+
+    with _user_errors():
+        df = _load(path, encoding)
+        test_df = _load(test, encoding) if test else None
+        if label is not None:
+            _need(df, label, "label", path)
+        if text is not None:
+            _need(df, text, "text", path)
+        spec = _task_spec(df, label, text)
+        classification = spec.task_type.value != "tabular_regression"
+        prof = profile_data(df, test_df, label, text, classification=classification, seed=seed)
+        _echo(
+            f"{len(df)} rows, {len(df.columns)} columns"
+            + (f"; test {len(test_df)} rows" if test_df is not None else "")
+        )
+        for name, info in prof.columns.items():
+            kind = f"{info['kind']} ({info['dtype']})"
+            _echo(f"  {name}: {kind}, {info['missing']} missing, {info['distinct']} distinct")
+        if prof.label_counts:
+            _echo("labels: " + ", ".join(f"{k} {v}" for k, v in prof.label_counts.items()))
+        for finding in prof.findings or ["nothing suspicious was found"]:
+            _echo(f"- {finding}")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "profile.json").write_text(
+                json.dumps(prof.to_dict(), indent=2, default=str), encoding="utf-8"
+            )
+            plots = make_plots(df, test_df, out, label, text, None, classification, raw=df, seed=seed)
+            _echo(f"wrote {out / 'profile.json'} and {len(plots)} plots in {out}")
+
+
+@app.command("label-errors")
+def label_errors(
+    path: Annotated[str, typer.Argument(help="Labelled data.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Relabel only suspects at least this confident.")
+    ] = 0.8,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write a corrected copy to --out (asks first).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve the corrections without asking.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Corrected copy (with --apply), else the list.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Suspects to print.")] = 20,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Find likely mislabelled rows (confident learning); with --apply, write a corrected copy."""
+    import pandas as pd
+
+    from skills.errors import UserError
+    from skills.label_errors import apply_corrections, find_label_errors
+
+    with _user_errors():
+        df = _load(path, encoding)
+        label = _need(df, label, "label", path)
+        if text is not None:
+            _need(df, text, "text", path)
+        df = df[df[label].notna()].reset_index(drop=True)
+        df[label] = df[label].astype(str)
+        found = find_label_errors(df, label, text, seed=seed)
+        if found.skipped:
+            raise UserError(f"cannot check the labels of '{path}': {found.skipped}")
+        _echo(
+            f"{len(found.issues)} of {found.n_checked} rows look mislabelled "
+            f"(out-of-fold accuracy {found.oof_accuracy:.1%}); most confident first:"
+        )
+        for i in found.issues[:limit]:
+            _echo(f"  row {i.row}: '{i.given}' -> '{i.suggested}' ({i.confidence:.2f}) {i.preview[:60]}")
+        if apply:
+            if out is None:
+                raise UserError(
+                    "--apply needs --out FILE for the corrected copy; the input file is never changed"
+                )
+            fixed, applied = apply_corrections(df, label, found.issues, _approver(yes), min_confidence)
+            fixed.to_csv(out, index=False)
+            _echo(f"relabelled {len(applied)} rows; wrote {out}")
+        elif out is not None:
+            pd.DataFrame([i.model_dump() for i in found.issues]).to_csv(out, index=False)
+            _echo(f"wrote the suspects to {out}")
+
+
+@app.command()
+def sufficiency(
+    path: Annotated[str, typer.Argument(help="Labelled data.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    target: Annotated[float | None, typer.Option("--target", help="Accuracy you need, e.g. 0.9.")] = None,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not."""
+    from skills.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
+
+    with _user_errors():
+        df = _load(path, encoding)
+        label = _need(df, label, "label", path)
+        df = df[df[label].notna()].reset_index(drop=True)
+        spec = _task_spec(df, label, text)
+        if target is not None:
+            from skills.specs import Requirement
+
+            spec.requirements.append(Requirement(name="accuracy", op=">=", target=target))
+        counts = {str(k): int(v) for k, v in df[label].astype(str).value_counts().items()}
+        suff = check_sufficiency(spec, counts, n_rows=len(df))
+        require_sufficient(suff)
+        _echo(f"enough labelled data: {suff.reason}")
+        if target is not None and spec.task_type.value != "tabular_regression":
+            estimate = learning_curve_estimate(df.astype({label: str}), label, target, text, seed=seed)
+            if estimate:
+                _echo(f"learning curve: {estimate}")
+
+
+# --- changes to data (written to new files) ------------------------------------------------
+
+
+@app.command()
+def annotate(
+    pool: Annotated[str, typer.Argument(help="Unlabelled rows to annotate.")],
+    labelled: Annotated[str, typer.Option("--labelled", help="Labelled rows to train the teacher on.")],
+    out: Annotated[Path, typer.Option("--out", help="Annotated rows, marked, with set-aside rows last.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    min_confidence: Annotated[float, typer.Option("--min-confidence")] = 0.9,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Label an unlabelled pool with a teacher model; low-confidence rows are set aside for a person."""
+    from skills.annotate import annotate_with_teacher
+
+    with _user_errors():
+        lab = _load(labelled, encoding)
+        label = _need(lab, label, "label", labelled)
+        lab = lab[lab[label].notna()].reset_index(drop=True)
+        pool_df = _load(pool, encoding)
+        result = annotate_with_teacher(lab, pool_df, label, text, min_confidence=min_confidence, seed=seed)
+        result.combined().to_csv(out, index=False)
+        for note in result.notes:
+            _echo(note)
+        _echo(f"wrote {out} (column annotated_by marks every annotated row)")
+
+
+@app.command()
+def augment(
+    path: Annotated[str, typer.Argument(help="Training data (never test data).")],
+    out: Annotated[Path, typer.Option("--out", help="Originals plus new rows, marked in augmented_from.")],
+    text: TextOpt = None,
+    image: Annotated[str | None, typer.Option("--image", help="Image path column (image data).")] = None,
+    images_out: Annotated[Path | None, typer.Option("--images-out", help="Folder for new images.")] = None,
+    per_row: Annotated[int, typer.Option("--per-row", help="New rows per original.")] = 1,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Augment training data: text (dropout, swap, synonyms) or images (flip, rotate, crop, jitter)."""
+    from skills.augment import augment_images, augment_text
+    from skills.errors import UserError
+
+    with _user_errors():
+        df = _load(path, encoding)
+        if image:
+            _need(df, image, "image", path)
+            more = augment_images(
+                df, image, images_out or out.with_suffix(""), per_row, seed, source_name=path
+            )
+        elif text:
+            _need(df, text, "text", path)
+            more = augment_text(df, text, per_row=per_row, seed=seed, source_name=path)
+        else:
+            raise UserError("give the column to augment: --text COLUMN or --image COLUMN")
+        more.to_csv(out, index=False)
+        _echo(f"{len(df)} rows + {len(more) - len(df)} augmented rows; wrote {out}")
+
+
+@app.command()
+def reduce(
+    path: Annotated[str, typer.Argument(help="The data.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    variance: Annotated[float, typer.Option("--variance", help="Share of variance to keep.")] = 0.95,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the projected data here.")] = None,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Drop constant, duplicate and id-like columns; measure PCA / TruncatedSVD and its effect."""
+    from skills.reduce import describe, project, reduce_dimensions, select_columns
+
+    with _user_errors():
+        df = _load(path, encoding)
+        if label is not None:
+            _need(df, label, "label", path)
+        kept, dropped = select_columns(df, label, text=text)
+        for column, why in dropped.items():
+            _echo(f"drop '{column}': {why}")
+        spec = _task_spec(df, label, text)
+        classification = spec.task_type.value != "tabular_regression"
+        effect = reduce_dimensions(df, label, text, kept, variance, classification=classification, seed=seed)
+        _echo(describe(effect))
+        if out is not None:
+            project(df, label, effect["components"], text, kept, seed).to_csv(out, index=False)
+            _echo(f"wrote {effect['components']} components to {out}")
+
+
+@app.command()
+def plots(
+    path: Annotated[str, typer.Argument(help="The data.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNG files.")],
+    label: LabelOpt = None,
+    text: TextOpt = None,
+    encoding: EncodingOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Draw the label distribution, text lengths or image samples, a 2-D projection, missing values."""
+    from skills.plots import make_plots
+
+    with _user_errors():
+        df = _load(path, encoding)
+        if label is not None:
+            _need(df, label, "label", path)
+        spec = _task_spec(df, label, text)
+        written = make_plots(
+            df, None, out, label, text, None, spec.task_type.value != "tabular_regression", raw=df, seed=seed
+        )
+    for p in written:
+        _echo(p)

@@ -1,0 +1,198 @@
+"""CLI commands for a run's model service: serve, status, package (Docker image), loadtest.
+
+    trainer-agent serve runs/<id>          # background service on 127.0.0.1; `stop` ends it
+    trainer-agent status runs/<id>         # is it running, /health, /ready, memory
+    trainer-agent package runs/<id>        # service/Dockerfile + docker build (sandbox image base)
+    trainer-agent loadtest runs/<id> --qps 50 --seconds 30
+
+Registered on the main app by `register(app)`; heavy modules load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+RunDirArg = Annotated[Path, typer.Argument(help="The run directory (runs/<id>).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _state(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "state.json"
+    if not path.is_file():
+        _fail(f"'{run_dir}' is not a run directory: it has no state.json.")
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def _step(state: dict[str, Any], name: str) -> Any:
+    entry = state.get("steps", {}).get(name, {})
+    return entry.get("result") if entry.get("status") == "done" else None
+
+
+def _model(run_dir: Path) -> Path:
+    model = run_dir / "exports" / "model.onnx"
+    if not model.is_file():
+        _fail(f"{model} does not exist: the run has no exported model yet.")
+    return model
+
+
+def examples_for(run_dir: Path, n: int = 64) -> list[Any]:
+    """Inputs for load tests: the run's held-out rows, else the model's own example."""
+    from skills.examples import example_inputs
+    from skills.specs import DataReport, TaskSpec
+
+    state = _state(run_dir)
+    parse, data = _step(state, "parse"), _step(state, "data")
+    if parse and data:
+        try:
+            return example_inputs(TaskSpec.model_validate(parse), DataReport.model_validate(data), n=n)
+        except (OSError, KeyError, ValueError):
+            pass  # the data moved: fall back to the model's example
+    from skills.onnx_predict import OnnxPredictor
+
+    example = OnnxPredictor(_model(run_dir)).meta.get("example")
+    if example is None:
+        _fail(f"no example inputs for {run_dir}: neither its test data nor its model has one.")
+    return [example]
+
+
+def serve(
+    run_dir: RunDirArg,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable whose value, if set, becomes the API key.")
+    ] = "TRAINER_AGENT_API_KEY",
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the run's model service in the background (stop it with `trainer-agent stop`)."""
+    from skills.deploy import start_service
+    from skills.errors import UserError
+
+    _state(run_dir)
+    try:
+        d = start_service(_model(run_dir), run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
+    except UserError as err:
+        _fail(str(err))
+    if as_json:
+        sys.stdout.write(d.model_dump_json(indent=2) + "\n")
+        return
+    typer.echo(f"serving {d.url} (pid {d.pid}); docs {d.docs_url}; metrics {d.metrics_url}")
+    typer.echo(f"stop it with: trainer-agent stop {run_dir}")
+
+
+def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
+    """Whether the run's service runs, and what /health and /ready say. Exit 0 running, 3 not."""
+    from skills.deploy import service_status
+
+    info = service_status(run_dir)
+    serve_result = _step(_state(run_dir), "serve") or {}
+    if serve_result.get("estimate"):
+        info["estimate"] = serve_result["estimate"].get("summary")
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+    elif info["running"]:
+        typer.echo(
+            f"running: {info['url']} (pid {info['pid']}); health {info.get('health')}, "
+            f"ready {info.get('ready')}, peak memory {info.get('peak_rss_mb')} MiB"
+        )
+        if info.get("estimate"):
+            typer.echo(f"estimate: {info['estimate']}")
+    else:
+        typer.echo(f"not running: {info.get('reason')}")
+    raise typer.Exit(0 if info["running"] else 3)
+
+
+def package(
+    run_dir: RunDirArg,
+    tag: Annotated[
+        str | None, typer.Option(help="Image tag (default: trainer-agent-service-<run>:<version>).")
+    ] = None,
+    base_image: Annotated[str, typer.Option(help="Base image with the project's packages.")] = (
+        "trainer-agent-sandbox:latest"
+    ),
+    build: Annotated[
+        bool, typer.Option("--build/--no-build", help="Build the image, or only write the Dockerfile.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write service/Dockerfile for the run's model and build the service image."""
+    from skills.errors import UserError
+    from skills.package import build_image, write_dockerfile
+
+    _state(run_dir)
+    _model(run_dir)
+    try:
+        if build:
+            info = build_image(run_dir, tag=tag, base_image=base_image)
+        else:
+            dockerfile, default_tag = write_dockerfile(run_dir, base_image)
+            info = {"dockerfile": str(dockerfile), "image": tag or default_tag, "built": False}
+    except UserError as err:
+        _fail(str(err))
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    typer.echo(f"Dockerfile: {info['dockerfile']}")
+    if build:
+        typer.echo(
+            f"image: {info['image']} ({info['size_bytes'] / 1e9:.2f} GB, built in {info['build_s']:.1f} s)"
+        )
+        typer.echo(f"run it: docker run --rm -p 8000:8000 {info['image']}")
+
+
+def loadtest(
+    run_dir: RunDirArg,
+    qps: Annotated[float, typer.Option(help="Requests per second to send.")] = 0.0,
+    seconds: Annotated[float, typer.Option(help="How long to send them.")] = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the run's running service at --qps (default: the estimate's planned rate per replica)
+    for --seconds, open loop; report achieved QPS, p50/p95/p99, errors, and the estimate's error."""
+    from skills.deploy import service_status
+    from skills.errors import UserError
+    from skills.loadtest import load_test
+    from skills.sizing import estimate_error
+
+    info = service_status(run_dir)
+    if not info["running"]:
+        _fail(f"no service is running for {run_dir}: start it with `trainer-agent serve {run_dir}`.")
+    est = (_step(_state(run_dir), "serve") or {}).get("estimate") or {}
+    rate = qps or est.get("planned_qps_per_replica") or 0.0
+    if rate <= 0:
+        _fail("give --qps: the run has no estimate to take a rate from.")
+    api_key = os.environ.get("TRAINER_AGENT_API_KEY") if info.get("api_key") else None
+    try:
+        result = load_test(info["url"], examples_for(run_dir), rate, seconds, api_key=api_key)
+    except UserError as err:
+        _fail(str(err))
+    if est and abs(rate - float(est.get("planned_qps_per_replica") or 0)) < 1e-9:
+        result["estimate_error"] = estimate_error(est, result)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    typer.echo(
+        f"offered {result['offered_qps']:g} QPS for {result['seconds']:g} s: "
+        f"achieved {result['achieved_qps']:g} QPS, "
+        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
+        f"{result['errors']} errors"
+    )
+    if "estimate_error" in result:
+        typer.echo(f"estimate error: {result['estimate_error']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the service commands to the main CLI app."""
+    for fn in (serve, status, package, loadtest):
+        app.command()(fn)

@@ -1,0 +1,188 @@
+"""ONNX export of the PyTorch text nets (`skills.torch_text`), with the same conventions as
+`skills.export`: one string input "text" [None, 1]; outputs "label" and "probabilities" (columns in
+the order of the metadata's "labels"); the metadata key "trainer_agent" describes the model.
+
+The graph tokenizes by itself: StringNormalizer (lower case) -> Tokenizer (the training regex) ->
+LabelEncoder (token -> id, unknown -> 1) -> Slice (first max_len tokens) -> the exported net ->
+ArgMax -> LabelEncoder (index -> label). `skills.export.export_onnx` hands models whose
+model.json says framework "torch" to `export_torch_model`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from skills.errors import UserError
+from skills.evaluate import compute_metrics
+from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TrainResult
+
+OPSET = 17
+
+
+def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any = None) -> Any:
+    """The ONNX ModelProto of a trained text net, string in, label and probabilities out."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    from skills.onnx_predict import META_KEY
+    from skills.torch_text import PAD_TOKEN
+
+    buf = io.BytesIO()
+    dummy = torch.ones((2, 5), dtype=torch.long)
+    torch.onnx.export(
+        model.eval(),
+        (dummy,),
+        buf,  # type: ignore[arg-type]
+        input_names=["ids"],
+        output_names=["probabilities"],
+        dynamic_axes={"ids": {0: "batch", 1: "length"}, "probabilities": {0: "batch"}},
+        opset_version=OPSET,
+        dynamo=False,  # the TorchScript exporter needs no onnxscript
+    )
+    core = onnx.load_from_string(buf.getvalue())
+    graph = core.graph
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info("text", TensorProto.STRING, [None, 1]))
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "pre_flat_shape"),
+            numpy_helper.from_array(np.array([0], dtype=np.int64), "pre_starts"),
+            numpy_helper.from_array(np.array([config.max_len], dtype=np.int64), "pre_ends"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "pre_axes"),
+        ]
+    )
+    pre = [
+        helper.make_node("Reshape", ["text", "pre_flat_shape"], ["pre_text"]),
+        helper.make_node(
+            "StringNormalizer",
+            ["pre_text"],
+            ["pre_lower"],
+            case_change_action="LOWER",
+            is_case_sensitive=1,
+            locale="C",  # onnxruntime here rejects the default (empty) locale
+        ),
+        helper.make_node(
+            "Tokenizer",
+            ["pre_lower"],
+            ["pre_tokens"],
+            domain="com.microsoft",
+            mark=0,
+            mincharnum=1,
+            pad_value=PAD_TOKEN,
+            tokenexp=config.token_pattern,
+        ),
+        helper.make_node(
+            "LabelEncoder",
+            ["pre_tokens"],
+            ["pre_ids"],
+            domain="ai.onnx.ml",
+            keys_strings=[PAD_TOKEN, *config.vocab],
+            values_int64s=[0, *range(2, len(config.vocab) + 2)],
+            default_int64=1,
+        ),
+        helper.make_node("Slice", ["pre_ids", "pre_starts", "pre_ends", "pre_axes"], ["ids"]),
+    ]
+    post = [
+        helper.make_node("ArgMax", ["probabilities"], ["post_index"], axis=1, keepdims=0),
+        helper.make_node(
+            "LabelEncoder",
+            ["post_index"],
+            ["label"],
+            domain="ai.onnx.ml",
+            keys_int64s=list(range(len(config.labels))),
+            values_strings=list(config.labels),
+            default_string="",
+        ),
+    ]
+    # The Tokenizer (a contrib op) has no schema in onnx: declare its output, or onnx's shape
+    # inference (run by the int8 quantizer) crashes on the LabelEncoder that reads it.
+    graph.value_info.append(helper.make_tensor_value_info("pre_tokens", TensorProto.STRING, [None, None]))
+    nodes = [*pre, *graph.node, *post]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    probs = [o for o in graph.output if o.name == "probabilities"][0]
+    del graph.output[:]
+    graph.output.extend([helper.make_tensor_value_info("label", TensorProto.STRING, [None]), probs])
+    have = {o.domain for o in core.opset_import}
+    for domain, version in (("ai.onnx.ml", 3), ("com.microsoft", 1)):
+        if domain not in have:
+            core.opset_import.append(helper.make_opsetid(domain, version))
+    meta = {
+        "task_type": info["task_type"],
+        "labels": list(config.labels),
+        "inputs": info["inputs"],
+        "text_column": info.get("text_column"),
+        "label_column": info["label_column"],
+        "family": info["family"],
+        "params": info.get("params"),
+        "example": example,
+    }
+    entry = core.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(meta)
+    core.producer_name = "trainer-agent"
+    core.doc_string = f"{info['family']} for {info['task_type']}"
+    onnx.checker.check_model(core)
+    return core
+
+
+def export_torch_model(
+    spec: TaskSpec,
+    data: DataReport,
+    train: TrainResult,
+    out_dir: str | Path,
+    quantize: bool = True,
+    batch_size: int = 32,
+) -> ExportResult:
+    """Write out_dir/exports/model.onnx for a torch text net and check it as `export_onnx` does."""
+    import numpy as np
+
+    from skills.benchmark import benchmark_model
+    from skills.export import PARITY_SAMPLE, _example, _rows
+    from skills.onnx_predict import OnnxPredictor
+    from skills.quantize import quantize_int8
+    from skills.specs import TaskType
+    from skills.torch_text import load_text_net, predict_proba
+    from skills.train import read_model_info
+
+    task = TaskType(spec.task_type)
+    info = read_model_info(train.model_path)
+    model, config = load_text_net(train.model_path)
+    onx = text_net_to_onnx(model, config, info, _example(task, info, data.test_path))
+    path = Path(out_dir) / "exports" / "model.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(onx.SerializeToString())
+
+    rows = _rows(task, info, data.test_path)
+    if not rows:
+        raise UserError(f"Test data {data.test_path} has no rows to check the exported model on.")
+    predictor = OnnxPredictor(path)
+    onnx_labels, onnx_proba = predictor.run(predictor.feeds(rows))
+    ref_proba = np.asarray(predict_proba(model, config, rows), dtype=float)
+    ref_labels = np.asarray(config.labels, dtype=object)[ref_proba.argmax(axis=1)].astype(str)
+    import pandas as pd
+
+    y_test = [str(v) for v in pd.read_csv(data.test_path)[info["label_column"]]]
+    parity = Parity(
+        n=len(rows),
+        label_agreement=float(np.mean(onnx_labels == ref_labels)),
+        max_abs_diff=float(np.abs(onnx_proba - ref_proba).max()),
+        onnx_metrics=compute_metrics(task, y_test, onnx_labels, onnx_proba, predictor.labels),
+    )
+    bench = benchmark_model(path, rows, batch_size=batch_size)
+    return ExportResult(
+        onnx_path=str(path),
+        size_bytes=path.stat().st_size,
+        parity=parity,
+        latency_ms=bench["batch_1_ms"],
+        benchmark=bench,
+        quantization=quantize_int8(path, rows[:PARITY_SAMPLE]) if quantize else {"status": "off"},
+        tensorrt={
+            "status": "skipped",
+            "reason": "the graph tokenizes strings (onnxruntime contrib ops), which TensorRT cannot run",
+        },
+    )

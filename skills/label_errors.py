@@ -1,0 +1,224 @@
+"""Find likely mislabelled rows by confident learning, and relabel them only when approved.
+
+    found = find_label_errors(df, label="score", text="review")
+    for issue in found.issues: print(issue.row, issue.given, "->", issue.suggested, issue.confidence)
+    df, applied = apply_corrections(df, "score", found.issues, approve=lambda kind, what: True)
+
+Method (Northcutt et al., "Confident Learning", the method of the `cleanlab` library, written out
+here so the product needs no extra dependency): out-of-fold class probabilities from a quick model
+(TF-IDF + logistic regression for text, scaled/one-hot logistic regression for tables); a per-class
+threshold, the mean probability of that class over the rows labelled with it; the confident joint
+of given and confidently predicted labels, calibrated to the class counts; for each off-diagonal
+cell (given i, true j) the C[i][j] rows labelled i with the largest margin p_j - p_i are suspects,
+unless the model's own top prediction agrees with the given label.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from skills.specs import LabelIssue
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+Approve = Callable[[str, str], bool]
+MAX_ROWS = 100_000  # above this, out-of-fold training would dominate the data stage
+DEFAULT_MIN_CONFIDENCE = 0.8
+
+
+@dataclass
+class LabelErrorResult:
+    issues: list[LabelIssue] = field(default_factory=list)
+    n_checked: int = 0
+    oof_accuracy: float | None = None
+    classes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+
+def out_of_fold_probabilities(
+    df: pd.DataFrame,
+    label: str,
+    text: str | None = None,
+    features: list[str] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities for every row from a model that never saw that row; and the classes."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    y = df[label].astype(str).to_numpy()
+    classes = sorted(set(y))
+    x = feature_matrix(df, label, text, features)
+    folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
+    probs = np.zeros((len(df), len(classes)))
+    for fit, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        model = probe_model(bool(text), len(classes))
+        model.fit(x[fit], y[fit])
+        cols = [classes.index(c) for c in model.classes_]
+        probs[np.ix_(held, cols)] = model.predict_proba(x[held])
+    return probs, classes
+
+
+def probe_model(sparse_text: bool, n_classes: int) -> Any:
+    """A quick logistic regression: liblinear for binary text (several times faster than lbfgs on
+    sparse input; it is binary-only in current scikit-learn), multinomial lbfgs otherwise."""
+    from sklearn.linear_model import LogisticRegression
+
+    if sparse_text and n_classes == 2:
+        return LogisticRegression(max_iter=2000, C=4.0, solver="liblinear")
+    return LogisticRegression(max_iter=2000, C=4.0 if sparse_text else 1.0)
+
+
+def feature_matrix(df: pd.DataFrame, label: str, text: str | None, features: list[str] | None) -> Any:
+    """Text: TF-IDF fitted on all rows (unsupervised, so no label leaks between folds); else a
+    scaled numeric / one-hot categorical matrix."""
+    import pandas as pd
+
+    if text:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(sublinear_tf=True, min_df=2).fit_transform(df[text].astype(str))
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    cols = [c for c in (features or df.columns) if c != label]
+    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(df[c])]
+    categorical = [c for c in cols if c not in numeric and df[c].nunique() <= 50]
+    parts = []
+    if numeric:
+        parts.append(("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
+    if not parts:
+        raise ValueError("no usable feature columns")
+    frame = df[numeric + categorical].copy()
+    for c in categorical:
+        frame[c] = frame[c].astype("string").fillna("(missing)").astype(object)
+    return ColumnTransformer(parts, sparse_threshold=0.0).fit_transform(frame)
+
+
+def confident_learning(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Suspect rows (a boolean mask) and the label each suspect most likely has.
+
+    `labels` are class indices into the columns of `probs` (out-of-fold probabilities).
+    """
+    import numpy as np
+
+    n, k = probs.shape
+    counts = np.bincount(labels, minlength=k)
+    thresholds = np.array([probs[labels == j, j].mean() if counts[j] else 1.0 for j in range(k)])
+    above = probs >= thresholds - 1e-6
+    masked = np.where(above, probs, -1.0)
+    confident = masked.argmax(axis=1)
+    has_any = above.any(axis=1)
+    joint = np.zeros((k, k))
+    np.add.at(joint, (labels[has_any], confident[has_any]), 1)
+    # Calibrate each row of the joint to the number of rows with that given label.
+    row_sums = joint.sum(axis=1, keepdims=True)
+    calibrated = np.divide(joint * counts[:, None], row_sums, out=np.zeros_like(joint), where=row_sums > 0)
+    suspects = np.zeros(n, dtype=bool)
+    suggested = probs.argmax(axis=1)
+    for i in range(k):
+        rows = np.flatnonzero(labels == i)
+        for j in range(k):
+            take = int(round(calibrated[i, j])) if i != j else 0
+            if take <= 0 or not len(rows):
+                continue
+            margin = probs[rows, j] - probs[rows, i]
+            chosen = rows[np.argsort(-margin, kind="stable")[:take]]
+            suspects[chosen] = True
+    suspects &= probs.argmax(axis=1) != labels
+    return suspects, suggested
+
+
+def find_label_errors(
+    df: pd.DataFrame,
+    label: str,
+    text: str | None = None,
+    features: list[str] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    preview_column: str | None = None,
+) -> LabelErrorResult:
+    """Rows of `df` (0-based positions) whose label is likely wrong, most confident first."""
+    import numpy as np
+
+    start = time.perf_counter()
+    result = LabelErrorResult(n_checked=len(df))
+    counts = df[label].astype(str).value_counts()
+    if len(counts) < 2:
+        result.skipped = "only one class"
+    elif len(df) > MAX_ROWS:
+        result.skipped = f"over {MAX_ROWS:,} rows"
+    elif counts.min() < 5:
+        result.skipped = f"class '{counts.idxmin()}' has fewer than 5 rows, too few for cross-validation"
+    if result.skipped:
+        return result
+    try:
+        probs, classes = out_of_fold_probabilities(df, label, text, features, folds, seed)
+    except ValueError as err:  # no usable features, or an empty vocabulary
+        result.skipped = str(err)
+        return result
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index[v] for v in df[label].astype(str)])
+    suspects, suggested = confident_learning(labels, probs)
+    result.classes = classes
+    result.oof_accuracy = round(float((probs.argmax(axis=1) == labels).mean()), 4)
+    show = preview_column or text
+    for row in np.flatnonzero(suspects):
+        preview = str(df.iloc[row][show])[:120] if show else ""
+        result.issues.append(
+            LabelIssue(
+                row=int(row),
+                given=classes[labels[row]],
+                suggested=classes[suggested[row]],
+                confidence=round(float(probs[row, suggested[row]]), 4),
+                preview=preview,
+            )
+        )
+    result.issues.sort(key=lambda i: -i.confidence)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def apply_corrections(
+    df: pd.DataFrame,
+    label: str,
+    issues: list[LabelIssue],
+    approve: Approve | None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> tuple[pd.DataFrame, list[LabelIssue]]:
+    """Relabel the suspects with confidence >= `min_confidence`, if `approve` says yes.
+
+    `approve(kind, description)` is asked once for the whole batch; without it nothing changes.
+    Returns a copy of `df` and the corrections applied.
+    """
+    chosen = [i for i in issues if i.confidence >= min_confidence]
+    if not chosen or approve is None:
+        return df, []
+    what = (
+        f"relabel {len(chosen)} training row{'s' if len(chosen) != 1 else ''} whose labels look wrong "
+        f"(out-of-fold confidence >= {min_confidence:.2f}; the list is in data/label_issues.csv)"
+    )
+    if not approve("relabel", what):
+        return df, []
+    out = df.copy()
+    column = out.columns.get_loc(label)
+    for issue in chosen:
+        out.iloc[issue.row, column] = issue.suggested
+    return out, chosen
+
+
+def precision_recall(found: set[int], planted: set[int]) -> tuple[float, float]:
+    """Precision and recall of `found` rows against the `planted` ones."""
+    hits = len(found & planted)
+    return (hits / len(found) if found else 0.0, hits / len(planted) if planted else 1.0)

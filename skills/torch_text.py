@@ -1,0 +1,256 @@
+"""A small PyTorch text classifier with its own word vocabulary, trained with early stopping.
+
+Tokens are the same as the TF-IDF models' (lower-cased ASCII words of 2+ characters, see
+`skills.train.TOKEN_PATTERN`), so the ONNX graph can tokenize with the standard StringNormalizer
+and Tokenizer ops (`skills.export_torch`). Ids: 0 padding, 1 unknown word, 2.. the vocabulary.
+
+    model, history = fit_text_net(texts, labels, arch="bag", vocab_size=20000, epochs=10,
+                                  progress=lambda e: print(e))
+    proba = predict_proba(model, texts)
+    save_text_net(model, "runs/<id>/models/model.pt")     # + model.json written by skills.train
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PAD, UNK = 0, 1
+PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
+MAX_LEN = 256
+ARCHS = ("bag", "cnn")
+
+
+@dataclass
+class TextNetConfig:
+    """Saved next to the weights; loading rebuilds the net from it."""
+
+    arch: str
+    vocab: list[str]
+    labels: list[str]
+    embed: int = 64
+    hidden: int = 64
+    max_len: int = MAX_LEN
+    token_pattern: str = r"[a-zA-Z0-9_]{2,}"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def tokenize(text: str, pattern: str) -> list[str]:
+    return re.findall(pattern, text.lower())
+
+
+def build_vocab(texts: Sequence[str], size: int, pattern: str, min_count: int = 2) -> list[str]:
+    """The `size` most frequent tokens seen at least `min_count` times (ties by token, so stable)."""
+    counts = Counter(t for text in texts for t in tokenize(text, pattern))
+    ranked = sorted((c, t) for t, c in counts.items() if c >= min_count)
+    ranked.sort(key=lambda ct: (-ct[0], ct[1]))
+    return [t for _, t in ranked[:size]]
+
+
+def encode(texts: Sequence[str], config: TextNetConfig) -> list[list[int]]:
+    index = {t: i + 2 for i, t in enumerate(config.vocab)}
+    return [[index.get(t, UNK) for t in tokenize(x, config.token_pattern)][: config.max_len] for x in texts]
+
+
+def _batch(ids: Sequence[list[int]]) -> Any:
+    import torch
+
+    width = max(1, max((len(r) for r in ids), default=1))
+    out = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        if row:
+            out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
+def make_net(config: TextNetConfig) -> Any:
+    """The module: ids [batch, length] (int64, 0 = padding) -> class probabilities [batch, k]."""
+    import torch
+    from torch import nn
+
+    n_vocab, n_out = len(config.vocab) + 2, max(2, len(config.labels))
+
+    class TextNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(n_vocab, config.embed, padding_idx=PAD)
+            if config.arch == "cnn":
+                self.conv = nn.Conv1d(config.embed, config.hidden, kernel_size=3, padding=1)
+                self.out = nn.Linear(config.hidden, n_out)
+            else:
+                self.hidden = nn.Linear(config.embed, config.hidden)
+                self.out = nn.Linear(config.hidden, n_out)
+            self.dropout = nn.Dropout(0.3)
+
+        def logits(self, ids: Any) -> Any:
+            # A leading padding column: an empty text still has length 1, so pooling is defined.
+            ids = nn.functional.pad(ids, (1, 0), value=PAD)
+            mask = (ids != PAD).unsqueeze(-1).to(torch.float32)
+            emb = self.embed(ids)
+            if config.arch == "cnn":
+                h = torch.relu(self.conv(self.dropout(emb).transpose(1, 2))).transpose(1, 2)
+                pooled = (h * mask).amax(dim=1)  # ReLU >= 0, so masked zeros never win the max
+            else:
+                pooled = (emb * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+                pooled = torch.relu(self.hidden(self.dropout(pooled)))
+            return self.out(self.dropout(pooled))
+
+        def forward(self, ids: Any) -> Any:
+            return torch.softmax(self.logits(ids), dim=-1)
+
+    return TextNet()
+
+
+def count_net_params(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def vocab_for_limit(param_limit: int | None, arch: str, embed: int, hidden: int, classes: int) -> int | None:
+    """The largest vocabulary whose net stays within `param_limit` (None: no limit)."""
+    if param_limit is None:
+        return None
+    k = max(2, classes)
+    head = (3 * embed * hidden if arch == "cnn" else embed * hidden) + hidden + hidden * k + k
+    return max(0, (param_limit - head) // embed - 2)
+
+
+def fit_text_net(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    arch: str = "bag",
+    vocab_size: int = 20_000,
+    embed: int = 64,
+    hidden: int = 64,
+    epochs: int = 15,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    patience: int = 2,
+    val_frac: float = 0.1,
+    seed: int = 0,
+    soft_targets: Any = None,
+    extra_texts: Sequence[str] = (),
+    progress: Callable[[dict[str, float]], None] | None = None,
+    time_limit_s: float | None = None,
+) -> tuple[Any, TextNetConfig]:
+    """Train a net; stop early when the held-back validation accuracy has not improved for
+    `patience` epochs, and keep the best epoch's weights.
+
+    `soft_targets` ([n, k] probabilities from a teacher, classes in sorted label order) turns the
+    loss into cross-entropy against them (distillation); `extra_texts` only widen the vocabulary.
+    """
+    import numpy as np
+    import torch
+
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    classes = sorted({str(y) for y in labels})
+    y = np.asarray([classes.index(str(v)) for v in labels])
+    pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
+    vocab = build_vocab([*texts, *extra_texts], max(0, vocab_size), pattern)
+    config = TextNetConfig(arch=arch, vocab=vocab, labels=classes, embed=embed, hidden=hidden)
+    ids = encode(texts, config)
+    order = rng.permutation(len(ids))
+    n_val = max(1, int(len(ids) * val_frac)) if len(ids) >= 20 else 0
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    targets = torch.tensor(
+        np.asarray(soft_targets, dtype=np.float32) if soft_targets is not None else np.eye(len(classes))[y],
+        dtype=torch.float32,
+    )
+    if targets.shape[1] < 2:  # a single class is refused earlier; keep shapes valid anyway
+        targets = torch.nn.functional.pad(targets, (0, 2 - targets.shape[1]))
+
+    model = make_net(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    best_acc, best_state, stale = -1.0, None, 0
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = rng.permutation(train_idx)
+        total = 0.0
+        for i in range(0, len(perm), batch_size):
+            rows = perm[i : i + batch_size]
+            logp = torch.log_softmax(model.logits(_batch([ids[r] for r in rows])), dim=-1)
+            loss = -(targets[rows] * logp).sum(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(rows)
+        entry = {"epoch": epoch, "train_loss": round(total / max(1, len(perm)), 4)}
+        if n_val:
+            pred = _predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
+            entry["val_accuracy"] = round(float(np.mean(pred == y[val_idx])), 4)
+        config.history.append(entry)
+        if progress is not None:
+            progress(entry)
+        score = entry.get("val_accuracy", -entry["train_loss"])
+        if score > best_acc:
+            best_acc, stale = score, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, config
+
+
+def _predict_ids(model: Any, ids: Sequence[list[int]], batch_size: int = 256) -> Any:
+    import numpy as np
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(ids), batch_size):
+            out.append(model(_batch(ids[i : i + batch_size])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def predict_proba(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
+    """Class probabilities [n, len(labels)] in the order of `config.labels`."""
+    return _predict_ids(model, encode(texts, config))
+
+
+def predict(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
+    import numpy as np
+
+    proba = predict_proba(model, config, texts)
+    return np.asarray(config.labels, dtype=object)[proba.argmax(axis=1)]
+
+
+def save_text_net(model: Any, config: TextNetConfig, path: str | Path) -> int:
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(config), "state": model.state_dict()}, path)
+    return path.stat().st_size
+
+
+def load_text_net(path: str | Path) -> tuple[Any, TextNetConfig]:
+    import torch
+
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    config = TextNetConfig(**saved["config"])
+    model = make_net(config)
+    model.load_state_dict(saved["state"])
+    model.eval()
+    return model, config
+
+
+def quantize_net(model: Any) -> Any:
+    """A dynamic int8 copy (torch.ao): Linear weights stored as int8, activations quantized per batch."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

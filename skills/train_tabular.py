@@ -1,0 +1,244 @@
+"""Tables: try the catalog's families (linear, random forest, gradient boosting; MLP inside a
+budget) by cross-validation, each shrunk until it meets the parameter and size limits, and keep
+the best (the smallest among near-ties). Called by `skills.train.train_model`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from skills.model_card import Trained
+from skills.model_catalog import Candidate, candidates
+from skills.select_model import Scored, select
+from skills.specs import TaskSpec, TaskType
+from skills.train import (
+    DEFAULT_SELECT_S,
+    GB_MAX_DEPTH,
+    GB_N_ESTIMATORS,
+    _tree_params,
+    count_params,
+    onnx_or_saved_size,
+    primary_metric,
+    save_joblib,
+    upper_limit,
+)
+
+FOLDS = 3
+RF_TREES = 100
+
+
+def pipeline(
+    task: TaskType, inputs: list[dict[str, str]], family: str, hyper: dict[str, Any], seed: int
+) -> Any:
+    from sklearn import ensemble, linear_model, neural_network
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num = [i["name"] for i in inputs if i["kind"] == "float"]
+    cat = [i["name"] for i in inputs if i["kind"] == "string"]
+    scaled = family in ("logistic-regression", "ridge-regression", "mlp-classifier")
+    parts = []
+    if num:
+        imputer = SimpleImputer(strategy="median", keep_empty_features=True)
+        parts.append(
+            ("num", Pipeline([("impute", imputer), ("scale", StandardScaler())]) if scaled else imputer, num)
+        )
+    if cat:
+        # Missing strings arrive as "" (a string tensor has no NaN), so "" is just a category here
+        # and no string imputer is needed.
+        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat))
+    classify = task == TaskType.TABULAR_CLASSIFICATION
+    if family == "logistic-regression":
+        model = linear_model.LogisticRegression(C=hyper.get("C", 1.0), max_iter=2000, random_state=seed)
+    elif family == "ridge-regression":
+        model = linear_model.Ridge(alpha=hyper.get("alpha", 1.0))
+    elif family.startswith("random-forest"):
+        rf = ensemble.RandomForestClassifier if classify else ensemble.RandomForestRegressor
+        model = rf(
+            n_estimators=hyper["n_estimators"],
+            max_depth=hyper.get("max_depth"),
+            min_samples_leaf=hyper.get("min_samples_leaf", 1 if classify else 3),
+            random_state=seed,
+            n_jobs=1,
+        )
+    elif family.startswith("gradient-boosting"):
+        gb = ensemble.GradientBoostingClassifier if classify else ensemble.GradientBoostingRegressor
+        model = gb(
+            n_estimators=hyper["n_estimators"],
+            max_depth=hyper["max_depth"],
+            learning_rate=hyper.get("learning_rate", 0.1),
+            random_state=seed,
+        )
+    elif family == "mlp-classifier":
+        model = neural_network.MLPClassifier(
+            (hyper.get("hidden", 64),),
+            alpha=hyper.get("alpha", 1e-4),
+            max_iter=500,
+            early_stopping=False,
+            random_state=seed,
+        )
+    else:
+        raise ValueError(family)
+    return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
+
+
+def _start_hyper(family: str) -> dict[str, Any]:
+    if family.startswith("gradient-boosting"):
+        return {"n_estimators": GB_N_ESTIMATORS, "max_depth": GB_MAX_DEPTH, "learning_rate": 0.1}
+    if family.startswith("random-forest"):
+        return {"n_estimators": RF_TREES, "max_depth": None}
+    return {}
+
+
+class TabularSearch:
+    def __init__(self, spec: TaskSpec, task: TaskType, x: Any, y: Any, info: dict, out: Path, seed: int, say):
+        self.spec, self.task, self.x, self.y, self.info, self.seed, self.say = (
+            spec,
+            task,
+            x,
+            y,
+            info,
+            seed,
+            say,
+        )
+        self.path = out / "models" / "model.joblib"
+        self.metric, self.scoring = primary_metric(task, spec.requirements)
+        self.param_limit = upper_limit(spec.requirements, "params")
+        self.size_limit = upper_limit(spec.requirements, "size_bytes")
+        self.notes: list[str] = []
+
+    def fit_within_limits(self, family: str) -> tuple[Any, dict[str, Any]]:
+        """Fit, then shrink tree ensembles (fewer trees, then shallower) until the limits hold."""
+        hyper = _start_hyper(family)
+        pipe = None
+        for _ in range(8):
+            pipe = pipeline(self.task, self.info["inputs"], family, hyper, self.seed).fit(self.x, self.y)
+            if "n_estimators" not in hyper:
+                break
+            params = count_params(pipe)
+            largest = 0
+            if self.size_limit is not None:
+                largest = onnx_or_saved_size(pipe, save_joblib(pipe, self.path), self.info)
+            model = pipe.named_steps["model"]
+            trees = model.estimators_.ravel() if hasattr(model.estimators_, "ravel") else model.estimators_
+            tree_params = sum(_tree_params(t) for t in trees)
+            fixed = params - tree_params
+            ratios = []
+            if self.param_limit is not None and params > self.param_limit:
+                ratios.append((self.param_limit - fixed) / max(tree_params, 1))
+            if self.size_limit is not None and largest > self.size_limit:
+                ratios.append(self.size_limit / largest * 0.9)
+            if not ratios:
+                break
+            n_est, depth = hyper["n_estimators"], hyper.get("max_depth")
+            new_n = int(n_est * min(ratios))
+            if 1 <= new_n < n_est:
+                hyper["n_estimators"] = new_n
+            elif depth is None:
+                hyper["max_depth"] = 6
+            elif depth > 1:
+                hyper["max_depth"] = depth - 1
+            elif n_est > 1:
+                hyper["n_estimators"] = 1
+            else:
+                self.notes.append(
+                    f"Even a single depth-1 tree of {family} breaks the size or parameter limit."
+                )
+                break
+        start = _start_hyper(family)
+        if hyper != start:
+            self.notes.append(
+                f"{family} shrunk to {hyper['n_estimators']} trees of depth {hyper.get('max_depth')} (from "
+                f"{start['n_estimators']} of depth {start.get('max_depth') or 'unlimited'}) to meet the "
+                "parameter/size limit."
+            )
+        return pipe, hyper
+
+    def __call__(self, cand: Candidate) -> Scored:
+        import numpy as np
+        from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+        pipe, hyper = self.fit_within_limits(cand.name)
+        classify = self.task == TaskType.TABULAR_CLASSIFICATION
+        counts = np.unique(self.y, return_counts=True)[1] if classify else [len(self.y)]
+        folds = min(FOLDS, int(min(counts)))
+        if folds >= 2:
+            splitter = (StratifiedKFold if classify else KFold)(
+                n_splits=folds, shuffle=True, random_state=self.seed
+            )
+            template = pipeline(self.task, self.info["inputs"], cand.name, hyper, self.seed)
+            score = float(cross_val_score(template, self.x, self.y, cv=splitter, scoring=self.scoring).mean())
+        else:  # too few rows of a class to cross-validate: the training score, marked as such
+            score, hyper = float(pipe.score(self.x, self.y)), {**hyper, "score": "training (no CV possible)"}
+        self.say(f"{cand.name}: {self.scoring} {score:.4f} (cv), {count_params(pipe):,} parameters")
+        return Scored(score=score, params=count_params(pipe), detail=dict(hyper), payload=pipe)
+
+
+def _candidates(task: TaskType, families: list[str] | None, budget_s: float | None) -> list[Candidate]:
+    cands = candidates(task)
+    if families:
+        unknown = set(families) - {c.name for c in cands}
+        if unknown:
+            from skills.errors import UserError
+
+            raise UserError(
+                f"Unknown model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
+            )
+        return [c for c in cands if c.name in families]
+    return [c for c in cands if c.default or (budget_s is not None and c.exportable)]
+
+
+def train(spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say) -> Trained:
+    import numpy as np
+
+    search = TabularSearch(spec, task, x, y, info, out, seed, say)
+    cands = _candidates(task, families, budget_s)
+    classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
+    sizes = {"features": len(info["inputs"]), "classes": classes, "rows": len(y)}
+    total = budget_s if budget_s is not None else DEFAULT_SELECT_S
+    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)
+    if sel.best is None:
+        smallest = min(cands, key=lambda c: c.estimate_params(**sizes))
+        scored, name = search(smallest), smallest.name
+        search.notes.append("Every candidate was over the parameter limit; the smallest was kept.")
+    else:
+        scored, name = sel.scored, sel.best.name  # type: ignore[assignment]
+    assert scored is not None
+    pipe = scored.payload
+    hyper = dict(scored.detail)
+    hyper["numeric_columns"] = [i["column"] for i in info["inputs"] if i["kind"] == "float"]
+    hyper["categorical_columns"] = [i["column"] for i in info["inputs"] if i["kind"] == "string"]
+    info["family"] = name
+    chosen = next(c for c in sel.table if c["name"] == name) if sel.best else {}
+    others = ", ".join(f"{c['name']} {c['score']}" for c in sel.table if "score" in c and c["name"] != name)
+    search.notes.append(
+        f"{name} chosen by {FOLDS}-fold cross-validated {search.scoring} "
+        f"({chosen.get('score')}; {chosen.get('reason', '')})" + (f" against {others}." if others else ".")
+    )
+    if pool is not None:
+        search.notes.append(
+            "An unlabelled pool was given; the teacher-student step is implemented for text models only."
+        )
+
+    def refit(share: float) -> tuple[Any, int, float]:
+        rng = np.random.default_rng(seed)
+        n = max(10, int(len(y) * share))
+        idx = rng.permutation(len(y))[:n]
+        m = pipeline(task, info["inputs"], name, scored.detail, seed).fit(x.iloc[idx], y[idx])
+        return m, n, float(m.score(x.iloc[idx], y[idx]))
+
+    return Trained(
+        family=name,
+        framework="sklearn",
+        model=pipe,
+        params=count_params(pipe),
+        hyper=hyper,
+        notes=search.notes,
+        candidates=sel.table,
+        cv_score={search.metric: scored.score},
+        seed=seed,
+        refit=refit,
+        train_data=(x, y),
+    )

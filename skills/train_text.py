@@ -1,0 +1,462 @@
+"""Text classification: try the catalog's text families within the limits and the budget, tune the
+TF-IDF models (a small cross-validated grid, or Optuna under a budget), keep the best, and distil
+a teacher into it when it misses a target. Called by `skills.train.train_model`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from skills.model_card import Trained
+from skills.model_catalog import Candidate, candidates
+from skills.select_model import Scored, select, targets_met
+from skills.specs import TaskSpec, TaskType
+from skills.train import (
+    C_GRID,
+    CV_MAX_ROWS,
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_SELECT_S,
+    TOKEN_PATTERN,
+    keep_whole_pairs,
+    limit_phrase,
+    onnx_or_saved_size,
+    primary_metric,
+    save_joblib,
+    upper_limit,
+)
+
+FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
+ALPHA_GRID = (0.1, 0.3, 1.0)
+FOLDS = 3
+
+
+class Counts:
+    """Word 1-2 gram counts of the training texts, computed once; any vocabulary size is a column
+    subset of it (TF-IDF of a subset equals TF-IDF fitted on that vocabulary)."""
+
+    def __init__(self, x: Any) -> None:
+        import numpy as np
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        vec = CountVectorizer(ngram_range=(1, 2), min_df=2, token_pattern=TOKEN_PATTERN, lowercase=True)
+        try:
+            self.matrix = vec.fit_transform(x).tocsc()
+            self.terms = np.asarray(vec.get_feature_names_out(), dtype=object)
+        except ValueError:  # no term occurs twice: fall back to every term
+            vec.set_params(min_df=1)
+            self.matrix = vec.fit_transform(x).tocsc()
+            self.terms = np.asarray(vec.get_feature_names_out(), dtype=object)
+        freq = np.asarray(self.matrix.sum(axis=0)).ravel()
+        self.order = sorted(range(len(self.terms)), key=lambda i: (-freq[i], self.terms[i]))
+        self._cache: dict[int, tuple[list[str], Any]] = {}
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    def vocabulary(self, k: int) -> list[str]:
+        return self.tfidf(k)[0]
+
+    def tfidf(self, k: int) -> tuple[list[str], Any]:
+        """(vocabulary of the k most frequent terms less broken pairs, TF-IDF matrix on it)."""
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        if k not in self._cache:
+            vocab = keep_whole_pairs([str(self.terms[i]) for i in self.order[:k]])
+            index = {str(t): i for i, t in enumerate(self.terms)}
+            cols = [index[t] for t in vocab]
+            self._cache[k] = (vocab, TfidfTransformer().fit_transform(self.matrix[:, cols].tocsr()))
+        return self._cache[k]
+
+
+def _clf(family: str, value: float, class_weight: str | None, binary: bool, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+
+    if family == "tfidf-complement-nb":
+        return ComplementNB(alpha=value)
+    # liblinear is 5-30x faster than lbfgs on sparse binary problems here; multinomial needs lbfgs.
+    solver = "liblinear" if binary else "lbfgs"
+    return LogisticRegression(
+        C=value, max_iter=1000, class_weight=class_weight, solver=solver, random_state=seed
+    )
+
+
+def text_pipeline(family: str, vocabulary: list[str], value: float, class_weight, binary: bool, seed: int):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
+
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2), vocabulary=vocabulary, token_pattern=TOKEN_PATTERN, lowercase=True
+    )
+    return Pipeline([("tfidf", vec), ("clf", _clf(family, value, class_weight, binary, seed))])
+
+
+def _feature_cap(family: str, param_limit: int | None, n_classes: int) -> int | None:
+    if param_limit is None:
+        return None
+    if family == "tfidf-complement-nb":
+        k = max(2, n_classes)
+        return (param_limit - k) // (k + 1)
+    rows = 1 if n_classes == 2 else n_classes  # coef_ rows of LogisticRegression
+    return (param_limit - rows) // (rows + 1)  # idf + coef per term, plus intercepts
+
+
+class TextSearch:
+    """Evaluates one catalog family on the training texts (the `evaluate` of `select`)."""
+
+    def __init__(self, spec: TaskSpec, x: Any, y: Any, out: Path, seed: int, budget_s: float | None, say):
+        import numpy as np
+
+        self.spec, self.x, self.y, self.out, self.seed, self.say = spec, x, y, out, seed, say
+        self.budget_s = budget_s
+        self.classes = sorted({str(v) for v in y})
+        self.binary = len(self.classes) == 2
+        self.metric, self.scoring = primary_metric(TaskType.TEXT_CLASSIFICATION, spec.requirements)
+        self.class_weight = "balanced" if self.scoring == "f1_macro" else None
+        self.param_limit = upper_limit(spec.requirements, "params")
+        counts = np.unique(y, return_counts=True)[1]
+        self.can_cv = len(y) <= CV_MAX_ROWS and int(counts.min()) >= FOLDS
+        self.counts: Counts | None = None
+        self.share_s = 0.0  # time each family may take (set by `train`)
+        self.tuning: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    # -- scikit-learn families -------------------------------------------------------------------
+    def _fold_scores(self, family: str, k: int, value: float) -> Any:
+        from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+        assert self.counts is not None
+        _, matrix = self.counts.tfidf(k)
+        cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.seed)
+        clf = _clf(family, value, self.class_weight, self.binary, self.seed)
+        return cross_val_score(clf, matrix, self.y, cv=cv, scoring=self.scoring)
+
+    def _sizes(self, family: str) -> list[int]:
+        assert self.counts is not None
+        cap = _feature_cap(family, self.param_limit, len(self.classes))
+        top = min(DEFAULT_MAX_FEATURES, self.counts.n_terms)
+        if cap is not None:
+            top = max(1, min(top, cap))
+        return sorted({min(k, top) for k in FEATURE_GRID})
+
+    def _grid(self, family: str) -> tuple[int, float, dict[str, Any]]:
+        values = ALPHA_GRID if family == "tfidf-complement-nb" else C_GRID
+        scores = {
+            (k, v): float(self._fold_scores(family, k, v).mean()) for k in self._sizes(family) for v in values
+        }
+        best = max(scores.values())
+        from skills.select_model import TIE_TOLERANCE
+
+        # near-ties go to the smaller vocabulary, then to the higher score
+        k, v = min(
+            (kv for kv, s in scores.items() if s >= best - TIE_TOLERANCE), key=lambda kv: (kv[0], -scores[kv])
+        )
+        listed = ", ".join(f"{kk}/{vv:g}: {s:.3f}" for (kk, vv), s in sorted(scores.items()))
+        name = "alpha" if family == "tfidf-complement-nb" else "C"
+        return (
+            k,
+            v,
+            {
+                "method": f"{FOLDS}-fold grid",
+                "scores": listed,
+                "best_value": scores[(k, v)],
+                "knob": name,
+            },
+        )
+
+    def _optuna(self, family: str, budget_s: float) -> tuple[int, float, dict[str, Any]]:
+        import numpy as np
+        import optuna
+
+        from skills.tune import tune
+
+        sizes = self._sizes(family)
+        lo, hi = min(500, sizes[-1]), sizes[-1]
+        knob = "alpha" if family == "tfidf-complement-nb" else "C"
+        bounds = (0.01, 3.0) if knob == "alpha" else (0.1, 64.0)
+
+        def objective(trial: Any) -> float:
+            k = trial.suggest_int("max_features", lo, hi, log=True)
+            value = trial.suggest_float(knob, *bounds, log=True)
+            scores = []
+            for i, s in enumerate(self._fold_scores(family, k, value)):
+                scores.append(float(s))
+                trial.report(float(np.mean(scores)), i)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return float(np.mean(scores))
+
+        warm = [{"max_features": min(hi, max(lo, 10_000)), knob: 4.0 if knob == "C" else 0.3}]
+        result = tune(
+            objective,
+            budget_s,
+            out_dir=self.out / "models",
+            seed=self.seed,
+            enqueue=warm,
+            name=f"tuning-{family}",
+        )
+        self.tuning[family] = {k: v for k, v in result.items() if k != "trials"} | {
+            "trials": result["trials"][:50]
+        }
+        best = result["best_params"] or warm[0]
+        return (
+            int(best["max_features"]),
+            float(best[knob]),
+            {"method": "optuna", "best_value": result["best_value"], "knob": knob},
+        )
+
+    def sklearn_family(self, cand: Candidate) -> Scored:
+        import numpy as np
+
+        from skills.train import count_params
+
+        family = cand.name
+        if self.counts is None:
+            self.counts = Counts(self.x)
+        if not self.can_cv:
+            k, value, how = (
+                min(DEFAULT_MAX_FEATURES, self._sizes(family)[-1]),
+                4.0 if "logistic" in family else 0.3,
+                {"method": f"no tuning (over {CV_MAX_ROWS:,} rows or a class under {FOLDS} rows)"},
+            )
+        elif self.budget_s is not None:
+            k, value, how = self._optuna(family, self.share_s)
+        else:
+            k, value, how = self._grid(family)
+        vocab = self.counts.vocabulary(k)
+        pipe = text_pipeline(family, vocab, value, self.class_weight, self.binary, self.seed).fit(
+            self.x, self.y
+        )
+        score: Any = how.get("best_value")
+        if score is None:
+            score = float(np.mean(pipe.predict(self.x) == self.y))  # training accuracy: no CV possible
+        hyper = {
+            "ngram_range": [1, 2],
+            "min_df": 2,
+            "max_features": k,
+            "vocabulary": len(vocab),
+            "token_pattern": TOKEN_PATTERN,
+            how.get("knob", "C"): value,
+            "class_weight": self.class_weight,
+            "tuning": how["method"],
+        }
+        if "logistic" in family:
+            hyper["solver"] = pipe.named_steps["clf"].solver
+        self.say(f"{family}: {self.metric} {score:.4f} (cv) with {len(vocab):,} terms, {how['method']}")
+        return Scored(
+            score=float(score), params=count_params(pipe), detail=hyper, payload=("sklearn", pipe, how)
+        )
+
+    # -- torch families --------------------------------------------------------------------------
+    def torch_family(self, cand: Candidate) -> Scored:
+        from skills import torch_text
+
+        arch = cand.name.rsplit("-", 1)[-1]
+        embed, hidden = int(cand.config.get("embed", 64)), int(cand.config.get("hidden", 64))
+        cap = torch_text.vocab_for_limit(self.param_limit, arch, embed, hidden, len(self.classes))
+        vocab = 20_000 if cap is None else min(20_000, cap)
+
+        def show(entry: dict[str, float]) -> None:
+            self.say(
+                f"{cand.name} epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, "
+                f"val acc {entry.get('val_accuracy', 0):.4f}"
+            )
+
+        net, config = torch_text.fit_text_net(
+            list(self.x),
+            list(self.y),
+            arch=arch,
+            vocab_size=vocab,
+            embed=embed,
+            hidden=hidden,
+            seed=self.seed,
+            progress=show,
+            time_limit_s=self.share_s or None,
+        )
+        score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
+        hyper = {
+            "arch": arch,
+            "vocab": len(config.vocab),
+            "embed": embed,
+            "hidden": hidden,
+            "epochs": len(config.history),
+            "max_len": config.max_len,
+            "tuning": "early stopping on a 10% validation split",
+        }
+        return Scored(
+            score=score,
+            params=torch_text.count_net_params(net),
+            detail=hyper,
+            payload=("torch", (net, config), {}),
+        )
+
+    def __call__(self, cand: Candidate) -> Scored:
+        if cand.framework == "torch":
+            return self.torch_family(cand)
+        return self.sklearn_family(cand)
+
+
+def _candidates(families: list[str] | None, budget_s: float | None) -> list[Candidate]:
+    cands = candidates(TaskType.TEXT_CLASSIFICATION)
+    if families:
+        unknown = set(families) - {c.name for c in cands}
+        if unknown:
+            from skills.errors import UserError
+
+            raise UserError(
+                f"Unknown text model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
+            )
+        return [c for c in cands if c.name in families]
+    if budget_s is None:
+        return [c for c in cands if c.default]
+    return [c for c in cands if c.exportable]
+
+
+def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, model_dir, say) -> Trained:
+    """Choose, tune and fit a text model (see the module docstring)."""
+    search = TextSearch(spec, x, y, out, seed, budget_s, say)
+    cands = _candidates(families, budget_s)
+    total = budget_s if budget_s is not None else DEFAULT_SELECT_S
+    search.share_s = total / max(1, len(cands))
+    if search.class_weight:
+        search.notes.append(
+            "Classes weighted inversely to their frequency because a requirement is on F1, "
+            "precision or recall."
+        )
+    sizes = {
+        "features": min(DEFAULT_MAX_FEATURES, 20_000),
+        "classes": 1 if len(search.classes) == 2 else len(search.classes),
+        "vocab": 20_000,
+    }
+    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)
+    if sel.best is None:  # every fitted model was over the parameter limit: keep the smallest
+        search.notes.append("Every candidate was over the parameter limit; the smallest was kept.")
+        fallback = min(cands, key=lambda c: c.estimate_params(**sizes))
+        scored = search(fallback)
+        best_name = fallback.name
+    else:
+        scored, best_name = sel.scored, sel.best.name  # type: ignore[assignment]
+    assert scored is not None
+    kind, model, how = scored.payload
+    trained = Trained(
+        family=best_name,
+        framework=kind,
+        source="torch" if kind == "torch" else "sklearn",
+        model=model,
+        params=scored.params,
+        hyper=scored.detail,
+        notes=search.notes,
+        candidates=sel.table,
+        tuning=search.tuning,
+        cv_score={search.metric: scored.score},
+        seed=seed,
+        train_data=(x, y),
+    )
+    if kind == "sklearn":
+        trained.refit = _refitter(model, x, y, seed)
+    info["family"], info["framework"] = best_name, kind
+    if kind == "sklearn" and "scores" in how:
+        trained.notes.append(
+            f"{how['knob']} and vocabulary size chosen by {FOLDS}-fold cross-validation on "
+            f"{search.scoring} (features/{how['knob']}: {how['scores']})."
+        )
+    if kind == "sklearn" and search.param_limit is not None:
+        k = trained.hyper["max_features"]
+        trained.notes.append(
+            f"TF-IDF vocabulary capped at {k:,} features so the model stays "
+            f"{limit_phrase(spec.requirements, 'params', search.param_limit, 'parameters')}."
+        )
+    if kind == "sklearn":
+        trained.notes.append(
+            "Tokens are ASCII words of 2+ characters and term frequency is linear (not sublinear): both "
+            "convert to ONNX exactly (skl2onnx turns sublinear_tf into log(1+tf))."
+        )
+    if kind == "torch":
+        trained.history = list(model[1].history)
+
+    # The hierarchical mode: a teacher when the chosen model misses a target (judged on CV).
+    missed = not targets_met(spec.requirements, trained.cv_score) and any(
+        r.name == search.metric for r in spec.requirements
+    )
+    if kind == "sklearn" and "logistic" in best_name and (distill or (distill is None and missed)):
+        from skills.distill import distil_text
+
+        say("the chosen model misses a target: training a teacher and distilling it into the student")
+        outcome = distil_text(
+            x,
+            y,
+            pool,
+            trained.model,
+            seed=seed,
+            scoring=search.scoring,
+            model_dir=model_dir,
+            say=say,
+            budget_s=total,
+        )
+        trained.distillation = outcome.report
+        if outcome.student is not None:
+            from skills.train import count_params
+
+            trained.before_model = trained.model
+            trained.model, trained.params = outcome.student, count_params(outcome.student)
+            trained.hyper["vocabulary"] = len(outcome.student.named_steps["tfidf"].vocabulary_)
+            trained.hyper["distilled_from"] = outcome.report.get("teacher", {}).get("family")
+            trained.notes.append(outcome.report["summary"])
+        elif outcome.report.get("summary"):
+            trained.notes.append(outcome.report["summary"])
+
+    size_limit = upper_limit(spec.requirements, "size_bytes")
+    if kind == "sklearn" and size_limit is not None and "logistic" in best_name:
+        _shrink_to_size(spec, trained, search, x, y, size_limit, out / "models" / "model.joblib", seed, info)
+    return trained
+
+
+def _refitter(pipe: Any, x: Any, y: Any, seed: int) -> Any:
+    """Refit `pipe`'s settings on a share of the rows (the learning curve)."""
+    import numpy as np
+    from sklearn.base import clone
+
+    def refit(share: float) -> tuple[Any, int, float]:
+        n = max(10, int(len(y) * share))
+        idx = np.random.default_rng(seed).permutation(len(y))[:n]
+        m = clone(pipe).fit(x[idx], y[idx])
+        return m, n, float(np.mean(m.predict(x[idx]) == y[idx]))
+
+    return refit
+
+
+def _shrink_to_size(
+    spec, trained: Trained, search: TextSearch, x, y, size_limit: int, path: Path, seed: int, info
+) -> None:
+    """Cut the vocabulary until the ONNX file fits `size_limit` bytes (a few refits at most)."""
+    from skills.train import count_params
+
+    pipe = trained.model
+    size = save_joblib(pipe, path)
+    largest = onnx_or_saved_size(pipe, size, info)
+    assert search.counts is not None
+    for _ in range(4):
+        if largest <= size_limit:
+            break
+        vocab = len(pipe.named_steps["tfidf"].vocabulary_)
+        new = max(1, int(vocab * size_limit / largest * 0.9))
+        if new >= vocab:
+            break
+        clf = pipe.named_steps["clf"]
+        vocabulary = search.counts.vocabulary(new)
+        pipe = text_pipeline(trained.family, vocabulary, clf.C, clf.class_weight, search.binary, seed).fit(
+            x, y
+        )
+        size = save_joblib(pipe, path)
+        largest = onnx_or_saved_size(pipe, size, info)
+        trained.hyper["max_features"] = new
+        trained.hyper["vocabulary"] = len(vocabulary)
+    goal = limit_phrase(spec.requirements, "size_bytes", size_limit, "bytes")
+    done = f"stays {goal}" if largest <= size_limit else f"gets closer to {goal}"
+    if pipe is not trained.model:
+        trained.notes.append(
+            f"TF-IDF vocabulary cut to {trained.hyper['vocabulary']:,} terms so the model file {done} "
+            f"(about {largest:,} bytes as ONNX)."
+        )
+    trained.model, trained.params = pipe, count_params(pipe)
