@@ -1,0 +1,538 @@
+#!/usr/bin/env python
+"""Render docs/benchmarks.md from the JSON results in scripts/bench/results/ (nothing is measured).
+
+    .venv/bin/python scripts/bench/render.py [--out docs/benchmarks.md]
+
+Every number on the page comes from a results file; a benchmark that has not run shows as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from benchlib import RESULTS, ROOT, TASKS, read_result
+
+TASK_TITLES = {
+    "text": "Text classification (fine_foods)",
+    "tabular_cls": "Tabular classification (breast_cancer)",
+    "tabular_reg": "Tabular regression (diabetes)",
+    "image": "Image classification (digits, PNG)",
+}
+LOWER_IS_BETTER = ("mae", "rmse")
+
+
+def num(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, float) and math.isinf(v):
+        return "∞"
+    if isinstance(v, (int, float)) and abs(v) >= 1000 and digits <= 1:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def qps(v: Any) -> str:
+    return "none" if v is None else f"{num(v, 0)} QPS"
+
+
+def secs(v: Any) -> str:
+    return "—" if v is None else f"{v:.1f} s"
+
+
+def size(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v / 1e6:.2f} MB" if v >= 1e6 else f"{v / 1e3:.1f} kB"
+
+
+def ratio(a: Any, b: Any, digits: int = 2) -> str:
+    if a is None or b is None or not b:
+        return "—"
+    return f"{a / b:.{digits}f}×"
+
+
+def section_machine(results: dict[str, Any]) -> list[str]:
+    any_result = next((r for r in results.values() if r), None)
+    if any_result is None:
+        return ["No results yet: run `scripts/bench/run_all`.", ""]
+    m = any_result["machine"]
+    lines = [
+        "## The machine",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| CPU | {m.get('cpu')} × {m.get('nproc')} |",
+        f"| memory | {m.get('memory_gib')} GiB |",
+        f"| GPU | {m.get('gpu')} |",
+        f"| Python | {m.get('python')} on {m.get('platform')} |",
+        f"| commit | {m.get('commit')}{' (with uncommitted changes)' if m.get('dirty') else ''} |",
+        "",
+        "Load average (1, 5, 15 min) when each benchmark finished:",
+        "",
+        "| benchmark | took | load average | `uptime` |",
+        "|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        if r:
+            mm = r["machine"]
+            la = ", ".join(str(x) for x in mm.get("load_avg") or [])
+            lines.append(f"| {name} | {secs(r.get('seconds'))} | {la} | `{mm.get('uptime')}` |")
+    lines += [
+        "",
+        f"**This machine is shared**: other people's builds and tests ran on its {m.get('nproc')} CPUs "
+        "while these numbers were taken (a load average above the CPU count means work was queued). "
+        "Times and throughputs measured under load are pessimistic, and they vary from run to run; "
+        "metrics, decisions, parameters and sizes do not depend on load.",
+        "",
+    ]
+    return lines
+
+
+def section_main(e2e: dict[str, Any] | None, peers: dict[str, Any] | None) -> list[str]:
+    lines = ["## Main table: end to end, against peers", ""]
+    if not e2e:
+        return [*lines, "Not run yet (`scripts/bench/e2e.py`).", ""]
+    s = e2e["summary"]
+    p = (peers or {}).get("tasks", {})
+    lines += [
+        f"trainer-agent: `trainer-agent run` with the offline brain and `--sandbox {e2e.get('sandbox')}`, "
+        f"median of {e2e.get('repeats')} runs (seeds 0..{e2e.get('repeats', 1) - 1}); metric on the "
+        "held-out test file. Peers: the same training and test files, scikit-learn defaults, and FLAML "
+        "given trainer-agent's median training time as its budget. Time = training (trainer-agent: "
+        "its train step, which picks and tunes the model; scikit-learn: the median of 3 fits; FLAML: "
+        "its search).",
+        "",
+        "| task | requirement | decision (exit) | met | metric | trainer-agent | scikit-learn | FLAML "
+        "| vs scikit-learn | vs FLAML |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in s.items():
+        metric = row.get("metric_name", "")
+        reqs = ", ".join(
+            f"{r['name']} {r['op']} {_target(r['target'])}" for r in row.get("requirements") or []
+        ) or _request_requirement(row)
+        codes = sorted(set(row.get("exit_codes") or []))
+        decision = f"{row.get('decision')} ({'/'.join(str(c) for c in codes)})"
+        met = f"{num(row.get('met'), 0)}/{row.get('total')}" if row.get("total") else "—"
+        ours = row.get("metric")
+        train_s = (row.get("stages_s") or {}).get("train")
+        ours_cell = f"{num(ours)} in {secs(train_s)}" if ours is not None else "— (declined)"
+        peer = p.get(name, {})
+        sk, fl = peer.get("sklearn"), peer.get("flaml")
+        sk_m = (sk or {}).get("metrics", {}).get(metric)
+        fl_m = (fl or {}).get("metrics", {}).get(metric)
+        sk_cell = f"{num(sk_m)} in {secs(sk['fit_s'])}" if sk else "—"
+        fl_cell = f"{num(fl_m)} in {secs(fl['fit_s'])}" if fl else "—"
+        vs_sk = _vs(ours, sk_m, train_s, (sk or {}).get("fit_s"))
+        vs_fl = _vs(ours, fl_m, train_s, (fl or {}).get("fit_s"))
+        lines.append(
+            f"| {TASK_TITLES.get(name, name)} | {reqs} | {decision} | {met} | {metric} | {ours_cell} "
+            f"| {sk_cell} | {fl_cell} | {vs_sk} | {vs_fl} |"
+        )
+    lines += [
+        "",
+        "*vs*: trainer-agent's metric ÷ the peer's (above 1× is better for trainer-agent; for the image "
+        "task there is none), then trainer-agent's training time ÷ the peer's.",
+        "",
+    ]
+    if p:
+        lines += ["Peer models:", ""]
+        for name, peer in p.items():
+            lines.append(
+                f"- {TASK_TITLES.get(name, name)}: scikit-learn `{peer['sklearn']['model']}`; "
+                f"{peer['flaml']['model']} (budget {secs(peer['flaml']['budget_s'])}, from "
+                f"{peer['budget_from']}). Trainer-agent: {_kept(peer['trainer_agent'])}."
+            )
+        lines.append("")
+    return lines
+
+
+def _target(v: float) -> str:
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) >= 1000 else f"{v:g}"
+
+
+def _kept(ours: dict[str, Any]) -> str:
+    if ours.get("family"):
+        return f"`{ours['family']}`"
+    return f"no model ({ours.get('decision') or 'not run'})"
+
+
+def _request_requirement(row: dict[str, Any]) -> str:
+    text = row.get("request", "")
+    return text.split(". ", 1)[1].rstrip(".") if ". " in text else text
+
+
+def _vs(ours: Any, theirs: Any, our_s: Any, their_s: Any) -> str:
+    if ours is None:
+        return "—"
+    return f"{ratio(ours, theirs, 3)} metric, {ratio(our_s, their_s, 1)} time"
+
+
+def section_e2e(e2e: dict[str, Any] | None) -> list[str]:
+    if not e2e:
+        return []
+    lines = [
+        "## End to end: model and time per stage",
+        "",
+        "Medians over the runs; stages as recorded in each run's `state.json`. *wall*: the `trainer-agent "
+        "run` process from start to exit.",
+        "",
+        "| task | model | params | ONNX size | parse | data | train | export | serve | report | wall "
+        "| service QPS / p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in e2e["summary"].items():
+        st = row.get("stages_s") or {}
+        fams = row.get("families") or []
+        model = ", ".join(f for f in fams if f != "None") or "—"
+        svc = (
+            f"{num(row.get('service_qps'), 0)} / {num(row.get('service_p95_ms'), 1)} ms"
+            if row.get("service_qps")
+            else "—"
+        )
+        title = TASK_TITLES.get(name, name)
+        lines.append(
+            f"| {title} | {model} | {num(row.get('params'))} | {size(row.get('size_bytes'))} "
+            + "".join(
+                f"| {secs(st.get(k))} " for k in ("parse", "data", "train", "export", "serve", "report")
+            )
+            + f"| {secs(row.get('process_wall_s'))} | {svc} |"
+        )
+    lines += ["", "Held-out metrics (median) and the range of the main metric over the runs:", ""]
+    for name, row in e2e["summary"].items():
+        if row.get("metrics"):
+            ms = ", ".join(f"{k} {num(v)}" for k, v in row["metrics"].items())
+            lo, hi = row.get("metric_range") or [None, None]
+            title = TASK_TITLES.get(name, name)
+            lines.append(f"- {title}: {ms}; {row['metric_name']} from {num(lo)} to {num(hi)}.")
+        else:
+            lines.append(
+                f"- {TASK_TITLES.get(name, name)}: {row.get('decision')}: {'; '.join(row.get('reasons'))}"
+            )
+    lines += ["", "The requests, word for word:", ""]
+    for name, row in e2e["summary"].items():
+        lines.append(f"- {TASK_TITLES.get(name, name)} ({row.get('data')}): *{row.get('request')}*")
+    lines.append("")
+    return lines
+
+
+def section_serving(serving: dict[str, Any] | None) -> list[str]:
+    lines = ["## Serving: one replica, generated ONNX service vs scikit-learn in-process", ""]
+    if not serving:
+        return [*lines, "Not run yet (`scripts/bench/serving.py`).", ""]
+    lines += [
+        "One replica = one CPU (the service pinned to it, one inference thread); the load generator runs "
+        "on the other CPU (closed loop, one input per request, "
+        f"{serving['seconds_per_level']:g} s per concurrency level). Both services are the same FastAPI app "
+        "(`skills.service_app.create_app`: routes, validation, metrics, JSON logs); the scikit-learn one "
+        "runs the fitted pipeline in place of onnxruntime (`scripts/bench/sklearn_service.py`). The "
+        "compute-bound limit is the model alone in one process on that CPU, one input at a time, no HTTP "
+        "(`predict` includes turning the JSON-shaped input into arrays and the output into dicts): "
+        "1000 ÷ its median ms per input.",
+        "",
+        "| model | engine | model alone: ms per input (p50) | limit QPS | QPS at concurrency 1 / 4 "
+        "| p50 at 1 | p95 at 4 | QPS ÷ limit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in serving["tasks"].items():
+        for engine, svc_key, lim_key in (
+            ("ONNX (generated service)", "onnx_service", "onnx_predict"),
+            ("scikit-learn in-process", "sklearn_service", "sklearn_predict"),
+        ):
+            svc, lim = t[svc_key], t["limits"][lim_key]
+            lv = {int(x["concurrency"]): x for x in svc["levels"]}
+            qps = f"{num(lv[1]['achieved_qps'], 0)} / {num(lv[4]['achieved_qps'], 0)}"
+            lines.append(
+                f"| {TASK_TITLES.get(name, name)}: {t['family']} | {engine} | {num(lim['p50_ms'], 3)} "
+                f"| {num(lim['limit_qps'], 0)} | {qps} | {num(lv[1]['p50_ms'], 1)} ms "
+                f"| {num(lv[4]['p95_ms'], 1)} ms | {num(svc['ratio_to_limit'], 3)} |"
+            )
+    lines += [""]
+    for name, t in serving["tasks"].items():
+        lim = t["limits"]
+        times = num(t["qps_ratio_onnx_vs_sklearn"], 2)
+        lines.append(
+            f"- {TASK_TITLES.get(name, name)}: the ONNX service serves {times}× "
+            f"the requests per second of the scikit-learn one. Model time per input: onnxruntime "
+            f"`session.run` {num(lim['onnx_session_run']['p50_ms'], 3)} ms, scikit-learn "
+            f"{num(lim['sklearn_model']['p50_ms'], 3)} ms (p50)."
+        )
+    lines += [
+        "",
+        "*QPS ÷ limit*: the share of the model-alone rate that survives HTTP. Where it is far below 1, the "
+        "replica's CPU goes to uvicorn, FastAPI, JSON and the metrics rather than to the model; where it "
+        "is near 1, the model itself is the bottleneck.",
+        "",
+    ]
+    return lines
+
+
+def section_estimates(est: dict[str, Any] | None) -> list[str]:
+    lines = ["## Resource estimates vs load tests", ""]
+    if not est:
+        return [*lines, "Not run yet (`scripts/bench/estimates.py`).", ""]
+    lines += [
+        "The Server agent measures one replica in closed loop and `skills.sizing` plans it at "
+        "70% of that capacity. Here an open-loop load test then offers "
+        f"{', '.join(f'{int(f * 100)}%' for f in est['fractions'])} of the estimated capacity. "
+        "*Load-tested capacity*: the highest offered rate up to which the replica kept up at every level "
+        f"(≥ 95% achieved, no errors); *within p95*: also with p95 ≤ {est['p95_limit_ms']:g} ms.",
+        "",
+        "| model | estimated capacity | usable (70%) | load-tested capacity | estimate ÷ tested "
+        "| load-tested within p95 | predicted / measured p95 at 70% | memory: peak RSS → request |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, t in est["tasks"].items():
+        at = t["at_planned_rate"]
+        mem = t["memory"]
+        lines.append(
+            f"| {TASK_TITLES.get(name, name)} | {qps(t['estimated_capacity_qps'])} "
+            f"| {qps(t['usable_qps_per_replica'])} | {qps(t['load_tested_capacity_qps'])} "
+            f"| {num(t['estimate_over_tested'], 2)} | {qps(t['load_tested_within_p95_qps'])} "
+            f"| {num(at['predicted_p95_ms'], 1)} / {num(at['measured_p95_ms'], 1)} ms "
+            f"| {num(mem['peak_rss_mb'], 1)} MB → {mem['memory_request_mb']} MiB |"
+        )
+    lines += ["", "Load levels (offered → achieved QPS, p95):", ""]
+    for name, t in est["tasks"].items():
+        levels = "; ".join(
+            f"{num(lv['offered_qps'], 0)} → {num(lv['achieved_qps'], 0)}, {num(lv['p95_ms'], 1)} ms"
+            f"{'' if lv['kept_up'] else ' (fell behind)'}"
+            for lv in t["load_levels"]
+        )
+        lines.append(f"- {TASK_TITLES.get(name, name)}: {levels}")
+    lines += ["", *_estimate_findings(est["tasks"])]
+    checks = est.get("e2e_checks") or []
+    if checks:
+        kept = sum(1 for c in checks if c.get("kept_up"))
+        p95s = [c["p95_error"] for c in checks if c.get("p95_error") is not None]
+        lines += [
+            f"In the end-to-end runs the Server agent load-tested each replica at its planned rate: it kept "
+            f"up in {kept} of {len(checks)} runs; the measured p95 differed from the predicted one by "
+            f"{_pct(min(p95s)) if p95s else '—'} to {_pct(max(p95s)) if p95s else '—'} (median "
+            f"{_pct(sorted(p95s)[len(p95s) // 2]) if p95s else '—'}).",
+            "",
+        ]
+    lines.append(
+        "The estimate comes from a short closed-loop measurement; the open-loop test sends requests on a "
+        "schedule whatever the latency, so queueing (and, on a shared machine, other people's work) shows "
+        "in its p95 first. The load generator is Python on the one other CPU: its own delays count in "
+        "the latencies it reports, so on 2 CPUs these p95 values are upper bounds. The plan keeps 30% "
+        "headroom for all of that."
+    )
+    lines.append("")
+    return lines
+
+
+def _estimate_findings(tasks: dict[str, Any]) -> list[str]:
+    """Sentences computed from the numbers, so the page never claims what the data do not show."""
+    out = []
+    for name, t in tasks.items():
+        title = TASK_TITLES.get(name, name)
+        over = t.get("estimate_over_tested")
+        at = t["at_planned_rate"]
+        if over is None:
+            out.append(
+                f"- {title}: the replica fell behind at every offered rate; no capacity was confirmed."
+            )
+            continue
+        how = "within" if abs(over - 1) <= 0.15 else "outside"
+        pred, meas = at.get("predicted_p95_ms"), at.get("measured_p95_ms")
+        p95 = (
+            f"at 70% of it the measured p95 was {num(meas, 1)} ms against {num(pred, 1)} ms predicted "
+            f"({'higher' if meas > pred else 'lower'} than predicted)"
+            if pred is not None and meas is not None and math.isfinite(pred)
+            else "no p95 prediction"
+        )
+        out.append(
+            f"- {title}: the estimated capacity was {num(over, 2)}× the load-tested one ({how} ±15%); {p95}."
+        )
+    out.append("")
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.0f}%"
+
+
+def section_sandbox(sb: dict[str, Any] | None) -> list[str]:
+    lines = ["## Sandbox overhead: Docker vs local", ""]
+    if not sb:
+        return [*lines, "Not run yet (`scripts/bench/sandbox_overhead.py`).", ""]
+    med = sb["median"]
+    img = sb.get("image", {})
+    source = (
+        "this tree"
+        if img.get("image_source_current")
+        else "an earlier state of the tree (trainer-agent's jobs in Docker ran that code)"
+    )
+    lines += [
+        f"{sb['repeats']} repeats each, interleaved. Image: {img.get('image_size')}, built from {source}.",
+        "",
+        "| job | local | Docker | Docker − local | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    ov = sb.get("overhead", {})
+    if "docker" in med:
+        d, loc = med["docker"], med["local"]
+        tj, fj = ov.get("train_job_s", {}), ov.get("fixed_job_wall_s", {})
+        start = secs(d["container_start_s"])
+        lines += [
+            f"| trainer-agent `train` job, fresh run (Docker: incl. container start {start}) "
+            f"| {secs(loc['train_job_s'])} | {secs(d['train_job_s'])} "
+            f"| {num(tj.get('docker_minus_local_s'), 2)} s | {num(tj.get('ratio'), 2)}× |",
+            f"| fixed script (5-fold CV, gradient boosting), warm sandbox | {secs(loc['fixed_job_wall_s'])} "
+            f"| {secs(d['fixed_job_wall_s'])} | {num(fj.get('docker_minus_local_s'), 2)} s "
+            f"| {num(fj.get('ratio'), 2)}× |",
+            f"| … of which imports (pandas, scikit-learn) | {secs(loc['fixed_job_import_s'])} "
+            f"| {secs(d['fixed_job_import_s'])} | | |",
+            f"| … of which fitting | {secs(loc['fixed_job_fit_s'])} | {secs(d['fixed_job_fit_s'])} | | |",
+        ]
+        for cmd, ms in sb["micro_ms"]["local"].items():
+            dm = sb["micro_ms"]["docker"].get(cmd)
+            lines.append(
+                f"| `{cmd}` | {num(ms, 1)} ms | {num(dm, 1)} ms | {num(dm - ms, 1)} ms | {ratio(dm, ms, 1)} |"
+            )
+    else:
+        lines.append(f"Docker not measured: {sb.get('docker_not_measured')}.")
+    if "docker" in med:
+        exec_ms = sb["micro_ms"]["docker"]["true"] - sb["micro_ms"]["local"]["true"]
+        lines += [
+            "",
+            f"Per command Docker adds about {exec_ms:.0f} ms (the `docker exec` round trip; the container "
+            f"is started once per run, in {secs(med['docker']['container_start_s'])}, and reused by every "
+            "job). "
+            "Beyond that, job times move with the machine's load from one repeat to the next; every "
+            "repeat is in `scripts/bench/results/sandbox.json`.",
+        ]
+    lines.append("")
+    return lines
+
+
+def section_agent(ag: dict[str, Any] | None) -> list[str]:
+    lines = ["## Agent overhead", ""]
+    if not ag:
+        return [*lines, "Not run yet (`scripts/bench/agent_overhead.py`).", ""]
+    lines += [
+        "Time a run spends outside the skills: the run's wall time (`state.json` created → finished) "
+        "minus the sum of its steps' durations, i.e. the AG2 group chat, routing, spec checks and "
+        "recording; *start* is the process before the run exists (Python, imports).",
+        "",
+        "| brain | task | run wall | steps | agents' overhead "
+        "| of which before the first step / between steps / after | process start |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, o in (ag.get("offline") or {}).items():
+        parts = o.get("overhead_parts_s") or {}
+        over, wall = o.get("agent_overhead_s"), o.get("in_run_wall_s")
+        share = f" ({over / wall:.0%} of the run)" if over is not None and wall else ""
+        split = " / ".join(secs(parts.get(k)) for k in ("setup", "between_steps", "after_last_step"))
+        lines.append(
+            f"| offline | {TASK_TITLES.get(name, name)} | {secs(wall)} | {secs(o.get('steps_s'))} "
+            f"| {secs(over)}{share} | {split} | {secs(o.get('startup_s'))} |"
+        )
+    lm = ag.get("llm_median") or {}
+    tok = ag.get("llm_tokens") or {}
+    if lm:
+        title = TASK_TITLES.get(ag["llm_task"], ag["llm_task"])
+        over, wall = lm.get("agent_overhead_s"), lm.get("in_run_wall_s")
+        share = f" ({over / wall:.0%} of the run)" if over is not None and wall else ""
+        lines.append(
+            f"| LLM (scripted fake server) | {title} | {secs(wall)} "
+            f"| {secs(lm.get('steps_s'))} | {secs(over)}{share} | | |"
+        )
+        calls = num(lm.get("calls"), 0)
+        lines += [
+            "",
+            f"With an LLM, one clean run of the {title} task takes **{calls} LLM calls, "
+            f"{num(tok.get('prompt_tokens'))} prompt and {num(tok.get('completion_tokens'))} "
+            "completion tokens**:",
+            "",
+            "| agent | calls | prompt tokens | completion tokens |",
+            "|---|---|---|---|",
+        ]
+        for agent, u in (tok.get("per_agent") or {}).items():
+            lines.append(
+                f"| {agent} | {u['calls']} | {num(u['prompt_tokens'])} | {num(u['completion_tokens'])} |"
+            )
+        lines += [
+            "",
+            "These come from `tests/fake_openai.py`: a real OpenAI-compatible HTTP server on 127.0.0.1 that "
+            "answers a scripted, well-behaved conversation at once (AG2, the openai client, the checks and "
+            "the recording all run for real). Its token counts are characters ÷ 4 of the messages it "
+            "receives, not a real tokenizer, and its answers take no time: with a real model add its latency "
+            "per call. A model that makes mistakes costs more calls (each bad reply is sent back, a bounded "
+            "number of times).",
+        ]
+    lines.append("")
+    return lines
+
+
+def render() -> str:
+    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent")
+    results = {n: read_result(n) for n in names}
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by scripts/bench/render.py from scripts/bench/results/*.json: do not edit. -->",
+        "",
+        "What trainer-agent delivers on four tasks, how it compares with a plain scikit-learn baseline and "
+        "an AutoML library on the same data and time budget, how its generated service performs, and "
+        "what its sandbox and agents cost. Reproduce everything with",
+        "",
+        "```bash",
+        "# not run by tests: the whole suite takes about 20 minutes",
+        "scripts/bench/run_all",
+        "```",
+        "",
+        "which installs the `bench` extra (FLAML) when missing, runs each script below, writes its "
+        "results under `scripts/bench/results/` and renders this page. Each script also runs alone "
+        "(`.venv/bin/python scripts/bench/<name>.py --help`); `render.py` rebuilds the page from the "
+        "saved results.",
+        "",
+        "| script | measures |",
+        "|---|---|",
+        "| `e2e.py` | `trainer-agent run` end to end on the four tasks, median of 3 |",
+        "| `peers.py` | scikit-learn and FLAML on the same split and budget |",
+        "| `serving.py` | the generated service vs scikit-learn in-process, vs the compute-bound limit |",
+        "| `estimates.py` | estimated vs load-tested capacity of one replica |",
+        "| `sandbox_overhead.py` | Docker vs local executor for the same jobs |",
+        "| `agent_overhead.py` | time outside the skills; LLM calls and tokens per run |",
+        "",
+    ]
+    lines += section_machine(results)
+    lines += section_main(results["e2e"], results["peers"])
+    lines += section_e2e(results["e2e"])
+    lines += section_serving(results["serving"])
+    lines += section_estimates(results["estimates"])
+    lines += section_sandbox(results["sandbox"])
+    lines += section_agent(results["agent"])
+    lines += [
+        "## Tasks and data",
+        "",
+        "Data sets are made by `scripts/bench/benchlib.py` (`make_datasets`) under `runs/bench/data/`: "
+        "the bundled fine_foods files as they are; scikit-learn's breast_cancer, diabetes and digits "
+        "split 75/25 with seed 0 (stratified for classes). The digits are written as 32×32 PNG files in "
+        "one folder per class for trainer-agent, and as 64 pixel columns for the peers.",
+        "",
+    ]
+    for name, task in TASKS.items():
+        lines.append(f"- `{name}`: {task.note}.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = ap.parse_args()
+    text = render()
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {args.out} from {RESULTS.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
