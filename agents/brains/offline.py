@@ -9,21 +9,13 @@ specialist's spec, names the next speaker with `NEXT: <agent>`, and ends with `T
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
-from openai.types.chat.chat_completion import Choice
-from openai.types.chat.chat_completion_message_function_tool_call import (
-    ChatCompletionMessageFunctionToolCall,
-    Function,
-)
-from openai.types.completion_usage import CompletionUsage
+from openai.types.chat import ChatCompletion
 
 from agents import summaries
+from agents.brains.completion import FreeClient, completion
 from agents.routing import SPECIALISTS, TERMINATE
 from agents.run_state import Run
 from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
@@ -91,29 +83,10 @@ def next_work(run: Run) -> Action:
     return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
 
 
-def _completion(action: Action) -> ChatCompletion:
-    tool_calls: list[Any] | None = None
-    if action.tool:
-        tool_calls = [
-            ChatCompletionMessageFunctionToolCall(
-                id="call_" + uuid.uuid4().hex[:12],
-                type="function",
-                function=Function(name=action.tool, arguments=json.dumps({})),
-            )
-        ]
-    message = ChatCompletionMessage(role="assistant", content=action.text, tool_calls=tool_calls)
-    return ChatCompletion(
-        id="offline-" + uuid.uuid4().hex[:12],
-        object="chat.completion",
-        created=int(time.time()),
-        model=MODEL_NAME,
-        choices=[Choice(index=0, finish_reason="tool_calls" if tool_calls else "stop", message=message)],
-        usage=CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
-    )
+class OfflinePlanner(FreeClient):
+    """AG2 ModelClient protocol: create here, the rest from FreeClient."""
 
-
-class OfflinePlanner:
-    """AG2 ModelClient protocol: create, message_retrieval, cost, get_usage."""
+    MODEL_NAME = MODEL_NAME
 
     def __init__(
         self, config: dict[str, Any], agent_name: str = "", run: Run | None = None, **_: Any
@@ -124,20 +97,5 @@ class OfflinePlanner:
 
     def create(self, params: dict[str, Any]) -> ChatCompletion:
         assert self.run is not None, "OfflinePlanner needs the run (register_model_client(run=...))"
-        return _completion(decide(self.agent_name, self.run, list(params.get("messages", []))))
-
-    def message_retrieval(self, response: ChatCompletion) -> list[Any]:
-        return [c.message if c.message.tool_calls else c.message.content for c in response.choices]
-
-    def cost(self, response: ChatCompletion) -> float:
-        return 0.0
-
-    @staticmethod
-    def get_usage(response: ChatCompletion) -> dict[str, Any]:
-        return {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-            "cost": 0.0,
-            "model": MODEL_NAME,
-        }
+        action = decide(self.agent_name, self.run, list(params.get("messages", [])))
+        return completion(MODEL_NAME, action.text, [(None, action.tool, "{}")] if action.tool else [])

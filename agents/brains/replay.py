@@ -6,20 +6,13 @@ recorded the conversation; the tools are run again (or answer from the recorded 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
-from openai.types.chat.chat_completion import Choice
-from openai.types.chat.chat_completion_message_function_tool_call import (
-    ChatCompletionMessageFunctionToolCall,
-    Function,
-)
-from openai.types.completion_usage import CompletionUsage
+from openai.types.chat import ChatCompletion
 
+from agents.brains.completion import FreeClient, completion
 from agents.run_state import Run
 
 MODEL_NAME = "replay"
@@ -51,28 +44,10 @@ def recorded_outputs(records: list[dict[str, Any]]) -> dict[str, list[dict[str, 
     return dict(per_agent)
 
 
-def _completion(output: dict[str, Any]) -> ChatCompletion:
-    calls: list[Any] = [
-        ChatCompletionMessageFunctionToolCall(
-            id=call_id or "call_" + uuid.uuid4().hex[:12],
-            type="function",
-            function=Function(name=name, arguments=args),
-        )
-        for call_id, name, args in output["tool_calls"]
-    ]
-    message = ChatCompletionMessage(role="assistant", content=output["content"], tool_calls=calls or None)
-    return ChatCompletion(
-        id="replay-" + uuid.uuid4().hex[:12],
-        object="chat.completion",
-        created=int(time.time()),
-        model=MODEL_NAME,
-        choices=[Choice(index=0, finish_reason="tool_calls" if calls else "stop", message=message)],
-        usage=CompletionUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0),
-    )
+class ReplayClient(FreeClient):
+    """AG2 ModelClient protocol over one agent's recorded outputs (create here, the rest inherited)."""
 
-
-class ReplayClient:
-    """AG2 ModelClient protocol over one agent's recorded outputs."""
+    MODEL_NAME = MODEL_NAME
 
     def __init__(
         self,
@@ -94,26 +69,10 @@ class ReplayClient:
             )
             if self.run is not None:
                 self.run.fatal = error
-            return _completion({"content": f"(replay: {error})", "tool_calls": []})
+            return completion(MODEL_NAME, f"(replay: {error})", [])
         output = self.outputs[self.calls]
         self.calls += 1
-        return _completion(output)
-
-    def message_retrieval(self, response: ChatCompletion) -> list[Any]:
-        return [c.message if c.message.tool_calls else c.message.content for c in response.choices]
-
-    def cost(self, response: ChatCompletion) -> float:
-        return 0.0
-
-    @staticmethod
-    def get_usage(response: ChatCompletion) -> dict[str, Any]:
-        return {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-            "cost": 0.0,
-            "model": MODEL_NAME,
-        }
+        return completion(MODEL_NAME, output["content"], output["tool_calls"])
 
 
 class ReplayBrain:
