@@ -119,8 +119,6 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
     from agents.approvals import attached
     from agents.chat import run_conversation
     from agents.sandbox_jobs import close_sandbox
-    from skills.errors import UserError
-    from skills.specs import RunReport
 
     terminal.bind(run)
     run.log = terminal.log
@@ -136,25 +134,9 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
         terminal.stop_progress()
         close_sandbox(run)
 
-    if run.fatal is not None:
-        fatal = run.fatal
-        if debug and not isinstance(fatal, UserError):
-            raise fatal
-        run.finish("failed", error=str(fatal))
-        if isinstance(fatal, UserError):
-            cli._fail(str(fatal), fatal.exit_code)
-        cli._fail(f"internal error: {fatal!r} (details in {run.run_dir / 'transcript.jsonl'})")
-    if run.state.get("chat", {}).get("stopped"):
+    if run.fatal is None and run.state.get("chat", {}).get("stopped"):
         run.finish("interrupted")
         cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    report_path = run.run_dir / "report.json"
-    if not report_path.exists():
-        run.finish("failed", error="the conversation ended before the report was written")
-        cli._fail(
-            f"the conversation ended before the report was written (see {run.run_dir / 'transcript.jsonl'})"
-        )
-    report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
-    code = EXIT_DECLINED if report.decision != "accept" else EXIT_OK if report.all_met else EXIT_UNMET
-    run.finish("finished", exit_code=code)
+    report, code = cli.finished_report(run, debug)
     cli._print_report(terminal.console, report)
     raise typer.Exit(code)

@@ -93,8 +93,6 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     from rich.markup import escape
 
     from agents.chat import run_conversation
-    from skills.errors import UserError
-    from skills.specs import RunReport
 
     console = _console()
     if not as_json:
@@ -114,6 +112,20 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     finally:
         close_sandbox(run)
 
+    report, code = finished_report(run, debug)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        _print_report(console, report)
+    raise typer.Exit(code)
+
+
+def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
+    """After the conversation: fail in one sentence if a step failed or no report was written,
+    else record the run as finished and return its RunReport and exit code."""
+    from skills.errors import UserError
+    from skills.specs import RunReport
+
     if run.fatal is not None:
         fatal = run.fatal
         if debug and not isinstance(fatal, UserError):
@@ -132,11 +144,7 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
     code = EXIT_DECLINED if report.decision != "accept" else EXIT_OK if report.all_met else EXIT_UNMET
     run.finish("finished", exit_code=code)
-    if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        _print_report(console, report)
-    raise typer.Exit(code)
+    return report, code
 
 
 def _print_report(console: Any, report: Any) -> None:
