@@ -87,9 +87,14 @@ def convert(pipe: Any, info: dict[str, Any], example: Any = None) -> Any:
         )
     except Exception as err:  # a converter gap is a bug to report, but say which model failed
         raise RuntimeError(f"skl2onnx could not convert the {info['family']} pipeline: {err}") from err
+    return stamp_metadata(onx, info, info.get("labels") or [], example)
+
+
+def stamp_metadata(onx: Any, info: dict[str, Any], labels: list[str], example: Any) -> Any:
+    """Write the `trainer_agent` metadata the predictor and the service read into an ONNX model."""
     meta = {
         "task_type": info["task_type"],
-        "labels": info.get("labels") or [],
+        "labels": labels,
         "inputs": info["inputs"],
         "text_column": info.get("text_column"),
         "label_column": info["label_column"],

@@ -11,7 +11,6 @@ model.json says framework "torch" to `export_torch_model`.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from skills.onnx_predict import META_KEY
+    from skills.export import stamp_metadata
     from skills.torch_text import PAD_TOKEN
 
     buf = io.BytesIO()
@@ -112,20 +111,7 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     for domain, version in (("ai.onnx.ml", 3), ("com.microsoft", 1)):
         if domain not in have:
             core.opset_import.append(helper.make_opsetid(domain, version))
-    meta = {
-        "task_type": info["task_type"],
-        "labels": list(config.labels),
-        "inputs": info["inputs"],
-        "text_column": info.get("text_column"),
-        "label_column": info["label_column"],
-        "family": info["family"],
-        "params": info.get("params"),
-        "example": example,
-    }
-    entry = core.metadata_props.add()
-    entry.key, entry.value = META_KEY, json.dumps(meta)
-    core.producer_name = "trainer-agent"
-    core.doc_string = f"{info['family']} for {info['task_type']}"
+    stamp_metadata(core, info, list(config.labels), example)
     onnx.checker.check_model(core)
     return core
 
