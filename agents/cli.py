@@ -230,6 +230,9 @@ def run(
         _fail(str(err))
     if not request.strip():
         _fail("the request is empty; say what the model must do.")
+    for flag, given in (("--data", data), ("--test-data", test_data), ("--model-dir", model_dir)):
+        if given is not None and not given.exists():  # before a run directory is made for it
+            _fail(f"the {flag} path '{given}' does not exist.")
     choice = _choose_brain(llm)
     options = RunOptions(
         request=request.strip(),

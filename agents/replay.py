@@ -6,6 +6,10 @@ exec, the tools run again for real; with `--no-exec` they answer from the record
 replay is *identical* when the same speakers made the same tool calls in the same order, the
 tools failed or succeeded alike, the decision is the same and every metric is within the
 tolerance; otherwise it *diverged at step N* (the first differing transcript step).
+
+A run that was resumed (`trainer-agent resume`) recorded one session per start. The replay runs
+them in turn the same way: each session with that session's recorded outputs, then a resume. A
+session that was cut short (the process died) is compared on the steps it recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.brains.replay import SESSION_MARK, split_sessions
 from agents.run_state import Run, RunOptions
 from skills.errors import UserError
 
@@ -55,6 +60,27 @@ def _steps(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _ended(steps: list[tuple[str, str, str]]) -> bool:
+    return bool(steps) and steps[-1][2] == "TERMINATE"
+
+
+def _session_steps(
+    recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Both step lists, session by session; where a recorded session was cut short before a resume,
+    the replay's session is cut at the same length (what followed was never recorded)."""
+    rec, rep = split_sessions(recorded), split_sessions(replayed)
+    a: list[tuple[str, str, str]] = []
+    b: list[tuple[str, str, str]] = []
+    for i in range(max(len(rec), len(rep))):
+        x = _steps(rec[i]) if i < len(rec) else []
+        y = _steps(rep[i]) if i < len(rep) else []
+        if i < len(rec) - 1 and not _ended(x):
+            y = y[: len(x)]
+        a, b = a + x, b + y
+    return a, b
+
+
 def _describe(step: tuple[str, str, str] | None) -> str:
     if step is None:
         return "nothing (the conversation ended)"
@@ -70,7 +96,7 @@ def compare(
     tolerance: float,
 ) -> tuple[int, int | None, str]:
     """(steps compared, first diverging step (1-based) or None, what differs)."""
-    a, b = _steps(recorded), _steps(replayed)
+    a, b = _session_steps(recorded, replayed)
     for i in range(max(len(a), len(b))):
         x, y = (a[i] if i < len(a) else None), (b[i] if i < len(b) else None)
         if x != y:
@@ -121,8 +147,15 @@ def replay_one(
         replay.state["steps"] = {k: v for k, v in recorded_state.get("steps", {}).items() if k != "report"}
         replay.save()
     replay.transcript.event("replay", source=str(transcript), execute=execute)
+    sessions = len(split_sessions(_records(transcript)))
     try:
-        run_conversation(replay, brain=f"replay:{transcript}")
+        for i in range(sessions):
+            if i:  # the recorded run was resumed here: resume the replay the same way
+                replay.fatal = None
+                replay.state["status"] = "running"
+                replay.transcript.event("resumed")
+            brain = f"replay:{transcript}" + (f"{SESSION_MARK}{i}" if sessions > 1 else "")
+            run_conversation(replay, brain=brain)
     finally:
         close_sandbox(replay)
     replay.finish("replayed")

@@ -64,6 +64,8 @@ def test_bad_input_gives_one_sentence_and_exit_1(case: str, tmp_path: Path) -> N
     assert len(err.splitlines()) == 1, err
     for fragment in expected:
         assert fragment in err, err
+    if case == "missing file":  # refused before a run directory is made
+        assert not out.exists() or not any(out.iterdir())
     for run_dir in out.glob("*"):
         assert not (run_dir / "report.json").exists()
         assert json.loads((run_dir / "state.json").read_text())["status"] == "failed"

@@ -143,3 +143,27 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(
     assert report["model"] == baseline["model"]
     state = json.loads(state_file.read_text())
     assert state["status"] == "finished" and all(s["status"] == "done" for s in state["steps"].values())
+
+    # The resumed run recorded two sessions; its replay resumes the same way and matches.
+    replayed = run_cli("replay", str(run_dir), "--no-exec", "--out", str(tmp_path / "replays"), "--json")
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    (outcome,) = json.loads(replayed.stdout)
+    assert outcome["status"] == "identical", outcome
+    events = [
+        json.loads(x) for x in (Path(outcome["replay_dir"]) / "transcript.jsonl").read_text().splitlines()
+    ]
+    assert sum(e.get("event") == "resumed" for e in events) == 1
+
+
+def test_a_finished_run_resumed_again_replays_identically(recorded: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run_dir = Path(shutil.copytree(recorded, tmp_path / recorded.name))
+    again = run_cli("resume", str(run_dir), "--json")
+    assert again.code == 0, again.stderr
+    records = [json.loads(x) for x in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    assert sum(r.get("event") == "resumed" for r in records) == 1
+    result = run_cli("replay", str(run_dir), "--no-exec", "--out", str(tmp_path / "replays"), "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    (outcome,) = json.loads(result.stdout)
+    assert outcome["status"] == "identical", outcome

@@ -44,6 +44,19 @@ def recorded_outputs(records: list[dict[str, Any]]) -> dict[str, list[dict[str, 
     return dict(per_agent)
 
 
+SESSION_MARK = "#session="
+
+
+def split_sessions(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A transcript cut at each `resumed` event: one list per session (a resume starts a new one)."""
+    sessions: list[list[dict[str, Any]]] = [[]]
+    for record in records:
+        if record.get("event") == "resumed":
+            sessions.append([])
+        sessions[-1].append(record)
+    return sessions
+
+
 class ReplayClient(FreeClient):
     """AG2 ModelClient protocol over one agent's recorded outputs (create here, the rest inherited)."""
 
@@ -81,13 +94,19 @@ class ReplayBrain:
     stop_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, run: Run, transcript: str | Path) -> None:
+        """`transcript`: a transcript.jsonl, optionally ending in `#session=N` (0-based) to replay only
+        that session of a run that was resumed (what each agent said in it, in order)."""
         self.run = run
-        self.path = Path(transcript)
+        path, _, session = str(transcript).partition(SESSION_MARK)
+        self.path = Path(path)
         records = [
             json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
         ]
+        if session:
+            records = split_sessions(records)[int(session)]
         self.outputs = recorded_outputs(records)
-        self.description = f"replay of {self.path} (recorded outputs; no LLM)"
+        which = f", session {int(session) + 1}" if session else ""
+        self.description = f"replay of {self.path}{which} (recorded outputs; no LLM)"
 
     def llm_config(self, agent_name: str) -> dict[str, Any]:
         return {

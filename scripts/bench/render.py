@@ -469,8 +469,68 @@ def section_agent(ag: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _model_cell(r: dict[str, Any] | None, metric: str) -> str:
+    if not r:
+        return "—"
+    if r.get("error"):
+        return f"failed: {r['error']}"
+    m = (r.get("metrics") or {}).get(metric)
+    return f"`{r['family']}`: {num(m)}, {num(r.get('params'))} params, {secs(r.get('train_seconds'))}"
+
+
+def section_models(models: dict[str, Any] | None) -> list[str]:
+    lines = ["## Model agent: choice per data set, against the skeleton", ""]
+    if not models:
+        return [*lines, "Not run yet (`scripts/bench/models.py`).", ""]
+    sets = models["sets"]
+    budgets = sorted({r["budget"]["budget_min"] for r in sets.values() if r.get("budget")})
+    lines += [
+        "`skills.train.train_model` alone (no agents, no sandbox) on each set's held-out split: the default "
+        "quick search, an Optuna search under a time budget "
+        f"({', '.join(f'{b:g}' for b in budgets)} min), and the skeleton's fixed recipe (commit "
+        f"{models['skeleton_commit']}: TF-IDF + logistic regression for text, gradient boosting for "
+        "tables) on the same files. Cell: chosen family, held-out metric, parameters, training time.",
+        "",
+        "| data set | metric | default search | under a budget | skeleton | default vs skeleton |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in sets.items():
+        metric = r["metric"]
+        d, b, sk = r.get("default"), r.get("budget"), r.get("skeleton")
+        verdict = "—"
+        if d and sk and not sk.get("error"):
+            dm, sm = d["metrics"].get(metric), sk["metrics"].get(metric)
+            if dm is not None and sm is not None:
+                if dm > sm + 1e-9:
+                    verdict = f"better (+{dm - sm:.3f})"
+                elif abs(dm - sm) <= 1e-9:
+                    fewer = d["params"] < sk["params"]
+                    verdict = "equal, fewer parameters" if fewer else "equal"
+                else:
+                    verdict = f"worse ({dm - sm:+.3f})"
+        lines.append(
+            f"| {name} | {metric} | {_model_cell(d, metric)} | {_model_cell(b, metric)} "
+            f"| {_model_cell(sk, metric)} | {verdict} |"
+        )
+    ts = models.get("teacher_student")
+    if ts:
+        val, held = ts.get("validation") or {}, ts.get("held_out") or {}
+        teacher = ts.get("teacher") or {}
+        lines += [
+            "",
+            f"Teacher-student (300 labelled fine_foods reviews, a 2,000-review unlabelled pool, a student "
+            f"under 4,000 parameters): teacher `{teacher.get('family')}` ({num(teacher.get('params'))} "
+            f"parameters); student accuracy on validation {num(val.get('before'))} → "
+            f"{num(val.get('after'))}, "
+            f"on the held-out test {num(held.get('before'))} → {num(held.get('after'))}; kept: "
+            f"{ts.get('kept')}; {num(ts.get('params'))} parameters, {secs(ts.get('train_seconds'))}.",
+        ]
+    lines.append("")
+    return lines
+
+
 def render() -> str:
-    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent")
+    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent", "models")
     results = {n: read_result(n) for n in names}
     lines = [
         "# Benchmarks",
@@ -499,6 +559,7 @@ def render() -> str:
         "| `estimates.py` | estimated vs load-tested capacity of one replica |",
         "| `sandbox_overhead.py` | Docker vs local executor for the same jobs |",
         "| `agent_overhead.py` | time outside the skills; LLM calls and tokens per run |",
+        "| `models.py` | the Model agent's choice per data set vs the skeleton; teacher-student gain |",
         "",
     ]
     lines += section_machine(results)
@@ -508,6 +569,7 @@ def render() -> str:
     lines += section_estimates(results["estimates"])
     lines += section_sandbox(results["sandbox"])
     lines += section_agent(results["agent"])
+    lines += section_models(results["models"])
     lines += [
         "## Tasks and data",
         "",
