@@ -198,6 +198,17 @@ def ask(run: Run, kind: str, description: str, params: dict[str, Any] | None = N
     return decision
 
 
+def ask_here(policy: str, kind: str, description: str) -> Decision:
+    """`ask` for a command that belongs to no run (e.g. `data annotate --llm`): the same policies and
+    dialogue, at this process's terminal; the caller reports the decision."""
+    rule, by = rule_for(check_policy(policy), kind)
+    if rule != "ask":
+        return Decision(rule == "approve", None, by)
+    if sys.stdin is None or not sys.stdin.isatty():
+        return Decision(False, None, f"policy: {by}, but no terminal to ask")
+    return dialogue(StdinPerson(), kind, description, None)
+
+
 def approve(run: Run, kind: str, description: str) -> bool:
     """`ask` without parameters, as a yes or no."""
     return ask(run, kind, description).granted

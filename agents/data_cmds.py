@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -327,27 +327,120 @@ def sufficiency(
 @app.command()
 def annotate(
     pool: Annotated[str, typer.Argument(help="Unlabelled rows to annotate.")],
-    labelled: Annotated[str, typer.Option("--labelled", help="Labelled rows to train the teacher on.")],
     out: Annotated[Path, typer.Option("--out", help="Annotated rows, marked, with set-aside rows last.")],
+    labelled: Annotated[
+        str | None, typer.Option("--labelled", help="Labelled rows (the teacher's training data).")
+    ] = None,
     label: LabelOpt = None,
     text: TextOpt = None,
-    min_confidence: Annotated[float, typer.Option("--min-confidence")] = 0.9,
+    min_confidence: Annotated[float | None, typer.Option("--min-confidence")] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option("--llm", help="Label with an LLM instead of a teacher: openai or config:PATH (paid)."),
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option("--classes", help="Comma-separated classes for --llm without --labelled.")
+    ] = None,
+    max_calls: Annotated[int, typer.Option("--max-calls", min=1, help="At most this many LLM calls.")] = 50,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Rows per LLM call.")] = 20,
+    approve: Annotated[
+        str, typer.Option("--approve", help="Approval of the paid LLM calls: ask, auto, never, policy, FILE.")
+    ] = "ask",
     encoding: EncodingOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Label an unlabelled pool with a teacher model; low-confidence rows are set aside for a person."""
+    """Label an unlabelled pool with a teacher model (or, with --llm, a paid LLM after approval);
+    low-confidence rows are set aside for a person."""
     from skills.annotate import annotate_with_teacher
+    from skills.errors import UserError
 
     with _user_errors():
-        lab = _load(labelled, encoding)
-        label = _need(lab, label, "label", labelled)
-        lab = lab[lab[label].notna()].reset_index(drop=True)
+        lab = None
+        if labelled is not None:
+            lab = _load(labelled, encoding)
+            label = _need(lab, label, "label", labelled)
+            lab = lab[lab[label].notna()].reset_index(drop=True)
+        elif llm is None:
+            raise UserError("--labelled is needed to train the teacher (or label with an LLM: --llm).")
         pool_df = _load(pool, encoding)
-        result = annotate_with_teacher(lab, pool_df, label, text, min_confidence=min_confidence, seed=seed)
+        if llm is not None:
+            result = _annotate_with_llm(
+                pool_df, lab, label, text, classes, llm, min_confidence, max_calls, batch_size, approve
+            )
+        else:
+            assert lab is not None and label is not None
+            result = annotate_with_teacher(
+                lab, pool_df, label, text, min_confidence=min_confidence or 0.9, seed=seed
+            )
         result.combined().to_csv(out, index=False)
         for note in result.notes:
             _echo(note)
         _echo(f"wrote {out} (column annotated_by marks every annotated row)")
+
+
+def _annotate_with_llm(
+    pool_df: pd.DataFrame,
+    lab: pd.DataFrame | None,
+    label: str | None,
+    text: str | None,
+    classes: str | None,
+    llm: str,
+    min_confidence: float | None,
+    max_calls: int,
+    batch_size: int,
+    approve: str,
+) -> Any:
+    """`data annotate --llm`: the classes, the `paid_annotation` approval, then the LLM calls."""
+    import math
+
+    from agents.approvals import ask_here
+    from agents.llm_complete import Completer
+    from agents.llm_config import settings_for
+    from skills.annotate import annotate_with_llm
+    from skills.errors import NotApproved, UserError
+
+    if classes:
+        names = [c.strip() for c in classes.split(",") if c.strip()]
+    elif lab is not None and label is not None:
+        names = sorted({str(v) for v in lab[label]})
+    else:
+        raise UserError("--llm needs the classes: --classes a,b,c or --labelled with a label column.")
+    if text is None or text not in pool_df.columns:
+        raise UserError(
+            "--llm needs the pool's text column (--text); the pool's columns are: "
+            f"{', '.join(map(str, pool_df.columns))}."
+        )
+    settings = settings_for(llm).for_agent("data_agent")
+    calls = min(max_calls, math.ceil(len(pool_df) / batch_size))
+    price = (
+        f", priced {settings.price[0]:g}/{settings.price[1]:g} USD per 1k tokens" if settings.price else ""
+    )
+    what = (
+        f"send {min(len(pool_df), calls * batch_size):,} rows' text to {settings.where()} in up to {calls} "
+        f"calls{price}"
+    )
+    decision = ask_here(approve, "paid_annotation", what)
+    if not decision.granted:
+        raise NotApproved(f"not approved: {what} ({decision.by}).")
+    _echo(f"paid annotation approved ({decision.by}): {what}")
+    complete = Completer(settings)
+    result = annotate_with_llm(
+        pool_df,
+        text,
+        names,
+        complete,
+        label=label or "label",
+        min_confidence=0.7 if min_confidence is None else min_confidence,
+        batch_size=batch_size,
+        max_calls=max_calls,
+    )
+    u = complete.usage
+    cost = f", about {u['cost_usd']:.4f} USD" if settings.price else ""
+    result.notes.append(
+        f"LLM usage: {u['calls']} calls, {u['prompt_tokens']:,} prompt and {u['completion_tokens']:,} "
+        f"completion tokens{cost}."
+    )
+    return result
 
 
 @app.command()

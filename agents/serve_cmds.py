@@ -40,6 +40,36 @@ def _step(state: dict[str, Any], name: str) -> Any:
     return entry.get("result") if entry.get("status") == "done" else None
 
 
+ApproveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--approve",
+        help="Approval policy for this step (auto, ask, never, policy or a file); default: the run's own.",
+    ),
+]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _approved(run_dir: Path, policy: str | None, kind: str, description: str) -> None:
+    """Ask for a risky step under `policy` (or the run's recorded --approve); the decision goes into
+    the run's transcript. Denied: one sentence and exit 2 (declined)."""
+    from agents.approvals import ask, check_policy
+    from agents.run_state import Run, RunOptions
+    from skills.errors import UserError
+
+    state = _state(run_dir)
+    options = RunOptions(**state["options"]) if "options" in state else RunOptions(request="")
+    run = Run(run_dir=run_dir, options=options, state=state)
+    try:
+        if policy is not None:
+            run.options.approve = check_policy(policy)
+    except UserError as err:
+        _fail(str(err))
+    decision = ask(run, kind, description)
+    if not decision.granted:
+        _fail(f"not approved: {description} ({decision.by}).", code=2)
+
+
 def _model(run_dir: Path) -> Path:
     model = run_dir / "exports" / "model.onnx"
     if not model.is_file():
@@ -75,12 +105,20 @@ def serve(
         str, typer.Option(help="Environment variable whose value, if set, becomes the API key.")
     ] = "TRAINER_AGENT_API_KEY",
     as_json: JsonOpt = False,
+    approve: ApproveOpt = None,
 ) -> None:
-    """Start the run's model service in the background (stop it with `trainer-agent stop`)."""
+    """Start the run's model service in the background (stop it with `trainer-agent stop`).
+
+    Listening on anything but the loopback address exposes the model to other machines: that is
+    the `expose_service` approval, asked under --approve (default: the run's own policy)."""
     from skills.deploy import start_service
     from skills.errors import UserError
 
     _state(run_dir)
+    if host not in LOOPBACK:
+        _approved(
+            run_dir, approve, "expose_service", f"serve the model on {host}, reachable from other machines"
+        )
     try:
         d = start_service(_model(run_dir), run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
     except UserError as err:
@@ -126,13 +164,17 @@ def package(
         bool, typer.Option("--build/--no-build", help="Build the image, or only write the Dockerfile.")
     ] = True,
     as_json: JsonOpt = False,
+    approve: ApproveOpt = None,
 ) -> None:
-    """Write service/Dockerfile for the run's model and build the service image."""
+    """Write service/Dockerfile for the run's model and build the service image (the `build_image`
+    approval, asked under --approve; default: the run's own policy)."""
     from skills.errors import UserError
     from skills.package import build_image, write_dockerfile
 
     _state(run_dir)
     _model(run_dir)
+    if build:
+        _approved(run_dir, approve, "build_image", f"build a Docker image for {run_dir.name}'s service")
     try:
         if build:
             info = build_image(run_dir, tag=tag, base_image=base_image)

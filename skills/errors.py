@@ -17,3 +17,9 @@ class NeedsInput(UserError):
     """The request cannot go on without something only the person can provide."""
 
     exit_code = 2
+
+
+class NotApproved(UserError):
+    """A risky or paid step that the approval policy or the person did not approve (declined)."""
+
+    exit_code = 2

@@ -60,3 +60,15 @@ def test_commands_refuse_what_is_not_a_run(tmp_path):
     (tmp_path / "state.json").write_text(json.dumps({"steps": {}}))
     r = run_cli("serve", str(tmp_path))
     assert r.code == 1 and "has no exported model yet" in r.stderr
+
+
+def test_exposing_or_packaging_needs_approval(run_dir):
+    exposed = run_cli("serve", str(run_dir), "--host", "0.0.0.0", "--approve", "never")
+    assert exposed.code == 2, exposed.stderr
+    assert "not approved: serve the model on 0.0.0.0" in exposed.stderr and "Traceback" not in exposed.stderr
+    built = run_cli("package", str(run_dir), "--approve", "never")
+    assert built.code == 2 and "not approved: build a Docker image" in built.stderr
+    records = [json.loads(x) for x in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    decisions = {(r["kind"], r["decision"]) for r in records if r.get("type") == "approval"}
+    assert {("expose_service", "deny"), ("build_image", "deny")} <= decisions
+    assert run_cli("status", str(run_dir)).code == 3  # nothing was started
