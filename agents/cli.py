@@ -215,6 +215,14 @@ def run(
     reuse: Annotated[
         bool, typer.Option("--reuse/--no-reuse", help="Reuse a library model that meets the request.")
     ] = False,
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            "--warm-start/--no-warm-start",
+            help="Start from the closest library model (same task and labels): its family first, "
+            "its settings narrow the search.",
+        ),
+    ] = True,
 ) -> None:
     """Train, check, export and serve a model for REQUEST on your data."""
     from agents.run_state import Run, RunOptions
@@ -252,6 +260,7 @@ def run(
         budget_min=budget_min,
         model_dir=str(model_dir) if model_dir else None,
         reuse=reuse,
+        warm_start=warm_start,
     )
     try:
         out.mkdir(parents=True, exist_ok=True)

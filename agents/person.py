@@ -385,7 +385,11 @@ def accept_anyway(run: Run) -> None:
     spec.reasons, spec.questions, spec.proposal = [], [], []
     rows, classes = _rows_and_classes(run, spec)
     spec.estimate = estimate(
-        spec, n_rows=rows, n_features=max(1, len(spec.feature_columns)), n_classes=classes
+        spec,
+        n_rows=rows,
+        n_features=max(1, len(spec.feature_columns)),
+        n_classes=classes,
+        budget_min=run.options.budget_min,
     )
     spec.plan = make_plan(spec, spec.estimate)
     run.state["steps"]["parse"]["result"] = spec.model_dump(mode="json")

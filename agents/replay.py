@@ -140,7 +140,12 @@ def replay_one(
 
     run_dir, transcript = _source(path)
     recorded_state = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
-    options = RunOptions(**{**recorded_state["options"], "serve": False, "approve": "auto"})
+    # The model library has changed since the recording: warm-start only if the recorded run did.
+    trained = (recorded_state.get("steps", {}).get("train") or {}).get("result") or {}
+    warm = bool((trained.get("tuning") or {}).get("warm_start"))
+    options = RunOptions(
+        **{**recorded_state["options"], "serve": False, "approve": "auto", "warm_start": warm}
+    )
     Path(out).mkdir(parents=True, exist_ok=True)
     replay = Run.create(out, options, run_id=f"replay-{run_dir.name}-{secrets.token_hex(2)}")
     if not execute:  # tools answer from the recorded results; the report is rebuilt from them

@@ -47,6 +47,7 @@ class RunOptions:
     budget_min: float | None = None  # Model agent: minutes for choosing and tuning models
     model_dir: str | None = None  # a saved transformers model to start from (teacher)
     reuse: bool = False  # reuse a registered model that meets the request on the same data
+    warm_start: bool = True  # start from the closest registered model's family and settings
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

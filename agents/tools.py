@@ -82,7 +82,7 @@ def _parse(run: Run) -> dict[str, Any]:
         from agents.person import latest_requirements
 
         task = latest_requirements(task)
-    task = triage(task, df, label_given=opts.label is not None, test_df=test_df)
+    task = triage(task, df, label_given=opts.label is not None, test_df=test_df, budget_min=opts.budget_min)
     (run.run_dir / "spec.json").write_text(task.model_dump_json(indent=2), encoding="utf-8")
     return task.model_dump(mode="json")
 
@@ -118,9 +118,26 @@ def _train(run: Run) -> dict[str, Any]:
         return hit.model_dump(mode="json")
     payload = {"task": run.result("parse"), "data": run.result("data"), "seed": opts.seed}
     payload |= {"budget_min": opts.budget_min, "model_dir": _pretrained_copy(run, opts.model_dir)}
+    if opts.warm_start and (warm := registry.warm_start(spec(run), data_report(run))):
+        payload["warm_start"] = _warm_copy(run, warm)
     result = TrainResult.model_validate(run_job(run, "train", payload))
     registry.register(spec(run), data_report(run), result)
     return result.model_dump(mode="json")
+
+
+def _warm_copy(run: Run, warm: dict[str, Any]) -> dict[str, Any]:
+    """The registry's warm start, with a torch net's file copied into the run directory (the only
+    place sandbox jobs can read); scikit-learn settings travel in the payload itself."""
+    import shutil
+    from pathlib import Path
+
+    src, warm = Path(warm.get("model_path") or ""), {**warm, "model_path": None}
+    if src.suffix == ".pt" and src.is_file():
+        target = run.run_dir / "warm_start" / src.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        warm["model_path"] = str(target)
+    return warm
 
 
 def _pretrained_copy(run: Run, model_dir: str | None) -> str | None:

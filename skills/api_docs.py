@@ -113,6 +113,11 @@ def _performance(perf: dict[str, Any]) -> list[str]:
     return out
 
 
+def _is_base64_image(example: Any) -> bool:
+    """A base64 PNG, JPEG, GIF, BMP or WebP file (an image model's example input)."""
+    return isinstance(example, str) and example.startswith(("iVBORw0KGgo", "/9j/", "R0lGOD", "Qk", "UklGR"))
+
+
 def render_api_md(
     openapi: dict[str, Any],
     url: str,
@@ -147,9 +152,22 @@ def render_api_md(
         "```",
         "",
         "```python",
-        "import httpx",
-        "",
-        f"r = httpx.post({url + '/predict'!r}, json={{'inputs': [{example!r}]}},",
+        *(
+            [
+                "import base64",
+                "",
+                "import httpx",
+                "",
+                "image = base64.b64encode(open('picture.png', 'rb').read()).decode()  # PNG, JPEG, ...",
+                f"r = httpx.post({url + '/predict'!r}, json={{'inputs': [image]}},",
+            ]
+            if _is_base64_image(example)
+            else [
+                "import httpx",
+                "",
+                f"r = httpx.post({url + '/predict'!r}, json={{'inputs': [{example!r}]}},",
+            ]
+        ),
         f"               headers={{{API_KEY_HEADER!r}: 'your key, if the service has one'}})",
         "r.raise_for_status()",
         "print(r.json()['predictions'])",

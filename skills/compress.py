@@ -37,11 +37,18 @@ def compress(
     variants: list[dict[str, Any]] = [
         {"name": "float (as trained)", "params": trained.params, "score": base, "kept": True}
     ]
+    if task == TaskType.IMAGE_CLASSIFICATION:
+        return {
+            "status": "skipped",
+            "reason": "image models are sized to the parameter limit while training; the ONNX int8 copy "
+            "is tried at export",
+            "variants": variants,
+        }
     if trained.framework == "torch":
         variants.append(_torch_int8(trained, info, x_test, y_test, key))
     elif (
         task == TaskType.TEXT_CLASSIFICATION
-        and hasattr(trained.model.named_steps["clf"], "coef_")
+        and hasattr(getattr(trained.model, "named_steps", {}).get("clf"), "coef_")  # not an ensemble
         and trained.train_data
     ):
         variants += _prune_text(trained, info, x_test, y_test, key)

@@ -62,6 +62,10 @@ def prepare_data(
     """
     if not 0 < test_size < 1:
         raise UserError(f"test_size must be between 0 and 1 (got {test_size})")
+    if spec.task_type == TaskType.IMAGE_CLASSIFICATION:  # images are decoded and copied, not cleaned as rows
+        from skills.image_data import prepare_images
+
+        return prepare_images(spec, train_path, test_path, out_dir, seed=seed, test_size=test_size)
     train_name = str(train_path)
     test_name = str(test_path) if test_path is not None else None
     out_dir = Path(out_dir)
@@ -154,8 +158,6 @@ def prepare_data(
 
 
 def _resolve_columns(spec: TaskSpec, df: pd.DataFrame, name: str, notes: list[str]) -> _Columns:
-    if spec.task_type == TaskType.IMAGE_CLASSIFICATION:
-        raise UserError("preparing image data is not supported yet; give a text or tabular task")
     if not spec.label_column:
         raise NeedsInput(f"which column of '{name}' holds the labels? columns are: {', '.join(df.columns)}")
     label = spec.label_column

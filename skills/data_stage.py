@@ -77,7 +77,15 @@ def run_data_stage(
     skipped: list[str] = []
     extra: dict[str, Any] = {}
 
-    prof = profile_data(train, test, label, text, report.feature_columns, classification, seed)
+    image = task == TaskType.IMAGE_CLASSIFICATION
+    if image:  # image paths are relative to data/; the plots open them from anywhere
+        from skills.image_data import IMAGE_COLUMN, image_profile
+
+        for frame, csv in ((train, report.train_path), (test, report.test_path)):
+            frame[IMAGE_COLUMN] = [str(Path(csv).parent / p) for p in frame[IMAGE_COLUMN]]
+        prof = image_profile(train, test, label)
+    else:
+        prof = profile_data(train, test, label, text, report.feature_columns, classification, seed)
     findings += prof.findings
     skipped += prof.skipped
     lap("profile")
@@ -122,7 +130,9 @@ def run_data_stage(
         findings.insert(0, f"Too little labelled data after cleaning: {suff.more_needed} more rows needed.")
     else:
         target = _accuracy_target(spec)
-        if classification and target is not None and len(train) <= LEARNING_CURVE_MAX_ROWS:
+        if image and target is not None:
+            skipped.append("learning-curve probe (images: the Model agent's curve is in the model card)")
+        elif classification and target is not None and len(train) <= LEARNING_CURVE_MAX_ROWS:
             suff.estimate = learning_curve_estimate(train, label, target, text, report.feature_columns, seed)
             if suff.estimate:
                 findings.append(f"Learning curve: {suff.estimate}.")

@@ -14,6 +14,7 @@ Outputs: classifiers "label" and "probabilities" (columns in the order of the me
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,19 @@ def _options(pipe: Any) -> dict[int, dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     options: dict[int, dict[str, Any]] = {}
-    for _, step in pipe.steps:
+    # A soft-voting ensemble (skills.ensemble) holds fitted pipelines: their vectorizers need the
+    # same options, and the ensemble itself gives plain probabilities (no ZipMap).
+    steps = [s for _, s in pipe.steps] if hasattr(pipe, "steps") else [pipe]
+    for step in steps:
         if isinstance(step, TfidfVectorizer):
             # locale "C": onnxruntime here rejects the default (empty) StringNormalizer locale.
             options[id(step)] = {"locale": "C", "tokenexp": TOKEN_PATTERN}
         elif hasattr(step, "predict_proba"):
             options[id(step)] = {"zipmap": False}
+        if isinstance(getattr(step, "estimators_", None), list):
+            for member in step.estimators_:
+                if hasattr(member, "steps"):
+                    options |= {k: v for k, v in _options(member).items() if k not in options}
     return options
 
 
@@ -157,6 +165,12 @@ def export_onnx(
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
+    if task == TaskType.IMAGE_CLASSIFICATION:
+        from skills.export_image import export_image_model
+
+        return export_image_model(
+            spec, data, train, out_dir, quantize=quantize, tensorrt=tensorrt, batch_size=batch_size
+        )
     if info.get("framework") == "torch":
         from skills.export_torch import export_torch_model
 
@@ -240,6 +254,8 @@ def onnx_param_count(path: str | Path) -> int:
     model = onnx.load(str(path))
     total = 0
     for init in model.graph.initializer:
+        if re.fullmatch(r"w\d+", init.name) and list(init.dims) == [1]:
+            continue  # a voting ensemble's fixed member weight (skl2onnx names them w0, w1, ...)
         if init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
             total += int(np.prod(init.dims)) if init.dims else 1
     for node in model.graph.node:

@@ -280,7 +280,7 @@ _NO_DATA_AT_ALL = re.compile(
 )
 
 
-def no_data(request: str) -> Finding:
+def no_data(request: str, task: TaskType | None = None) -> Finding:
     """No data was given: ask for it, or infeasible when the person says there is none to get."""
     if m := _NO_DATA_AT_ALL.search(request):
         return Finding(
@@ -289,14 +289,18 @@ def no_data(request: str) -> Finding:
             "without them there is nothing to learn the target from or to measure it on.",
             ["If you can label a few hundred examples, I can start from those: can you?"],
         )
-    return Finding(
-        "ask",
-        "A supervised model needs labelled examples, and no data was given.",
-        [
+    if task == TaskType.IMAGE_CLASSIFICATION:
+        where = (
+            "Which labelled images should I learn from? Give a folder with one sub-folder of images per "
+            "class (e.g. photos/cat/1.jpg), or a CSV with an image path column and a label column, "
+            "with --data PATH."
+        )
+    else:
+        where = (
             "Which data should I learn from? Give a file (CSV, TSV, JSONL or Parquet) with --data PATH, "
             "with one column holding the label to predict."
-        ],
-    )
+        )
+    return Finding("ask", "A supervised model needs labelled examples, and no data was given.", [where])
 
 
 # ---- vague requests -----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         seed=int(spec.get("seed", 0)),
         budget_min=spec.get("budget_min"),
         model_dir=spec.get("model_dir"),
+        warm_start=spec.get("warm_start"),
     )
     return result.model_dump(mode="json")
 

@@ -141,28 +141,44 @@ def load_text_folder(path: str | Path) -> pd.DataFrame:
 
 
 def load_image_folder(path: str | Path) -> pd.DataFrame:
-    """One row per image: columns image (absolute path), label (the folder name), width, height.
+    """One row per image: columns image (absolute path), label (the folder name), width, height, mode.
 
-    Only the image headers are read; a file that PIL cannot open is named in the error.
+    Only the image headers are read. Files PIL cannot open are left out and listed, with the
+    reason, in `df.attrs["unreadable_images"]`; other files in the class folders are counted in
+    `df.attrs["ignored_files"]`. None readable is an error.
     """
     import pandas as pd
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    rows = []
-    for label, file in _class_files(path, IMAGE_FILES):
+    rows, unreadable = [], []
+    files = _class_files(path, IMAGE_FILES)
+    for label, file in files:
         try:
             with Image.open(file) as img:
                 width, height = img.size
                 mode = img.mode
-        except (UnidentifiedImageError, OSError) as err:
-            raise UserError(f"'{file}' is not a readable image: {_first_line(err)}") from None
+        except UnidentifiedImageError:
+            unreadable.append((str(file.resolve()), "not a readable image (unknown format)"))
+            continue
+        except (OSError, SyntaxError, ValueError) as err:
+            unreadable.append((str(file.resolve()), f"not a readable image ({_first_line(err)})"))
+            continue
         rows.append(
             {"image": str(file.resolve()), "label": label, "width": width, "height": height, "mode": mode}
         )
     if not rows:
+        if unreadable:
+            raise UserError(
+                f"none of the {len(unreadable)} image files in '{path}' could be read "
+                f"(e.g. '{unreadable[0][0]}': {unreadable[0][1]})"
+            )
         raise UserError(f"'{path}' has no image files in its class folders")
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.attrs["unreadable_images"] = unreadable
+    others = [f for d in path.iterdir() if d.is_dir() and not d.name.startswith(".") for f in d.rglob("*")]
+    df.attrs["ignored_files"] = sum(1 for f in others if f.is_file() and f.suffix.lower() not in IMAGE_FILES)
+    return df
 
 
 def load_hf_dataset(path: str | Path, split: str | None = None) -> pd.DataFrame:

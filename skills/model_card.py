@@ -36,8 +36,14 @@ class Trained:
     before_model: Any = None  # the model before distillation, evaluated on the held-out data too
 
 
-def save_model(trained: Trained, models: Path) -> tuple[Path, int]:
+def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> tuple[Path, int]:
     models.mkdir(parents=True, exist_ok=True)
+    if trained.framework == "torch" and task == TaskType.IMAGE_CLASSIFICATION:
+        from skills.train_image import save_image_net
+
+        path = models / "model.pt"
+        net, config = trained.model
+        return path, save_image_net(net, config, path)
     if trained.framework == "torch":
         from skills.torch_text import save_text_net
 
@@ -63,7 +69,7 @@ def finish_training(
     from skills.train import count_params, load_features, predict_with, upper_limit
 
     task = TaskType(spec.task_type)
-    path, size = save_model(trained, out / "models")
+    path, size = save_model(trained, out / "models", task)
     params = trained.params if trained.framework == "torch" else count_params(trained.model)
     if (limit := upper_limit(spec.requirements, "params")) is not None and params > limit:
         trained.notes.append(
@@ -103,7 +109,7 @@ def finish_training(
         trained.model, params = kept["model"], kept["params"]
         pred, proba = predict_with(info, trained.model, x_test)
         metrics = compute(task, y_test, pred, proba, labels)
-        path, size = save_model(trained, out / "models")
+        path, size = save_model(trained, out / "models", task)
         info["params"] = params
         (out / "models" / "model.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         trained.notes.append(compression["summary"])
@@ -235,7 +241,12 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         "- Measured on one held-out split of the data given; other data (other sources, later dates, "
         "other wording or populations) may score lower.",
     ]
-    if task == TaskType.TEXT_CLASSIFICATION:
+    if task == TaskType.IMAGE_CLASSIFICATION:
+        lines.append(
+            "- Images are squashed to one small square size (aspect ratio not kept): fine detail is lost, "
+            "and photos unlike the training images (other cameras, lighting, framing) may score lower."
+        )
+    elif task == TaskType.TEXT_CLASSIFICATION:
         lines.append(
             "- Words only (pairs for TF-IDF models): sarcasm and context beyond that are missed, "
             "and only ASCII words count (other scripts are ignored)."

@@ -18,7 +18,7 @@ from skills.errors import UserError
 
 CATALOG = Path(__file__).resolve().parents[1] / "configs" / "models.yaml"
 MODELS_ENV = "TRAINER_AGENT_MODELS"
-_NAMES = {"features", "classes", "rows", "vocab", "embed", "hidden", "max", "min"}
+_NAMES = {"features", "classes", "rows", "vocab", "embed", "hidden", "channels", "max", "min"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Candidate:
     pretrained: tuple[str, ...] = ()
     config: dict[str, Any] = field(default_factory=dict)
 
-    def estimate_params(self, features: int = 0, classes: int = 1, rows: int = 0, vocab: int = 0) -> int:
+    def estimate_params(
+        self, features: int = 0, classes: int = 1, rows: int = 0, vocab: int = 0, channels: int = 1
+    ) -> int:
         """The catalog's formula evaluated for a data set (classes: 1 for regression or binary linear)."""
         if isinstance(self.params, (int, float)):
             return int(self.params)
@@ -47,6 +49,7 @@ class Candidate:
             "vocab": vocab or features,
             "embed": int(self.config.get("embed", 0)),
             "hidden": int(self.config.get("hidden", 0)),
+            "channels": channels,
             "max": max,
             "min": min,
         }

@@ -59,6 +59,7 @@ class OnnxPredictor:
         self.labels: list[str] = list(self.meta.get("labels") or [])
         self.inputs: list[dict[str, str]] = list(self.meta["inputs"])
         self.is_text = self.task_type == "text_classification"
+        self.is_image = self.task_type == "image_classification"
         self.is_classifier = not self.task_type.endswith("regression")
         self._by_column = {i["column"]: i for i in self.inputs}
         self.version = model_version(self.path)
@@ -97,12 +98,39 @@ class OnnxPredictor:
             f"Input {i} must be a string (or an object with field '{column}'), got {type(row).__name__}."
         )
 
+    def _pixels_of(self, i: int, row: Any) -> Any:
+        """uint8 [side, side, channels] of one image input: base64 text, {"image": base64} or bytes."""
+        from skills.image_data import open_image, pixels_from_base64, to_pixels
+
+        spec = self.inputs[0]
+        side, channels = int(spec["side"]), int(spec["channels"])
+        if isinstance(row, dict):
+            unknown = [k for k in row if k not in (spec["column"], "image")]
+            if unknown:
+                raise ValueError(f"Input {i} has unknown field(s) {unknown}; this model reads only 'image'.")
+            row = row.get("image", row.get(spec["column"]))
+        try:
+            if isinstance(row, str):
+                return pixels_from_base64(row, side, channels)
+            if isinstance(row, (bytes, bytearray)):
+                return to_pixels(open_image(bytes(row)), side, channels)
+        except ValueError as err:
+            raise ValueError(
+                f"Input {i} {err}; send a PNG, JPEG, BMP, GIF or WebP file as base64 text."
+            ) from None
+        raise ValueError(
+            f"Input {i} must be an image as base64 text (or an object with field 'image'), "
+            f"got {type(row).__name__}."
+        )
+
     def feeds(self, rows: Sequence[Any]) -> dict[str, Any]:
         """The onnxruntime input dict for `rows`; raises ValueError naming the row and column at fault."""
         import numpy as np
 
         if isinstance(rows, (str, dict)) or not isinstance(rows, Sequence):
             raise ValueError("Inputs must be a list of rows.")
+        if self.is_image:
+            return {self.inputs[0]["name"]: np.stack([self._pixels_of(i, r) for i, r in enumerate(rows)])}
         if self.is_text:
             texts = [self._text_of(i, r) for i, r in enumerate(rows)]
             return {self.inputs[0]["name"]: np.asarray(texts, dtype=object).reshape(-1, 1)}

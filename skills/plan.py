@@ -1,9 +1,12 @@
 """The Task agent's plan (which agent does what, in which order, within which budget) and its
 estimate of time, compute and LLM cost, made before anything runs.
 
-The estimate is a rule of thumb timed on this version's models on 2 CPU cores (fine_foods, 4,000
-reviews: about 16 s to train with cross-validated C and 9 s to export and check parity; wine,
-178 rows: about 4 s to train); `low`..`high` spans 0.6x to 2x of it. More cores shorten training.
+The estimate is a rule of thumb timed on this version's models on 2 CPU cores (`_train_seconds`:
+fine_foods, 4,000 reviews: about 23 s for the vocabulary/C grid by 3-fold CV and the evaluation,
+800 reviews about 5 s; tables: random forest, gradient boosting and logistic regression by 3-fold
+CV, wine about 9 s, digits about 47 s, gradient boosting being most of it; about 9 s to export and
+check parity); with a time budget (--budget-min) the search takes about the budget. `low`..`high`
+spans 0.6x to 2x of it. More cores shorten training.
 The offline planner calls no LLM, so its LLM cost is 0; `llm_calls` says how many turns an LLM
 brain would take, for pricing a configured model.
 
@@ -39,7 +42,7 @@ STEPS: tuple[tuple[str, str, str, str], ...] = (
         "train",
         "model_agent",
         "train_model",
-        "train {family} within the constraints, evaluate it, write model_card.md",
+        "{family} within the constraints, evaluate it, write model_card.md",
     ),
     (
         "export",
@@ -73,14 +76,55 @@ def _family(task: TaskType) -> str:
     return FAMILIES.get(task, task.value.replace("_", " ") + " model")
 
 
-def _train_seconds(task: TaskType, rows: int, features: int, classes: int) -> float:
+def _tries(task: TaskType, budget: bool) -> list[str]:
+    """The catalog families the search tries, in the order it tries them (`skills.select_model`):
+    the defaults, or every exportable model family within a budget."""
+    from skills.model_catalog import candidates
+
+    try:
+        cands = [c for c in candidates(task) if c.role == "model" and (c.exportable if budget else c.default)]
+    except Exception:  # an unreadable catalog fails the training step with its own message
+        return []
+    return [c.name for c in sorted(cands, key=lambda c: (-c.quality, c.cost))]
+
+
+def _trains(task: TaskType, budget: bool) -> str:
+    names = _tries(task, budget)
+    if len(names) > 1:
+        return f"try {', '.join(names)} by 3-fold cross-validation, keep the best (or their soft vote)"
+    return f"train {names[0] if names else _family(task)}"
+
+
+JOB_START_S = 3.0  # the training job's own process: Python and scikit-learn imports
+
+
+def _train_seconds(
+    task: TaskType, rows: int, features: int, classes: int, budget_min: float | None = None
+) -> float:
+    """The training step, fitted to measurements on 2 cores (train_model wall time plus the job's
+    start): text 4,000 rows 23.4 s (+3), 800 rows 4.9 s (+3); tables wine 8.6 s, breast_cancer
+    8.3 s, digits 46.9 s (gradient boosting 38.9 s of it), diabetes 4.7 s (each +3); images 1,437
+    digits 40-48 s."""
+    cells = rows * max(1, features)
     if task == TaskType.TEXT_CLASSIFICATION:
         from skills.train import CV_MAX_ROWS
 
-        per_row = 0.0035 if rows <= CV_MAX_ROWS else 0.001  # C tuned by cross-validation below CV_MAX_ROWS
-        return 2.0 + per_row * rows
-    per_tree_cell = 3e-5 * max(1, classes if classes > 2 else 1)  # multi-class boosting: a tree per class
-    return 2.0 + per_tree_cell * rows * max(1, features)
+        # vocabulary x C grid by 3-fold CV below CV_MAX_ROWS, one fit above it
+        search = 0.0045 * rows if rows <= CV_MAX_ROWS else 0.001 * rows
+        finish = 0.5 + 0.0015 * min(rows, CV_MAX_ROWS)  # evaluation, learning curve, pruned variants
+    elif task == TaskType.IMAGE_CLASSIFICATION:
+        # pixel logistic regression by CV (9.8 s) + the small CNN with early stopping (30-39 s) on
+        # 1,437 digits at 8x8: about 0.03 s an image; larger images cost more (not known here)
+        search = 2.0 + 0.03 * rows
+        finish = 2.0
+    else:
+        boosted = max(1, classes if classes > 2 else 1)  # multi-class boosting: a tree per class a stage
+        search = (2.0 + 2e-5 * cells) + (2.5 + 4e-5 * cells * boosted) + (0.3 + 2e-6 * cells * boosted)
+        finish = 2.0
+    if budget_min is not None:  # text tunes for the whole budget; tables stop when the list ends
+        budget_s = budget_min * 60
+        search = budget_s if task == TaskType.TEXT_CLASSIFICATION else min(budget_s, 1.5 * search)
+    return JOB_START_S + search + finish
 
 
 def _compute() -> str:
@@ -90,9 +134,15 @@ def _compute() -> str:
 
 
 def estimate(
-    spec: TaskSpec, n_rows: int, n_features: int = 1, n_classes: int = 2, n_test: int | None = None
+    spec: TaskSpec,
+    n_rows: int,
+    n_features: int = 1,
+    n_classes: int = 2,
+    n_test: int | None = None,
+    budget_min: float | None = None,
 ) -> dict[str, Any]:
-    """Seconds per step and in total (with a low..high range), compute, and LLM calls and cost."""
+    """Seconds per step and in total (with a low..high range), compute, and LLM calls and cost;
+    `budget_min` is the Model agent's time budget (--budget-min), which training then takes."""
     if n_test is None:  # the Data agent holds out 20% when no test file is given
         n_test = max(1, round(0.2 * n_rows))
         n_train = max(1, n_rows - n_test)
@@ -101,7 +151,7 @@ def estimate(
     steps = {
         "parse": 1.0,
         "data": 0.5 + 2e-5 * n_rows * max(1, n_features),
-        "train": _train_seconds(spec.task_type, n_train, n_features, n_classes),
+        "train": _train_seconds(spec.task_type, n_train, n_features, n_classes, budget_min),
         "export": 3.0 + 0.003 * n_test,
         "serve": 4.0,
         "report": 0.5,
@@ -114,6 +164,8 @@ def estimate(
         "steps_seconds": {k: round(v, 1) for k, v in steps.items()},
         "compute": _compute(),
         "rows": n_rows,
+        "budget_min": budget_min,
+        "tries": _tries(spec.task_type, budget_min is not None),
         "llm": "offline planner (no LLM)",
         "llm_calls": 0,
         "llm_calls_with_llm_brain": LLM_TURNS_PER_STEP * len(STEPS),
@@ -148,7 +200,7 @@ def make_plan(spec: TaskSpec, est: dict[str, Any] | None = None) -> list[dict[st
             "step": step,
             "agent": agent,
             "tool": tool,
-            "does": does.format(family=_family(spec.task_type)),
+            "does": does.format(family=_trains(spec.task_type, (est or {}).get("budget_min") is not None)),
         }
         if step in seconds:
             item["budget_s"] = round(HIGH * seconds[step] + 1, 0)

@@ -156,7 +156,9 @@ class Registry:
         )
 
     def warm_start(self, spec: TaskSpec, data: DataReport) -> dict[str, Any] | None:
-        """The closest registered model's family and settings, to try first."""
+        """The closest registered model (same task type and labels, newest first): its family and
+        settings to try first (`families`: family -> settings; an ensemble gives its members), its
+        training time and file (a torch net's weights can seed the new one)."""
         _, close = self.find(spec, data)
         if close is None:
             return None
@@ -164,8 +166,16 @@ class Registry:
             info = json.loads(Path(close["model_path"]).with_name("model.json").read_text())
         except (OSError, json.JSONDecodeError):
             return None
+        hyper = info.get("hyperparameters", {})
+        # an ensemble warm-starts its members: their families first, each with its own settings
+        members = hyper.get("members") if isinstance(hyper.get("members"), dict) else {}
         return {
             "id": close["id"],
+            "created": close["created"],
             "family": close["family"],
-            "hyperparameters": info.get("hyperparameters", {}),
+            "hyperparameters": hyper,
+            "families": {**members} if members else {close["family"]: hyper},
+            "train_seconds": close["train_seconds"],
+            "metrics": close["metrics"],
+            "model_path": close["model_path"],
         }

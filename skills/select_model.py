@@ -50,6 +50,8 @@ class Selection:
     scored: Scored | None
     tried: list[Tried]
     metric: str
+    # every candidate evaluated within the limits with what it gave (fitted model in the payload)
+    results: list[tuple[Candidate, Scored]] = field(default_factory=list)
 
     @property
     def table(self) -> list[dict[str, Any]]:
@@ -108,10 +110,12 @@ def select(
     metric: str = "accuracy",
     tolerance: float = TIE_TOLERANCE,
     clock: Callable[[], float] = time.perf_counter,
+    first: Sequence[str] = (),
 ) -> Selection:
     """Try `cands` (filtered by the limits, ordered by expected quality, then cost) with `evaluate`.
 
-    Stops when the budget is spent (at least one candidate is always tried) or when the list ends.
+    Families named in `first` are tried before the others. Stops when the budget is spent (at
+    least one candidate is always tried) or when the list ends.
     The winner is the highest score; candidates within `tolerance` of it count as ties and the one
     with the fewest parameters is kept. A fitted model over the parameter limit is not kept.
     """
@@ -126,7 +130,8 @@ def select(
             tried.append(Tried(cand.name, "filtered", "; ".join(why), estimated_params=est))
         else:
             feasible.append((cand, est))
-    feasible.sort(key=lambda ce: (-ce[0].quality, ce[0].cost))
+    # `first` (a warm start's families) go ahead of the usual order
+    feasible.sort(key=lambda ce: (ce[0].name not in first, -ce[0].quality, ce[0].cost))
     if not feasible and cands:  # nothing fits the limits: try the smallest, and say so
         smallest = min(
             (c for c in cands if c.exportable), key=lambda c: c.estimate_params(**sizes), default=None
@@ -175,4 +180,4 @@ def select(
                 if best_scored.score == top
                 else f"within {tolerance} of the best {metric} ({top:.4f}) with fewer parameters"
             )
-    return Selection(best=best, scored=best_scored, tried=tried, metric=metric)
+    return Selection(best=best, scored=best_scored, tried=tried, metric=metric, results=results)

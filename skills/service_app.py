@@ -50,6 +50,17 @@ class PredictRequest(BaseModel):
     )
 
 
+ImageText = Annotated[str, StringConstraints(max_length=MAX_BODY_BYTES)]
+
+
+class ImagePredictRequest(BaseModel):
+    inputs: list[ImageText | dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_INPUTS,
+        description='Images as base64 text (PNG, JPEG, BMP, GIF, WebP), or objects {"image": base64}.',
+    )
+
+
 class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]] = Field(
         description='{"label", "probabilities"} per input for classifiers, {"value"} for regressors'
@@ -97,7 +108,15 @@ def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
         lines.append(f"It predicts `{info['label_column']}`, one of: {', '.join(info['labels'])}.")
     else:
         lines.append(f"It predicts the number `{info['label_column']}`.")
-    if info["text_column"]:
+    if info["task_type"] == "image_classification":
+        spec = info["inputs"][0]
+        lines.append(
+            "Send a list of images as base64 text (PNG, JPEG, BMP, GIF or WebP file bytes; a `data:` URL "
+            "prefix is accepted), or objects with the field `image`. Each is converted to "
+            f"{'grayscale' if int(spec['channels']) == 1 else 'RGB'} and resized to "
+            f"{spec['side']}x{spec['side']} pixels; an image that does not decode gets a 422."
+        )
+    elif info["text_column"]:
         lines.append(f"Send a list of texts (or objects with the field `{info['text_column']}`).")
     else:
         cols = ", ".join(
@@ -152,8 +171,15 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     info = predictor.info
     model_summary = {k: info[k] for k in ("task_type", "family", "labels", "file", "version")}
     example = predictor.meta.get("example")
+    if example is None and predictor.is_image:  # a blank image of the model's size
+        from PIL import Image
+
+        from skills.image_data import encode_png
+
+        example = encode_png(Image.new("L", (int(predictor.inputs[0]["side"]),) * 2, 255))
     if example is None:
         example = "an example text" if predictor.is_text else {i["column"]: None for i in predictor.inputs}
+    Request_ = ImagePredictRequest if predictor.is_image else PredictRequest
     title, description = _describe(info, example)
 
     registry = CollectorRegistry()
@@ -326,19 +352,20 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     )
     async def predict(
         request: Request,
-        body: PredictRequest = Body(
+        body: Request_ = Body(  # type: ignore[valid-type]
             openapi_examples={"one": {"summary": "One input", "value": {"inputs": [example]}}}
         ),
     ) -> Any:
         if not request.scope.get("state", {}).get("arrived_ready", state["ready"]):
             raise HTTPException(503, detail="The service is shutting down; retry on another replica.")
+        inputs: list[Any] = body.inputs  # type: ignore[attr-defined]  # the request model is per task
         try:
             # A few inputs take well under a millisecond: run them on the event loop; a big batch
             # goes to a worker thread so /health and /ready still answer meanwhile.
-            if len(body.inputs) <= INLINE_INPUTS:
-                results = predictor.predict(body.inputs)
+            if len(inputs) <= INLINE_INPUTS:
+                results = predictor.predict(inputs)
             else:
-                results = await run_in_threadpool(predictor.predict, body.inputs)
+                results = await run_in_threadpool(predictor.predict, inputs)
         except ValueError as err:
             raise HTTPException(422, detail=str(err)) from err
         predictions_total.inc(len(results))

@@ -38,6 +38,13 @@ class TextNetConfig:
     max_len: int = MAX_LEN
     token_pattern: str = r"[a-zA-Z0-9_]{2,}"
     history: list[dict[str, float]] = field(default_factory=list)
+    # arch "transformer" (`skills.hf_text.transformer_net`): the transformers config (to_dict), the
+    # subword pieces of each word id (rows padded with the model's pad id), the [CLS] id (-1: none)
+    # and where the weights came from ("pretrained from <dir>" or "from scratch (...)").
+    hf_config: dict[str, Any] = field(default_factory=dict)
+    pieces: list[list[int]] = field(default_factory=list)
+    cls_id: int = -1
+    source: str = ""
 
 
 def tokenize(text: str, pattern: str) -> list[str]:
@@ -72,6 +79,11 @@ def make_net(config: TextNetConfig) -> Any:
     """The module: ids [batch, length] (int64, 0 = padding) -> class probabilities [batch, k]."""
     import torch
     from torch import nn
+
+    if config.arch == "transformer":
+        from skills.hf_text import transformer_net
+
+        return transformer_net(config)
 
     n_vocab, n_out = len(config.vocab) + 2, max(2, len(config.labels))
 
@@ -136,12 +148,15 @@ def fit_text_net(
     extra_texts: Sequence[str] = (),
     progress: Callable[[dict[str, float]], None] | None = None,
     time_limit_s: float | None = None,
+    init: tuple[Any, TextNetConfig] | None = None,
 ) -> tuple[Any, TextNetConfig]:
     """Train a net; stop early when the held-back validation accuracy has not improved for
     `patience` epochs, and keep the best epoch's weights.
 
     `soft_targets` ([n, k] probabilities from a teacher, classes in sorted label order) turns the
     loss into cross-entropy against them (distillation); `extra_texts` only widen the vocabulary.
+    `init`: a trained (net, config) of the same arch, sizes and labels to start from (a warm
+    start): its vocabulary and weights are kept and training goes on from them.
     """
     import numpy as np
     import torch
@@ -153,7 +168,13 @@ def fit_text_net(
     classes = sorted({str(y) for y in labels})
     y = np.asarray([classes.index(str(v)) for v in labels])
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
-    vocab = build_vocab([*texts, *extra_texts], max(0, vocab_size), pattern)
+    if init is not None and not warm_compatible(init[1], arch, embed, hidden, classes):
+        init = None
+    vocab = (
+        list(init[1].vocab)
+        if init is not None
+        else build_vocab([*texts, *extra_texts], max(0, vocab_size), pattern)
+    )
     config = TextNetConfig(arch=arch, vocab=vocab, labels=classes, embed=embed, hidden=hidden)
     ids = encode(texts, config)
     order = rng.permutation(len(ids))
@@ -167,6 +188,8 @@ def fit_text_net(
         targets = torch.nn.functional.pad(targets, (0, 2 - targets.shape[1]))
 
     model = make_net(config)
+    if init is not None:
+        model.load_state_dict(init[0].state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     best_acc, best_state, stale = -1.0, None, 0
     start = time.perf_counter()
@@ -203,6 +226,19 @@ def fit_text_net(
         model.load_state_dict(best_state)
     model.eval()
     return model, config
+
+
+def warm_compatible(config: TextNetConfig, arch: str, embed: int, hidden: int, labels: list[str]) -> bool:
+    """Whether a saved net can seed a new one: same kind of net, sizes and classes."""
+    return (config.arch, config.embed, config.hidden, list(config.labels)) == (arch, embed, hidden, labels)
+
+
+def epochs_to_reach(history: Sequence[dict[str, float]], target: float) -> int | None:
+    """The first epoch whose validation accuracy is at least `target` (None: never)."""
+    for entry in history:
+        if entry.get("val_accuracy", -1.0) >= target:
+            return int(entry["epoch"])
+    return None
 
 
 def _predict_ids(model: Any, ids: Sequence[list[int]], batch_size: int = 256) -> Any:

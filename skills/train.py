@@ -39,11 +39,13 @@ GB_N_ESTIMATORS = 100
 GB_MAX_DEPTH = 3
 DEFAULT_SELECT_S = 120.0  # time for trying candidates when no budget is given
 
-# The default family per task (the first choice, and what the plan and triage name).
+# The default family per task: the one the default search tries first (the catalog's defaults by
+# expected quality, then cost; the plan lists them all, see skills.plan._tries).
 FAMILIES = {
     TaskType.TEXT_CLASSIFICATION: "tfidf-logistic-regression",
-    TaskType.TABULAR_CLASSIFICATION: "gradient-boosting-classifier",
-    TaskType.TABULAR_REGRESSION: "gradient-boosting-regressor",
+    TaskType.TABULAR_CLASSIFICATION: "random-forest-classifier",
+    TaskType.TABULAR_REGRESSION: "random-forest-regressor",
+    TaskType.IMAGE_CLASSIFICATION: "small-cnn",
 }
 # ---------------------------------------------------------------- data
 
@@ -135,6 +137,11 @@ def load_features(task: TaskType, info: dict[str, Any], path: str | Path) -> tup
     frame = read_csv(path)
     if task == TaskType.TEXT_CLASSIFICATION:
         x = text_values(frame, info["text_column"], path)
+    elif task == TaskType.IMAGE_CLASSIFICATION:
+        from skills.image_data import load_arrays
+
+        spec = info["inputs"][0]
+        x = load_arrays(path, spec["column"], int(spec["side"]), int(spec["channels"]))
     else:
         x = tabular_frame(frame, info["inputs"], path)
     return x, labels_of(task, frame, info["label_column"], path)
@@ -322,6 +329,7 @@ def train_model(
     unlabelled_path: str | Path | None = None,
     distill: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    warm_start: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on `data.train_path`, evaluate on `data.test_path`, and write under `out_dir`:
     models/model.joblib or models/model.pt (the model), models/model.json (its inputs, labels,
@@ -329,12 +337,15 @@ def train_model(
 
     Args:
         budget_min: minutes for choosing and tuning (Optuna); None: the quick default search.
-        model_dir: a directory with a saved transformers model (teacher for distillation).
+        model_dir: a directory with a saved transformers model (teacher for distillation; for
+            images, the pretrained model of an hf family such as vit-tiny).
         families: catalog names to try instead of the defaults (e.g. ["torch-text-bag"]).
         unlabelled_path: a CSV of unlabelled rows for pseudo-labelling in the hierarchical mode.
         distill: True forces the teacher-student step, False turns it off, None: only when the
             chosen model misses a metric target.
         progress: called with one line per event (default: printed, so jobs stream it).
+        warm_start: the closest registered model (`skills.registry.Registry.warm_start`): its
+            families are tried first and its settings narrow the search (`skills.warm_start`).
     """
     import numpy as np
 
@@ -365,6 +376,9 @@ def train_model(
         "inputs": [],
     }
     budget_s = budget_min * 60 if budget_min is not None else None
+    from skills.warm_start import WarmStart
+
+    warm = WarmStart.from_entry(warm_start)
     start = time.perf_counter()
     if task == TaskType.TEXT_CLASSIFICATION:
         text_column = data.text_column or spec.text_column
@@ -377,7 +391,25 @@ def train_model(
         if unlabelled_path is not None:
             pool = text_values(read_csv(unlabelled_path), text_column, unlabelled_path)
         trained = train_text.train(
-            spec, x, y, out, info, seed, budget_s, families, pool, distill, model_dir, say
+            spec, x, y, out, info, seed, budget_s, families, pool, distill, model_dir, say, warm=warm
+        )
+    elif task == TaskType.IMAGE_CLASSIFICATION:
+        from skills import train_image
+        from skills.image_data import IMAGE_COLUMN, load_arrays
+
+        column = (data.feature_columns or spec.feature_columns or [IMAGE_COLUMN])[0]
+        if {"width", "height", "mode"} <= set(train_df.columns):
+            side, channels = train_image.input_shape(train_df["width"], train_df["height"], train_df["mode"])
+        else:  # a CSV not written by the data stage: a common size, colour
+            side, channels = 28, 3
+        info["inputs"] = [
+            {"name": "image", "column": column, "kind": "image", "side": side, "channels": channels}
+        ]
+        x = load_arrays(data.train_path, column, side, channels)
+        if unlabelled_path is not None:
+            say("An unlabelled pool was given; pseudo-labelling is implemented for text models only.")
+        trained = train_image.train(
+            spec, x, y, side, channels, info, seed, budget_s, families, say, model_dir=model_dir
         )
     else:
         columns = data.feature_columns or spec.feature_columns
@@ -391,7 +423,7 @@ def train_model(
         if unlabelled_path is not None:
             pool = tabular_frame(read_csv(unlabelled_path), info["inputs"], unlabelled_path)
         trained = train_tabular.train(
-            spec, task, x, y, out, info, seed, budget_s, families, pool, distill, say
+            spec, task, x, y, out, info, seed, budget_s, families, pool, distill, say, warm=warm
         )
     trained.train_seconds = time.perf_counter() - start
     return finish_training(spec, data, out, info, trained, say)
@@ -407,6 +439,14 @@ def read_model_info(model_path: str | Path) -> dict[str, Any]:
 
 def predict_with(info: dict[str, Any], model: Any, x: Any) -> tuple[Any, Any]:
     """(predictions, class probabilities or None) of a loaded model on features from `load_features`."""
+    if info["task_type"] == TaskType.IMAGE_CLASSIFICATION.value and info.get("framework") == "torch":
+        import numpy as np
+
+        from skills.train_image import predict_proba_net
+
+        net, config = model
+        proba = predict_proba_net(net, config, x)
+        return np.asarray(config.labels, dtype=object)[proba.argmax(axis=1)], proba
     if info.get("framework") == "torch":
         from skills import torch_text
 
@@ -423,6 +463,12 @@ def predict_with(info: dict[str, Any], model: Any, x: Any) -> tuple[Any, Any]:
 def load_model(model_path: str | Path) -> Any:
     """The fitted model saved by `train_model`: a scikit-learn pipeline, or (net, config) for torch."""
     if Path(model_path).suffix == ".pt":
+        info_path = Path(model_path).with_name("model.json")
+        task = json.loads(info_path.read_text()).get("task_type") if info_path.is_file() else None
+        if task == TaskType.IMAGE_CLASSIFICATION.value:
+            from skills.train_image import load_image_net
+
+            return load_image_net(model_path)
         from skills.torch_text import load_text_net
 
         return load_text_net(model_path)

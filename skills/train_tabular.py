@@ -108,6 +108,8 @@ class TabularSearch:
         self.param_limit = upper_limit(spec.requirements, "params")
         self.size_limit = upper_limit(spec.requirements, "size_bytes")
         self.notes: list[str] = []
+        self.outputs: dict[str, Any] = {}  # out-of-fold outputs per family (skills.ensemble)
+        self.classes = sorted(set(y)) if task == TaskType.TABULAR_CLASSIFICATION else None
 
     def fit_within_limits(self, family: str) -> tuple[Any, dict[str, Any]]:
         """Fit, then shrink tree ensembles (fewer trees, then shallower) until the limits hold."""
@@ -158,7 +160,9 @@ class TabularSearch:
 
     def __call__(self, cand: Candidate) -> Scored:
         import numpy as np
-        from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        from skills.ensemble import cross_val_outputs
 
         pipe, hyper = self.fit_within_limits(cand.name)
         classify = self.task == TaskType.TABULAR_CLASSIFICATION
@@ -169,7 +173,11 @@ class TabularSearch:
                 n_splits=folds, shuffle=True, random_state=self.seed
             )
             template = pipeline(self.task, self.info["inputs"], cand.name, hyper, self.seed)
-            score = float(cross_val_score(template, self.x, self.y, cv=splitter, scoring=self.scoring).mean())
+            # cross_val_score's folds and score, keeping the out-of-fold outputs for an ensemble
+            fold_scores, self.outputs[cand.name] = cross_val_outputs(
+                template, self.x, self.y, splitter, self.scoring, self.classes
+            )
+            score = float(np.mean(fold_scores))
         else:  # too few rows of a class to cross-validate: the training score, marked as such
             score, hyper = float(pipe.score(self.x, self.y)), {**hyper, "score": "training (no CV possible)"}
         self.say(f"{cand.name}: {self.scoring} {score:.4f} (cv), {count_params(pipe):,} parameters")
@@ -190,15 +198,27 @@ def _candidates(task: TaskType, families: list[str] | None, budget_s: float | No
     return [c for c in cands if c.default or (budget_s is not None and c.exportable)]
 
 
-def train(spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say) -> Trained:
+def train(
+    spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None
+) -> Trained:
+    """Choose and fit a tabular model; `warm` (`skills.warm_start.WarmStart`) puts the closest
+    registered model's families first (the defaults here have no grid for it to narrow)."""
     import numpy as np
 
     search = TabularSearch(spec, task, x, y, info, out, seed, say)
     cands = _candidates(task, families, budget_s)
+    if warm is not None and not families:
+        known = {c.name for c in cands}
+        cands += [
+            c for c in candidates(task) if c.name in warm.families and c.name not in known and c.exportable
+        ]
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
     sizes = {"features": len(info["inputs"]), "classes": classes, "rows": len(y)}
     total = budget_s if budget_s is not None else DEFAULT_SELECT_S
-    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)
+    first = list(warm.families) if warm is not None else []
+    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    if warm is not None:
+        search.notes.append(warm.note())
     if sel.best is None:
         smallest = min(cands, key=lambda c: c.estimate_params(**sizes))
         scored, name = search(smallest), smallest.name
@@ -206,8 +226,25 @@ def train(spec, task, x, y, out: Path, info, seed, budget_s, families, pool, dis
     else:
         scored, name = sel.scored, sel.best.name  # type: ignore[assignment]
     assert scored is not None
-    pipe = scored.payload
-    hyper = dict(scored.detail)
+    pipe, hyper, cv_score = scored.payload, dict(scored.detail), scored.score
+    if sel.best is not None:
+        from skills import ensemble
+
+        outcome = ensemble.consider(
+            sel,
+            spec.requirements,
+            lambda cand, _: search.outputs.get(cand.name),
+            y,
+            search.scoring,
+            search.classes,
+            budget_given=budget_s is not None,
+            say=say,
+        )
+        ensemble.record(sel, outcome, search.notes)
+        if outcome.model is not None:
+            name, pipe, cv_score = ensemble.NAME, outcome.model, float(outcome.score or 0.0)
+            members = {c.name: s.detail for c, s in sel.results}
+            hyper = {"voting": "soft", "members": {m: members[m] for m in outcome.members}}
     hyper["numeric_columns"] = [i["column"] for i in info["inputs"] if i["kind"] == "float"]
     hyper["categorical_columns"] = [i["column"] for i in info["inputs"] if i["kind"] == "string"]
     info["family"] = name
@@ -226,7 +263,12 @@ def train(spec, task, x, y, out: Path, info, seed, budget_s, families, pool, dis
         rng = np.random.default_rng(seed)
         n = max(10, int(len(y) * share))
         idx = rng.permutation(len(y))[:n]
-        m = pipeline(task, info["inputs"], name, scored.detail, seed).fit(x.iloc[idx], y[idx])
+        if name == "soft-voting-ensemble":
+            from sklearn.base import clone
+
+            m = clone(pipe).fit(x.iloc[idx], y[idx])
+        else:
+            m = pipeline(task, info["inputs"], name, scored.detail, seed).fit(x.iloc[idx], y[idx])
         return m, n, float(m.score(x.iloc[idx], y[idx]))
 
     return Trained(
@@ -237,7 +279,8 @@ def train(spec, task, x, y, out: Path, info, seed, budget_s, families, pool, dis
         hyper=hyper,
         notes=search.notes,
         candidates=sel.table,
-        cv_score={search.metric: scored.score},
+        cv_score={search.metric: cv_score},
+        tuning={"warm_start": warm.summary()} if warm is not None else {},
         seed=seed,
         refit=refit,
         train_data=(x, y),

@@ -4,6 +4,8 @@ a teacher into it when it misses a target. Called by `skills.train.train_model`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from skills.train import (
     save_joblib,
     upper_limit,
 )
+from skills.warm_start import WarmStart
 
 FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
 ALPHA_GRID = (0.1, 0.3, 1.0)
@@ -121,6 +124,8 @@ class TextSearch:
         self.share_s = 0.0  # time each family may take (set by `train`)
         self.tuning: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.model_dir: str | Path | None = None  # a saved transformers model (--model-dir)
+        self.warm: WarmStart | None = None  # the closest registered model's settings (set by `train`)
 
     # -- scikit-learn families -------------------------------------------------------------------
     def _fold_scores(self, family: str, k: int, value: float) -> Any:
@@ -141,10 +146,28 @@ class TextSearch:
         return sorted({min(k, top) for k in FEATURE_GRID})
 
     def _grid(self, family: str) -> tuple[int, float, dict[str, Any]]:
-        values = ALPHA_GRID if family == "tfidf-complement-nb" else C_GRID
-        scores = {
-            (k, v): float(self._fold_scores(family, k, v).mean()) for k in self._sizes(family) for v in values
-        }
+        import time
+
+        values: Sequence[float] = ALPHA_GRID if family == "tfidf-complement-nb" else C_GRID
+        sizes: Sequence[int] = self._sizes(family)
+        full = len(sizes) * len(values)
+        warm = self.warm.settings(family) if self.warm else None
+        if warm is not None:  # only the points around the registered model's settings
+            from skills.warm_start import around
+
+            knob = "alpha" if family == "tfidf-complement-nb" else "C"
+            sizes, values = around(sizes, warm.get("max_features")), around(values, warm.get(knob))
+        start = time.perf_counter()
+        scores = {(k, v): float(self._fold_scores(family, k, v).mean()) for k in sizes for v in values}
+        if warm is not None and self.warm is not None:
+            per_point = (time.perf_counter() - start) / len(scores)
+            self.warm.grids[family] = {
+                "points": len(scores),
+                "of": full,
+                "around": f"max_features {warm.get('max_features')}, {knob} {warm.get(knob)}",
+                "per_point_s": round(per_point, 3),
+                "saved_s": round((full - len(scores)) * per_point, 2),
+            }
         best = max(scores.values())
         from skills.select_model import TIE_TOLERANCE
 
@@ -188,6 +211,13 @@ class TextSearch:
             return float(np.mean(scores))
 
         warm = [{"max_features": min(hi, max(lo, 10_000)), knob: 4.0 if knob == "C" else 0.3}]
+        registered = self.warm.settings(family) if self.warm else None
+        if registered and registered.get("max_features") and registered.get(knob):  # the library's first
+            first = {
+                "max_features": int(min(hi, max(lo, int(registered["max_features"])))),
+                knob: float(min(bounds[1], max(bounds[0], float(registered[knob])))),
+            }
+            warm = [first, *[w for w in warm if w != first]]
         result = tune(
             objective,
             budget_s,
@@ -263,6 +293,8 @@ class TextSearch:
                 f"val acc {entry.get('val_accuracy', 0):.4f}"
             )
 
+        init = self._warm_net(cand.name, arch, embed, hidden)
+        started = time.perf_counter()
         net, config = torch_text.fit_text_net(
             list(self.x),
             list(self.y),
@@ -273,8 +305,12 @@ class TextSearch:
             seed=self.seed,
             progress=show,
             time_limit_s=self.share_s or None,
+            init=init,
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
+        if init is not None and self.warm is not None:
+            seconds = time.perf_counter() - started
+            self.warm.record_weights(cand.name, init[1].history, config.history, seconds)
         hyper = {
             "arch": arch,
             "vocab": len(config.vocab),
@@ -291,13 +327,81 @@ class TextSearch:
             payload=("torch", (net, config), {}),
         )
 
+    def _warm_net(self, family: str, arch: str, embed: int, hidden: int) -> Any:
+        """The registered net to start from, when the warm start is this family with the same
+        sizes and classes (its vocabulary comes along); else None."""
+        from skills import torch_text
+
+        path = self.warm.model_path if self.warm is not None and self.warm.family == family else None
+        if not path or not str(path).endswith(".pt") or not Path(path).is_file():
+            return None
+        try:
+            net, config = torch_text.load_text_net(path)
+        except Exception:  # an unreadable or foreign file: train from scratch
+            return None
+        if config.arch not in torch_text.ARCHS:
+            return None
+        if not torch_text.warm_compatible(config, arch, embed, hidden, self.classes):
+            return None
+        return net, config
+
+    # -- transformers families -------------------------------------------------------------------
+    def hf_family(self, cand: Candidate) -> Scored:
+        """A transformer from `--model-dir` / $TRAINER_AGENT_MODELS / the HF cache, or from scratch;
+        trained with the transformers Trainer on the word ids the ONNX graph makes (`skills.hf_text`)."""
+        from skills import hf_text, torch_text
+        from skills.model_catalog import resolve_pretrained
+
+        source, path = resolve_pretrained(cand, self.model_dir)
+        self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else hf_text.SCRATCH_SOURCE))
+
+        def show(entry: dict[str, float]) -> None:
+            self.say(
+                f"{cand.name} epoch {entry['epoch']:g}: loss {entry['train_loss']:.4f}, "
+                f"val acc {entry.get('val_accuracy', 0):.4f}"
+            )
+
+        net, config = hf_text.fit_transformer_net(
+            list(self.x),
+            list(self.y),
+            model_path=path,
+            param_limit=self.param_limit,
+            config={**hf_text.CANDIDATE_CONFIG, **cand.config},
+            seed=self.seed,
+            time_limit_s=self.share_s or None,
+            progress=show,
+        )
+        score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
+        hf = config.hf_config
+        hyper = {
+            "arch": f"transformer ({hf.get('model_type')})",
+            "weights": config.source,
+            "vocab": len(config.vocab),
+            "pieces_per_word": len(config.pieces[0]) if config.pieces else 1,
+            "hidden": hf.get("hidden_size", hf.get("dim")),
+            "layers": hf.get("num_hidden_layers", hf.get("n_layers")),
+            "epochs": len(config.history),
+            "max_len": config.max_len,
+            "tuning": "transformers Trainer, early stopping on a 10% validation split",
+        }
+        return Scored(
+            score=score,
+            params=torch_text.count_net_params(net),
+            detail=hyper,
+            payload=("torch", (net, config), {"source": source}),
+        )
+
     def __call__(self, cand: Candidate) -> Scored:
         if cand.framework == "torch":
             return self.torch_family(cand)
+        if cand.framework == "hf":
+            return self.hf_family(cand)
         return self.sklearn_family(cand)
 
 
-def _candidates(families: list[str] | None, budget_s: float | None) -> list[Candidate]:
+def _candidates(families: list[str] | None, budget_s: float | None, model_dir: Any = None) -> list[Candidate]:
+    """Named `families`; else the exportable ones under a budget; else the defaults, plus the
+    transformer candidates when a pretrained model was given (--model-dir)."""
     cands = candidates(TaskType.TEXT_CLASSIFICATION)
     if families:
         unknown = set(families) - {c.name for c in cands}
@@ -309,14 +413,27 @@ def _candidates(families: list[str] | None, budget_s: float | None) -> list[Cand
             )
         return [c for c in cands if c.name in families]
     if budget_s is None:
-        return [c for c in cands if c.default]
+        return [c for c in cands if c.default or (model_dir and c.framework == "hf" and c.exportable)]
     return [c for c in cands if c.exportable]
 
 
-def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, model_dir, say) -> Trained:
-    """Choose, tune and fit a text model (see the module docstring)."""
+def train(
+    spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, model_dir, say, warm=None
+) -> Trained:
+    """Choose, tune and fit a text model (see the module docstring); `warm` is a registry warm start
+    (`skills.warm_start.WarmStart`)."""
     search = TextSearch(spec, x, y, out, seed, budget_s, say)
-    cands = _candidates(families, budget_s)
+    search.model_dir = model_dir
+    cands = _candidates(families, budget_s, model_dir)
+    if warm is not None:
+        search.warm = warm
+        if not families:  # the registered family is tried even when it is not a default one
+            known = {c.name for c in cands}
+            cands += [
+                c
+                for c in candidates(TaskType.TEXT_CLASSIFICATION)
+                if c.name in warm.families and c.name not in known and c.exportable
+            ]
     total = budget_s if budget_s is not None else DEFAULT_SELECT_S
     search.share_s = total / max(1, len(cands))
     if search.class_weight:
@@ -329,7 +446,11 @@ def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, 
         "classes": 1 if len(search.classes) == 2 else len(search.classes),
         "vocab": 20_000,
     }
-    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)
+    first = list(warm.families) if warm is not None else []
+    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    if warm is not None:
+        search.notes.append(warm.note())
+        search.tuning["warm_start"] = warm.summary()
     if sel.best is None:  # every fitted model was over the parameter limit: keep the smallest
         search.notes.append("Every candidate was over the parameter limit; the smallest was kept.")
         fallback = min(cands, key=lambda c: c.estimate_params(**sizes))
@@ -337,12 +458,13 @@ def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, 
         best_name = fallback.name
     else:
         scored, best_name = sel.scored, sel.best.name  # type: ignore[assignment]
+        scored, best_name = _ensemble(spec, sel, search, scored, best_name, budget_s, say)
     assert scored is not None
     kind, model, how = scored.payload
     trained = Trained(
         family=best_name,
         framework=kind,
-        source="torch" if kind == "torch" else "sklearn",
+        source=how.get("source", "torch") if kind == "torch" else "sklearn",
         model=model,
         params=scored.params,
         hyper=scored.detail,
@@ -361,7 +483,7 @@ def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, 
             f"{how['knob']} and vocabulary size chosen by {FOLDS}-fold cross-validation on "
             f"{search.scoring} (features/{how['knob']}: {how['scores']})."
         )
-    if kind == "sklearn" and search.param_limit is not None:
+    if kind == "sklearn" and search.param_limit is not None and "max_features" in trained.hyper:
         k = trained.hyper["max_features"]
         trained.notes.append(
             f"TF-IDF vocabulary capped at {k:,} features so the model stays "
@@ -374,6 +496,11 @@ def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, 
         )
     if kind == "torch":
         trained.history = list(model[1].history)
+    if kind == "torch" and model[1].arch == "transformer":
+        trained.notes.append(
+            f"Transformer weights: {model[1].source}. The exported graph splits text into words, maps "
+            "each word to its subword pieces and runs the transformer, so ONNX sees what training saw."
+        )
 
     # The hierarchical mode: a teacher when the chosen model misses a target (judged on CV).
     missed = not targets_met(spec.requirements, trained.cv_score) and any(
@@ -410,6 +537,45 @@ def train(spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, 
     if kind == "sklearn" and size_limit is not None and "logistic" in best_name:
         _shrink_to_size(spec, trained, search, x, y, size_limit, out / "models" / "model.joblib", seed, info)
     return trained
+
+
+def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s, say) -> tuple[Scored, str]:
+    """Soft voting of the best TF-IDF models when it beats the best one (skills.ensemble); each
+    member's out-of-fold probabilities come from its own vocabulary size and C/alpha on the folds
+    it was tuned on."""
+    from skills import ensemble
+
+    def outputs(cand: Candidate, member: Scored) -> Any:
+        from sklearn.model_selection import StratifiedKFold
+
+        if not search.can_cv or search.counts is None:
+            return None
+        knob = "alpha" if cand.name == "tfidf-complement-nb" else "C"
+        _, matrix = search.counts.tfidf(int(member.detail["max_features"]))
+        cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=search.seed)
+        clf = _clf(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
+        return ensemble.cross_val_outputs(clf, matrix, search.y, cv, search.scoring, search.classes)[1]
+
+    outcome = ensemble.consider(
+        sel,
+        spec.requirements,
+        outputs,
+        search.y,
+        search.scoring,
+        search.classes,
+        budget_given=budget_s is not None,
+        say=say,
+        fitted=lambda member: member.payload[1],
+    )
+    ensemble.record(sel, outcome, search.notes)
+    if outcome.model is None:
+        return scored, name
+    details = {c.name: s.detail for c, s in sel.results}
+    hyper = {"voting": "soft", "members": {m: details[m] for m in outcome.members}}
+    return (
+        Scored(float(outcome.score or 0.0), outcome.params, hyper, ("sklearn", outcome.model, {})),
+        ensemble.NAME,
+    )
 
 
 def _refitter(pipe: Any, x: Any, y: Any, seed: int) -> Any:

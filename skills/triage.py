@@ -43,6 +43,7 @@ def triage(
     test_df: pd.DataFrame | None = None,
     policy: EthicsPolicy | None = None,
     judges: Sequence[EthicsJudge] | None = None,
+    budget_min: float | None = None,
 ) -> TaskSpec:
     """Set `decision`, `reasons`, `questions`, `proposal`, `estimate` and `plan` on a copy of `spec`.
 
@@ -72,14 +73,14 @@ def triage(
         findings.append(
             feasibility.Finding(
                 "infeasible",
-                f"This version trains text and tabular models; {spec.task_type.value.replace('_', ' ')} "
-                "is not available yet.",
+                f"This version trains {', '.join(t.value.replace('_', ' ') for t in trainable_tasks())}; "
+                f"{spec.task_type.value.replace('_', ' ')} is not available yet.",
             )
         )
     findings.extend(feasibility.contradictions(spec.requirements))
     if not findings:
         if df is None:
-            findings.append(feasibility.no_data(spec.request))
+            findings.append(feasibility.no_data(spec.request, spec.task_type))
         if found := feasibility.vague(spec.request, spec, df, label_given):
             findings.append(found)
         if df is not None and not findings and (found := feasibility.label_shortfall(spec, df, test_df)):
@@ -102,7 +103,12 @@ def triage(
         n_classes = int(df[spec.label_column].nunique())
     n_test = len(test_df) if test_df is not None else None
     spec.estimate = estimate(
-        spec, n_rows=len(df), n_features=len(spec.feature_columns), n_classes=n_classes, n_test=n_test
+        spec,
+        n_rows=len(df),
+        n_features=len(spec.feature_columns),
+        n_classes=n_classes,
+        n_test=n_test,
+        budget_min=budget_min,
     )
     spec.plan = make_plan(spec, spec.estimate)
     return spec

@@ -15,6 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 FINE_FOODS = ROOT / "configs" / "demo" / "fine_foods"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_library(tmp_path_factory: pytest.TempPathFactory):
+    """Every run registers its model in the library under $TRAINER_AGENT_HOME, and later runs reuse
+    or warm-start from it: the tests use a library of their own, never the person's
+    ~/.trainer-agent (and a fresh one per test, below, so no test depends on another's runs)."""
+    before = os.environ.get("TRAINER_AGENT_HOME")
+    os.environ["TRAINER_AGENT_HOME"] = str(tmp_path_factory.mktemp("library"))
+    yield
+    if before is None:
+        os.environ.pop("TRAINER_AGENT_HOME", None)
+    else:
+        os.environ["TRAINER_AGENT_HOME"] = before
+
+
+@pytest.fixture(autouse=True)
+def _fresh_library(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAINER_AGENT_HOME", str(tmp_path_factory.mktemp("library")))
+
+
 @dataclass
 class CliResult:
     code: int

@@ -164,7 +164,8 @@ def test_iris_and_diabetes_models():
     assert iris.metrics["accuracy"] >= 0.9
     assert [c for c in iris.candidates if c["status"] == "chosen"][0]["name"] == iris.family
     diabetes = trained("diabetes").train
-    assert diabetes.family == "ridge-regression" and diabetes.labels == []
+    # ridge alone, or ridge + forest averaged when that scores more than 0.005 higher in CV
+    assert diabetes.family in {"ridge-regression", "soft-voting-ensemble"} and diabetes.labels == []
     assert set(diabetes.metrics) == {"mae", "rmse", "r2"}
     assert diabetes.metrics["r2"] > 0.2 and diabetes.metrics["mae"] < 60
 

@@ -1,0 +1,125 @@
+"""The transformers image families (`skills.hf_image`) on scikit-learn's digits as PNG files: a ViT
+from scratch when no pretrained model is found, a saved ViT given with --model-dir (gray 8x8 digits
+resized to its 16x16 RGB input inside the net), ONNX parity and exact parameter counts, and the
+sentences for families that cannot run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skills.errors import UserError
+from skills.specs import Requirement
+from tests.test_image import digits_spec, write_digits
+
+REQUIREMENTS = [
+    Requirement(name="accuracy", op=">=", target=0.5),
+    Requirement(name="params", op="<", target=10**6),
+]
+
+
+@pytest.fixture(scope="module")
+def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """400 digits (40 per class) through the data stage: about 320 to train, 80 to test."""
+    from skills.data_stage import run_data_stage
+
+    folder = write_digits(tmp_path_factory.mktemp("digits") / "digits", per_class=40)
+    spec = digits_spec(REQUIREMENTS)
+    return spec, run_data_stage(spec, folder, None, tmp_path_factory.mktemp("stage"))
+
+
+@pytest.fixture(autouse=True)
+def _no_models_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAINER_AGENT_MODELS", raising=False)
+
+
+def _train(spec, data, run: Path, **kw) -> tuple:
+    """train_model with a 15 s budget (the time share stops training; early stopping often first)."""
+    from skills.train import train_model
+
+    lines: list[str] = []
+    result = train_model(spec, data, run, progress=lines.append, budget_min=0.25, **kw)
+    return result, lines
+
+
+def test_vit_from_scratch_trains_exports_with_parity_and_says_so(digits_data: tuple, tmp_path: Path) -> None:
+    from skills.export import export_onnx, onnx_param_count
+    from skills.hf_image import SCRATCH_SOURCE, vit_params
+
+    spec, data = digits_data
+    result, lines = _train(spec, data, tmp_path, families=["vit-tiny"])
+    assert result.family == "vit-tiny" and result.source == "from-scratch"
+    assert any(n.startswith(f"vit-tiny weights: {SCRATCH_SOURCE}") for n in result.notes)
+    assert SCRATCH_SOURCE in (tmp_path / "model_card.md").read_text()
+    assert any(line.startswith("vit-tiny epoch 1: loss ") and "val acc" in line for line in lines)
+    # 10 classes (chance 0.1); measured about 0.8 on these 80 test images with 320 to train
+    assert result.metrics["accuracy"] > 0.5
+    assert result.params == vit_params(8, 1, 10) == 69194
+    export = export_onnx(spec, data, result, tmp_path, quantize=False, tensorrt=None)
+    assert export.parity.label_agreement == 1.0 and export.parity.max_abs_diff < 1e-4
+    assert onnx_param_count(export.onnx_path) == result.params
+
+
+def test_pretrained_vit_from_model_dir_is_resized_normalised_and_exported(
+    digits_data: tuple, tmp_path: Path
+) -> None:
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    from skills.export import export_onnx, onnx_param_count
+
+    saved = tmp_path / "tiny-vit"
+    config = ViTConfig(
+        image_size=16,
+        patch_size=4,
+        num_channels=3,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+    )
+    ViTForImageClassification(config).save_pretrained(saved)
+    processor = ViTImageProcessor(
+        size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.25] * 3
+    )
+    processor.save_pretrained(saved)
+    spec, data = digits_data
+    run = tmp_path / "run"
+    result, lines = _train(spec, data, run, families=["vit-tiny"], model_dir=saved)
+    assert result.family == "vit-tiny" and result.source == "pretrained-local"
+    assert f"vit-tiny: pretrained from {saved}" in lines
+    assert any(f"weights: pretrained from {saved}" in n for n in result.notes)
+    hyper = json.loads((run / "models" / "model.json").read_text())["hyperparameters"]
+    assert hyper["hidden"] == 32 and hyper["model_side"] == 16 and hyper["model_channels"] == 3
+    assert result.metrics["accuracy"] > 0.1  # a few epochs on a random "pretrained" model: any signal
+    shutil.rmtree(saved)  # the trained model loads from models/model.pt alone
+    export = export_onnx(spec, data, result, run, quantize=False, tensorrt=None)
+    assert export.parity.label_agreement == 1.0 and export.parity.max_abs_diff < 1e-4
+    assert onnx_param_count(export.onnx_path) == result.params
+
+
+def test_families_that_cannot_run_are_one_sentence(digits_data: tuple, tmp_path: Path) -> None:
+    from transformers import BertConfig
+
+    from skills.train import train_model
+
+    spec, data = digits_data
+    with pytest.raises(UserError, match="resnet18 needs a pretrained model in --model-dir"):
+        train_model(spec, data, tmp_path, families=["resnet18"])
+    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path / "bert")
+    with pytest.raises(UserError, match="is a 'bert' model; the image families take"):
+        train_model(spec, data, tmp_path, families=["vit-tiny"], model_dir=tmp_path / "bert")
+
+
+def test_resnet18_is_skipped_without_a_pretrained_model_under_a_budget(digits_data: tuple) -> None:
+    from skills.train_image import _candidates
+
+    cands, left = _candidates(None, 60.0, {})
+    assert "vit-tiny" in {c.name for c in cands} and "resnet18" not in {c.name for c in cands}
+    assert left[0].name == "resnet18" and "no local pretrained model" in left[0].reason
+    assert {c.name for c in _candidates(None, None, {})[0]} == {"pixels-logistic-regression", "small-cnn"}
+    assert np.isin(["vit-tiny"], [c.name for c in _candidates(None, None, {"vit-tiny": "x"})[0]]).all()
