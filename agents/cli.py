@@ -55,7 +55,12 @@ MaxCallsOpt = Annotated[
 ]
 MaxMinutesOpt = Annotated[
     float | None,
-    typer.Option("--max-minutes", min=0.1, help="LLM brains: wall-clock budget of the conversation (120)."),
+    typer.Option(
+        "--max-minutes",
+        min=0.1,
+        help="Wall-clock budget of the run: LLM brains stop there (default 120); training that would "
+        "go past it asks the over_budget approval.",
+    ),
 ]
 ApproveOpt = Annotated[
     str,

@@ -117,12 +117,46 @@ def _train(run: Run) -> dict[str, Any]:
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
         return hit.model_dump(mode="json")
     payload = {"task": run.result("parse"), "data": run.result("data"), "seed": opts.seed}
-    payload |= {"budget_min": opts.budget_min, "model_dir": _pretrained_copy(run, opts.model_dir)}
+    budget_min, over = _within_run_budget(run)
+    payload |= {"budget_min": budget_min, "model_dir": _pretrained_copy(run, opts.model_dir)}
     if opts.warm_start and (warm := registry.warm_start(spec(run), data_report(run))):
         payload["warm_start"] = _warm_copy(run, warm)
     result = TrainResult.model_validate(run_job(run, "train", payload))
+    if over:
+        result.notes.append(over)
     registry.register(spec(run), data_report(run), result)
     return result.model_dump(mode="json")
+
+
+def _within_run_budget(run: Run) -> tuple[float | None, str]:
+    """(the Model agent's budget in minutes, a note). With --max-minutes, training estimated to run
+    past what is left of it is the `over_budget` approval: approved, it trains as planned; denied,
+    the model search is held to the time left (at least 6 s: one candidate is always tried)."""
+    from datetime import datetime
+
+    from agents.approvals import ask
+
+    opts = run.options
+    if not opts.max_seconds:
+        return opts.budget_min, ""
+    estimate = (run.result("parse") or {}).get("estimate") or {}
+    need = float((estimate.get("steps_seconds") or {}).get("train") or 0.0)
+    spent = (datetime.now().astimezone() - datetime.fromisoformat(run.state["created"])).total_seconds()
+    left = max(0.0, opts.max_seconds - spent)
+    if need <= left:
+        return opts.budget_min, ""
+    what = f"train for about {need:.0f} s, more than the {left:.0f} s left of --max-minutes"
+    decision = ask(run, "over_budget", what)
+    if decision.granted:
+        return (
+            opts.budget_min,
+            f"Training was expected to go past --max-minutes ({what}); approved ({decision.by}).",
+        )
+    held = max(0.1, round(0.8 * left / 60, 2))
+    return held, (
+        f"Training was held to {held:g} min of model search: going past --max-minutes ({what}) was not "
+        f"approved ({decision.by})."
+    )
 
 
 def _warm_copy(run: Run, warm: dict[str, Any]) -> dict[str, Any]:

@@ -143,3 +143,25 @@ def test_run_accepts_never_and_a_policy_file_and_refuses_anything_else(tmp_path:
         assert state["options"]["approve"] == (choice if choice == "never" else str(policy.resolve()))
     bad = run_cli("run", "classify reviews", "--approve", "sometimes", "--out", str(tmp_path))
     assert bad.code == 1 and "--approve must be auto, ask, never, policy or a policy file" in bad.stderr
+
+
+@pytest.mark.slow
+def test_training_past_max_minutes_asks_and_a_denial_holds_the_search(
+    fine_foods_small, tmp_path: Path
+) -> None:
+    train, test = fine_foods_small
+    result = run_cli(
+        "run", "Tell whether a review is great (label score). Accuracy at least 60%.",
+        "--data", str(train), "--test-data", str(test), "--max-minutes", "0.1", "--approve", "never",
+        "--sandbox", "local", "--no-serve", "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    run_dir = Path(report["run_dir"])
+    records = [json.loads(x) for x in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    asked = [r for r in records if r.get("type") == "approval" and r["kind"] == "over_budget"]
+    assert [(r["decision"], r["by"]) for r in asked] == [("deny", "policy: --approve never")]
+    assert "more than the" in asked[0]["description"] and "left of --max-minutes" in asked[0]["description"]
+    state = json.loads((run_dir / "state.json").read_text())
+    notes = state["steps"]["train"]["result"]["notes"]
+    assert any(n.startswith("Training was held to 0.1 min of model search") for n in notes)
+    assert report["model"]["params"] > 0  # one candidate is always tried
