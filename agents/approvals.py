@@ -101,6 +101,31 @@ def attached(run: Run, person: Person) -> Iterator[None]:
         _people.pop(str(run.run_dir), None)
 
 
+_replayed: dict[str, list[dict[str, Any]]] = {}
+
+
+@contextmanager
+def replaying(run: Run, records: list[dict[str, Any]]) -> Iterator[None]:
+    """Answer `run`'s approvals as a recording did (its `approval` records, in order per kind):
+    replaying a chat gives the same decisions the person made."""
+    _replayed[str(run.run_dir)] = [r for r in records if r.get("type") == "approval"]
+    try:
+        yield
+    finally:
+        _replayed.pop(str(run.run_dir), None)
+
+
+def _recorded_decision(run: Run, kind: str, params: dict[str, Any] | None) -> Decision | None:
+    queue = _replayed.get(str(run.run_dir))
+    found = next((r for r in queue or [] if r.get("kind") == kind), None)
+    if queue is None or found is None:
+        return None
+    queue.remove(found)
+    return Decision(
+        found.get("decision") == "approve", found.get("params", params), f"replay of: {found.get('by')}"
+    )
+
+
 def person_for(run: Run) -> Person | None:
     """The person attached to the run by `chat`, if any (batch runs have none)."""
     return _people.get(str(run.run_dir))
@@ -174,7 +199,10 @@ def ask(run: Run, kind: str, description: str, params: dict[str, Any] | None = N
     or not). Under `ask` without anyone to ask, the step is denied.
     """
     rule, by = rule_for(run.options.approve, kind)
-    if rule == "ask":
+    recorded = _recorded_decision(run, kind, params)
+    if recorded is not None:
+        decision = recorded
+    elif rule == "ask":
         person = person_for(run) or (StdinPerson() if sys.stdin is not None and sys.stdin.isatty() else None)
         if person is None:
             who = "--approve ask" if run.options.approve == "ask" else f"policy file {run.options.approve}"

@@ -134,7 +134,8 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     groupchat = RecordingGroupChat(
         agents=[user, *agents.values()],
         messages=[],
-        max_round=MAX_ROUND if person_for(run) is None else 4 * MAX_ROUND,  # chats: questions, changes
+        # chats (and their replays) have questions and changes
+        max_round=4 * MAX_ROUND if person_for(run) or run.state.get("replaying_chat") else MAX_ROUND,
         speaker_selection_method=select,
     )
     manager = GroupChatManager(

@@ -33,13 +33,15 @@ class Completer:
     def __call__(self, prompt: str) -> str:
         import openai
 
+        request: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": self.settings.temperature if self.settings.temperature is not None else 0.0,
+        }
+        if self.settings.max_tokens:
+            request["max_tokens"] = self.settings.max_tokens
         try:
-            answer = self._client.chat.completions.create(
-                model=self.settings.model,
-                messages=[{"role": "user", "content": prompt}],
-                temperature=self.settings.temperature if self.settings.temperature is not None else 0.0,
-                **({"max_tokens": self.settings.max_tokens} if self.settings.max_tokens else {}),
-            )
+            answer = self._client.chat.completions.create(**request)
         except openai.APIStatusError as err:
             raise UserError(
                 f"the LLM at {self.settings.where()} answered HTTP {err.status_code}; nothing more was sent."

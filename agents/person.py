@@ -306,16 +306,51 @@ def _change(run: Run, text: str) -> Turn:
 
 def _new_data(run: Run, paths: list[str]) -> Turn:
     chat = chat_state(run)
+    before = {"previous_data": run.options.data, "previous_test_data": run.options.test_data}
     run.options.data = run.state["options"]["data"] = paths[0]
     if len(paths) > 1:
         run.options.test_data = run.state["options"]["test_data"] = paths[1]
     chat["before"] = run.result("parse")
     chat["data_changed"] = True
     run.transcript.event(
-        "data_changed", data=paths[0], test_data=run.options.test_data, by=approvals.BY_PERSON
+        "data_changed", data=paths[0], test_data=run.options.test_data, by=approvals.BY_PERSON, **before
     )
     redo(run, ["parse"], f"the person gave new data: {', '.join(paths)}")
     return Turn(text=f"Using the data in {paths[0]}. Reading the request against it.", tool="parse_request")
+
+
+def apply_recorded(run: Run, event: dict[str, Any]) -> None:
+    """Replaying a chat: do again what a recorded event says the person's words did (the replay
+    brain calls this at the same point of the conversation; see `agents.brains.replay`)."""
+    kind = event.get("event")
+    if kind == "request_changed":
+        chat_state(run).setdefault("changes", []).append(event["change"])
+        _set_request(run, run.options.request.rstrip() + "\n" + event["change"])
+        run.transcript.event("request_changed", change=event["change"], by=f"replay of: {event.get('by')}")
+    elif kind == "data_changed":
+        run.options.data = run.state["options"]["data"] = event.get("data")
+        run.options.test_data = run.state["options"]["test_data"] = event.get("test_data")
+        run.transcript.event("data_changed", data=event.get("data"), test_data=event.get("test_data"))
+    elif kind == "redo":
+        redo(run, list(event.get("steps") or []), f"replay of: {event.get('reason')}")
+    elif kind == "go_on":
+        accept_anyway(run)
+    run.save()
+
+
+def initial_options(options: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chat's options as they were before the person changed them (the state keeps the last):
+    the request without the changes appended to it, the data before the first new data."""
+    out = dict(options)
+    request = str(out.get("request", ""))
+    for change in reversed([r["change"] for r in records if r.get("event") == "request_changed"]):
+        if request.endswith("\n" + change):
+            request = request[: -len(change) - 1]
+    out["request"] = request
+    first = next((r for r in records if r.get("event") == "data_changed"), None)
+    if first is not None and "previous_data" in first:
+        out["data"], out["test_data"] = first["previous_data"], first.get("previous_test_data")
+    return out
 
 
 def redo(run: Run, steps: list[str], reason: str) -> None:

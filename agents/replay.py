@@ -7,6 +7,10 @@ replay is *identical* when the same speakers made the same tool calls in the sam
 tools failed or succeeded alike, the decision is the same and every metric is within the
 tolerance; otherwise it *diverged at step N* (the first differing transcript step).
 
+Approvals are answered as they were recorded (the person's or the policy's decision), and a
+`trainer-agent chat` session starts from its first request and data; what the person's words did
+(a changed request, new data, steps redone) is done again at the same point of the conversation.
+
 A run that was resumed (`trainer-agent resume`) recorded one session per start. The replay runs
 them in turn the same way: each session with that session's recorded outputs, then a resume. A
 session that was cut short (the process died) is compared on the steps it recorded.
@@ -20,7 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.approvals import replaying
 from agents.brains.replay import SESSION_MARK, split_sessions
+from agents.person import initial_options
 from agents.run_state import Run, RunOptions
 from skills.errors import UserError
 
@@ -143,16 +149,20 @@ def replay_one(
     # The model library has changed since the recording: warm-start only if the recorded run did.
     trained = (recorded_state.get("steps", {}).get("train") or {}).get("result") or {}
     warm = bool((trained.get("tuning") or {}).get("warm_start"))
-    options = RunOptions(
-        **{**recorded_state["options"], "serve": False, "approve": "auto", "warm_start": warm}
-    )
+    records = _records(transcript)
+    chat = "chat" in recorded_state  # a `trainer-agent chat` session: start from its first options
+    start = initial_options(recorded_state["options"], records) if chat else recorded_state["options"]
+    options = RunOptions(**{**start, "serve": False, "approve": "auto", "warm_start": warm})
     Path(out).mkdir(parents=True, exist_ok=True)
     replay = Run.create(out, options, run_id=f"replay-{run_dir.name}-{secrets.token_hex(2)}")
     if not execute:  # tools answer from the recorded results; the report is rebuilt from them
         replay.state["steps"] = {k: v for k, v in recorded_state.get("steps", {}).items() if k != "report"}
         replay.save()
     replay.transcript.event("replay", source=str(transcript), execute=execute)
-    sessions = len(split_sessions(_records(transcript)))
+    if chat:
+        replay.state["replaying_chat"] = True
+        replay.save()
+    sessions = len(split_sessions(records))
     try:
         for i in range(sessions):
             if i:  # the recorded run was resumed here: resume the replay the same way
@@ -160,7 +170,8 @@ def replay_one(
                 replay.state["status"] = "running"
                 replay.transcript.event("resumed")
             brain = f"replay:{transcript}" + (f"{SESSION_MARK}{i}" if sessions > 1 else "")
-            run_conversation(replay, brain=brain)
+            with replaying(replay, split_sessions(records)[i]):  # the recorded approvals, in order
+                run_conversation(replay, brain=brain)
     finally:
         close_sandbox(replay)
     replay.finish("replayed")

@@ -160,6 +160,22 @@ def test_a_chat_session_asks_listens_and_finishes(
     said = [r["content"] for r in records if r["type"] == "message" and r["speaker"] == "user"]
     assert said[0] == REQUEST and f"{train} {test}" in said
 
+    # Replayed in batch: from the first request without data, the person's answers do again what
+    # they did (new data, the changed request, the steps redone) and their approvals hold.
+    replayed = run_cli("replay", str(run_dir), "--out", str(tmp_path / "replays"), "--json")
+    assert replayed.code == 0, replayed.stdout + replayed.stderr
+    (outcome,) = json.loads(replayed.stdout)
+    assert outcome["status"] == "identical", outcome
+    again = Path(outcome["replay_dir"])
+    again_report = json.loads((again / "report.json").read_text())
+    assert again_report["service"] is None  # the person denied the service; the replay did too
+    assert again_report["requirements"] == report["requirements"]
+    again_records = _records(again)
+    assert next(r for r in again_records if r["type"] == "message")["content"] == REQUEST  # no data yet
+    assert [e["event"] for e in again_records if e.get("event") in ("data_changed", "request_changed")] == [
+        e["event"] for e in records if e.get("event") in ("data_changed", "request_changed")
+    ]
+
 
 @pytest.mark.slow
 def test_ctrl_c_stops_a_chat_and_resume_finishes_it(

@@ -57,6 +57,22 @@ def split_sessions(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return sessions
 
 
+PERSON_EVENTS = ("request_changed", "data_changed", "redo", "go_on")
+
+
+def person_events(records: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """What a chat did with the person's words (`agents.person`: a changed request, new data, steps
+    to redo, 'go on'), keyed by the `seq` of the message after which it happened."""
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    last = -1
+    for record in records:
+        if "seq" in record:
+            last = int(record["seq"])
+        elif record.get("event") in PERSON_EVENTS:
+            out[last].append(record)
+    return dict(out)
+
+
 class ReplayClient(FreeClient):
     """AG2 ModelClient protocol over one agent's recorded outputs (create here, the rest inherited)."""
 
@@ -105,6 +121,8 @@ class ReplayBrain:
         if session:
             records = split_sessions(records)[int(session)]
         self.outputs = recorded_outputs(records)
+        self.person_events = person_events(records)
+        self.seen = 0  # messages appended so far in this session (the recording's `seq`)
         which = f", session {int(session) + 1}" if session else ""
         self.description = f"replay of {self.path}{which} (recorded outputs; no LLM)"
 
@@ -130,7 +148,12 @@ class ReplayBrain:
         return name
 
     def observe(self, speaker: str, message: dict[str, Any]) -> None:
-        pass
+        """After the message the person's words came in, do what the recording did with them."""
+        from agents.person import apply_recorded
+
+        for event in self.person_events.get(self.seen, []):
+            apply_recorded(self.run, event)
+        self.seen += 1
 
     def finish(self) -> None:
         pass
