@@ -92,8 +92,8 @@ def _rebuild(hf_config: dict[str, Any]) -> Any:
     """A transformers image classifier (random weights) from a saved config dict."""
     from transformers import AutoConfig, AutoModelForImageClassification
 
-    cfg = dict(hf_config)
-    cfg = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+    raw = dict(hf_config)
+    cfg = AutoConfig.for_model(raw.pop("model_type"), **raw)
     cfg._attn_implementation = "eager"  # traced into plain MatMul/Softmax for ONNX
     return AutoModelForImageClassification.from_config(cfg)
 
@@ -154,13 +154,11 @@ def build_hf_image(
     k = max(2, len(labels))
     if path is not None:
         try:
+            heads: dict[str, Any] = (
+                {"id2label": id2label, "label2id": label2id} if len(labels) >= 2 else {"num_labels": k}
+            )
             hf = AutoModelForImageClassification.from_pretrained(
-                path,
-                num_labels=k,
-                id2label=dict(enumerate(labels)) if len(labels) >= 2 else None,
-                label2id=label2id if len(labels) >= 2 else None,
-                ignore_mismatched_sizes=True,
-                attn_implementation="eager",
+                path, ignore_mismatched_sizes=True, attn_implementation="eager", **heads
             )
         except (OSError, ValueError, KeyError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -179,7 +177,7 @@ def build_hf_image(
         conf = {k: v for k, v in {**SCRATCH_CONFIG, **(scratch or {})}.items() if k != MODEL_TYPES_KEY}
         p = int(conf["patch_size"])
         model_side, want, mean, std = -(-side // p) * p, channels, [], []
-        vit = ViTConfig(
+        vit = ViTConfig(  # type: ignore[call-arg]
             image_size=model_side,
             num_channels=channels,
             num_labels=k,

@@ -36,7 +36,7 @@ CNN_WIDTHS = ((16, 32, 64), (8, 16, 32), (4, 8, 16))  # tried in turn until the 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 DEFAULT_SELECT_S = 120.0
 HF_EPOCHS, HF_PATIENCE = 60, 8  # a ViT from scratch climbs unevenly: more patience than the CNN's 5
-HF_LR_SCRATCH, HF_LR_PRETRAINED = 1e-3, 1e-4
+HF_LR_SCRATCH, HF_LR_PRETRAINED = 5e-4, 1e-4
 
 
 # ---------------------------------------------------------------- input size
@@ -569,6 +569,9 @@ def train(
         + f" Images are resized to {used_side}x{used_side} {'grayscale' if channels == 1 else 'RGB'}."
     )
     source = "torch" if kind == "torch" else "sklearn"
+    for row in sel.tried:  # transformers families tried and not kept: where their weights came from
+        if row.name != name and row.detail.get("weights"):
+            search.notes.append(f"{row.name} (not chosen) weights: {row.detail['weights']}.")
     if kind == "torch" and model[1].arch == "hf":
         source = "pretrained-local" if name in search.pretrained else "from-scratch"
         search.notes.append(
