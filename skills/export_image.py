@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
+from skills.export_torch import label_nodes
 from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
 
 OPSET = 17
@@ -47,23 +48,6 @@ def _head(nodes: list[Any], side: int, channels: int) -> Any:
         helper.make_node("Mul", ["pre_float", "pre_scale"], ["pixels"]),
     ]
     return helper.make_tensor_value_info("image", TensorProto.UINT8, [None, side, side, channels])
-
-
-def _tail(labels: list[str]) -> list[Any]:
-    from onnx import helper
-
-    return [
-        helper.make_node("ArgMax", ["probabilities"], ["post_index"], axis=1, keepdims=0),
-        helper.make_node(
-            "LabelEncoder",
-            ["post_index"],
-            ["label"],
-            domain="ai.onnx.ml",
-            keys_int64s=list(range(len(labels))),
-            values_strings=list(labels),
-            default_string="",
-        ),
-    ]
 
 
 def _outputs(n: int) -> list[Any]:
@@ -105,7 +89,7 @@ def logistic_to_onnx(pipe: Any, side: int, channels: int) -> Any:
         ]
     else:
         nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
-    nodes += _tail(labels)
+    nodes += label_nodes(labels)
     graph = helper.make_graph(nodes, "pixels_logistic_regression", [image], _outputs(len(labels)), inits)
     return helper.make_model(
         graph,
@@ -141,7 +125,7 @@ def net_to_onnx(model: Any, config: Any) -> Any:
     pre: list[Any] = []
     graph.input.append(_head(pre, config.side, config.channels))
     pre.append(helper.make_node("Transpose", ["pixels"], ["nchw"], perm=[0, 3, 1, 2]))
-    nodes = [*pre, *graph.node, *_tail(list(config.labels))]
+    nodes = [*pre, *graph.node, *label_nodes(list(config.labels))]
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.output[:]

@@ -21,6 +21,24 @@ from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TrainResult
 OPSET = 17
 
 
+def label_nodes(labels: list[str]) -> list[Any]:
+    """The graph's last nodes: the most probable column of "probabilities" -> its label ("label")."""
+    from onnx import helper
+
+    return [
+        helper.make_node("ArgMax", ["probabilities"], ["post_index"], axis=1, keepdims=0),
+        helper.make_node(
+            "LabelEncoder",
+            ["post_index"],
+            ["label"],
+            domain="ai.onnx.ml",
+            keys_int64s=list(range(len(labels))),
+            values_strings=list(labels),
+            default_string="",
+        ),
+    ]
+
+
 def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any = None) -> Any:
     """The ONNX ModelProto of a trained text net, string in, label and probabilities out."""
     import numpy as np
@@ -86,18 +104,7 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
         ),
         helper.make_node("Slice", ["pre_ids", "pre_starts", "pre_ends", "pre_axes"], ["ids"]),
     ]
-    post = [
-        helper.make_node("ArgMax", ["probabilities"], ["post_index"], axis=1, keepdims=0),
-        helper.make_node(
-            "LabelEncoder",
-            ["post_index"],
-            ["label"],
-            domain="ai.onnx.ml",
-            keys_int64s=list(range(len(config.labels))),
-            values_strings=list(config.labels),
-            default_string="",
-        ),
-    ]
+    post = label_nodes(list(config.labels))
     # The Tokenizer (a contrib op) has no schema in onnx: declare its output, or onnx's shape
     # inference (run by the int8 quantizer) crashes on the LabelEncoder that reads it.
     graph.value_info.append(helper.make_tensor_value_info("pre_tokens", TensorProto.STRING, [None, None]))

@@ -13,12 +13,13 @@ and Tokenizer ops (`skills.export_torch`). Ids: 0 padding, 1 unknown word, 2.. t
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from skills.early_stopping import train_epochs
 
 PAD, UNK = 0, 1
 PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
@@ -191,10 +192,8 @@ def fit_text_net(
     if init is not None:
         model.load_state_dict(init[0].state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    best_acc, best_state, stale = -1.0, None, 0
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
+
+    def one_epoch() -> float:
         perm = rng.permutation(train_idx)
         total = 0.0
         for i in range(0, len(perm), batch_size):
@@ -205,26 +204,22 @@ def fit_text_net(
             loss.backward()
             opt.step()
             total += float(loss) * len(rows)
-        entry = {"epoch": epoch, "train_loss": round(total / max(1, len(perm)), 4)}
-        if n_val:
-            pred = _predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
-            entry["val_accuracy"] = round(float(np.mean(pred == y[val_idx])), 4)
-        config.history.append(entry)
-        if progress is not None:
-            progress(entry)
-        score = entry.get("val_accuracy", -entry["train_loss"])
-        if score > best_acc:
-            best_acc, stale = score, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        return total / max(1, len(perm))
+
+    def val_accuracy() -> float:
+        pred = _predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
+        return float(np.mean(pred == y[val_idx]))
+
+    train_epochs(
+        model,
+        epochs,
+        one_epoch,
+        val_accuracy if n_val else None,
+        patience,
+        config.history,
+        progress,
+        time_limit_s,
+    )
     return model, config
 
 

@@ -15,12 +15,12 @@ and resizes. Called by `skills.train.train_model`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skills.early_stopping import train_epochs
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, candidates
 from skills.select_model import Scored, Tried, select
@@ -218,10 +218,8 @@ def fit_image_net(
     n_val = max(1, int(len(x) * val_frac)) if len(x) >= 20 else 0
     val_idx, train_idx = order[:n_val], order[n_val:]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    best, best_state, stale = -1.0, None, 0
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
+
+    def one_epoch() -> float:
         perm = rng.permutation(train_idx)
         total = 0.0
         for i in range(0, len(perm), batch_size):
@@ -231,26 +229,22 @@ def fit_image_net(
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(rows)
-        entry: dict[str, float] = {"epoch": epoch, "train_loss": round(total / max(1, len(perm)), 4)}
-        if n_val:
-            pred = _proba(model, pixels[torch.from_numpy(val_idx)]).argmax(axis=1)
-            entry["val_accuracy"] = round(float(np.mean(pred == target[val_idx].numpy())), 4)
-        config.history.append(entry)
-        if progress is not None:
-            progress(entry)
-        score = entry.get("val_accuracy", -entry["train_loss"])
-        if score > best:
-            best, stale = score, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        return total / max(1, len(perm))
+
+    def val_accuracy() -> float:
+        pred = _proba(model, pixels[torch.from_numpy(val_idx)]).argmax(axis=1)
+        return float(np.mean(pred == target[val_idx].numpy()))
+
+    train_epochs(
+        model,
+        epochs,
+        one_epoch,
+        val_accuracy if n_val else None,
+        patience,
+        config.history,
+        progress,
+        time_limit_s,
+    )
     return model, config
 
 
