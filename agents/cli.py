@@ -215,7 +215,10 @@ def run(
         float | None, typer.Option("--budget-min", min=0.1, help="Minutes for choosing and tuning models.")
     ] = None,
     model_dir: Annotated[
-        Path | None, typer.Option("--model-dir", help="A saved transformers model to start from.")
+        Path | None,
+        typer.Option(
+            "--model-dir", help="A saved transformers model to start from, or hub:NAME to download one."
+        ),
     ] = None,
     reuse: Annotated[
         bool, typer.Option("--reuse/--no-reuse", help="Reuse a library model that meets the request.")
@@ -244,7 +247,7 @@ def run(
     if not request.strip():
         _fail("the request is empty; say what the model must do.")
     for flag, given in (("--data", data), ("--test-data", test_data), ("--model-dir", model_dir)):
-        if given is not None and not given.exists():  # before a run directory is made for it
+        if given is not None and not str(given).startswith("hub:") and not given.exists():
             _fail(f"the {flag} path '{given}' does not exist.")
     choice = _choose_brain(llm)
     options = RunOptions(

@@ -174,18 +174,41 @@ def _warm_copy(run: Run, warm: dict[str, Any]) -> dict[str, Any]:
     return warm
 
 
+HUB_PREFIX = "hub:"
+
+
 def _pretrained_copy(run: Run, model_dir: str | None) -> str | None:
-    """A copy of --model-dir inside the run directory, the only place sandbox jobs can read."""
+    """A copy of --model-dir inside the run directory, the only place sandbox jobs can read;
+    `hub:NAME` downloads NAME from the Hugging Face hub there first (here, outside the sandbox)."""
     if not model_dir:
         return None
     import shutil
     from pathlib import Path
 
+    if model_dir.startswith(HUB_PREFIX):
+        return _from_hub(run, model_dir.removeprefix(HUB_PREFIX))
     if not Path(model_dir).is_dir():
         raise UserError(f"Model directory {model_dir} does not exist.")
     target = run.run_dir / "pretrained"
     if not target.exists():
         shutil.copytree(model_dir, target)
+    return str(target)
+
+
+def _from_hub(run: Run, name: str) -> str:
+    target = run.run_dir / "pretrained"
+    if (target / "config.json").is_file():
+        return str(target)
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id=name, local_dir=target, etag_timeout=10)
+    except Exception as err:  # offline, unknown name, gated model: one sentence, never a traceback
+        raise UserError(
+            f"could not download {name} from the Hugging Face hub ({type(err).__name__}); give a local "
+            "directory with --model-dir, or leave it out to train from scratch."
+        ) from None
+    run.transcript.event("pretrained_downloaded", name=name, path=str(target))
     return str(target)
 
 

@@ -131,3 +131,19 @@ def test_resume_finishes_an_interrupted_run_without_redoing_work(
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     result = run_cli("resume", str(tmp_path))
     assert result.code == 1 and "not a run directory" in result.stderr
+
+
+def test_a_hub_model_that_cannot_be_downloaded_is_one_sentence(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine without network, but at once
+    data = _write(tmp_path / "reviews.csv", _reviews(60))
+    result = run_cli(
+        "run", REQUEST, "--data", str(data), "--label", "score", "--model-dir", "hub:prajjwal1/bert-tiny",
+        "--sandbox", "local", "--out", str(tmp_path / "runs"), "--json",
+    )  # fmt: skip
+    assert result.code == 1, result.stdout + result.stderr
+    err = result.stderr.strip()
+    assert "could not download prajjwal1/bert-tiny from the Hugging Face hub" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "report.json").exists()
+    assert json.loads((run_dir / "state.json").read_text())["status"] == "failed"

@@ -7,8 +7,9 @@ held-out metric, parameters, ONNX size, wall time per stage and the agent overhe
         [--sandbox local]
 
 Runs use seeds 0, 1, 2, ... (the split of a task is fixed: every task has its own test file), the
-offline brain and `--sandbox local` by default (the Docker executor is measured apart, in
-sandbox_overhead.py). Writes scripts/bench/results/e2e.json; run directories go to runs/bench/e2e/.
+offline brain, no warm start from the model library (each repeat trains cold) and `--sandbox
+local` by default (the Docker executor is measured apart, in sandbox_overhead.py). Writes
+scripts/bench/results/e2e.json; run directories go to runs/bench/e2e/.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def one_run(task_name: str, seed: int, sandbox: str, out: Path) -> dict[str, Any
     if task.text:
         args += ["--text", task.text]
     args += ["--out", str(out), "--llm", "offline", "--sandbox", sandbox, "--seed", str(seed), "--json"]
+    args += ["--no-warm-start"]  # each repeat trains cold, independent of the model library
     before = set(out.glob("*")) if out.exists() else set()
     code, wall, stdout, stderr = cli(*args)
     new = sorted(set(out.glob("*")) - before)
