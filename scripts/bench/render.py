@@ -133,8 +133,8 @@ def section_main(e2e: dict[str, Any] | None, peers: dict[str, Any] | None) -> li
         )
     lines += [
         "",
-        "*vs*: trainer-agent's metric ÷ the peer's (above 1× is better for trainer-agent; for the image "
-        "task there is none), then trainer-agent's training time ÷ the peer's.",
+        "*vs*: trainer-agent's metric ÷ the peer's (above 1× is better for trainer-agent; — where "
+        "trainer-agent made no model), then trainer-agent's training time ÷ the peer's.",
         "",
     ]
     if p:
