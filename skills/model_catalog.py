@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,29 @@ def candidates(task_type: Any, path: str | Path | None = None) -> list[Candidate
     """The implemented candidates of a task type, in catalog order (small to large)."""
     task = str(getattr(task_type, "value", task_type))
     return [c for c in load_catalog(path).get(task, []) if c.implemented]
+
+
+def to_try(
+    task_type: Any,
+    families: list[str] | None,
+    budget_s: float | None,
+    also: Callable[[Candidate], bool] = lambda c: False,
+    what: str = "",
+) -> list[Candidate]:
+    """The candidates a search tries: the named `families` (an unknown name is one sentence); else,
+    under a time budget, every exportable one; else the defaults plus those `also` admits (e.g. a
+    transformer when a pretrained model was given)."""
+    cands = candidates(task_type)
+    if families:
+        unknown = set(families) - {c.name for c in cands}
+        if unknown:
+            raise UserError(
+                f"Unknown {what}model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
+            )
+        return [c for c in cands if c.name in families]
+    if budget_s is not None:
+        return [c for c in cands if c.exportable]
+    return [c for c in cands if c.default or also(c)]
 
 
 def candidate(task_type: Any, name: str) -> Candidate:

@@ -22,7 +22,7 @@ from typing import Any
 
 from skills.early_stopping import train_epochs
 from skills.model_card import Trained
-from skills.model_catalog import Candidate, candidates
+from skills.model_catalog import Candidate, candidates, to_try
 from skills.select_model import Scored, Tried, select
 from skills.specs import TaskSpec, TaskType
 
@@ -481,18 +481,9 @@ def _candidates(
     from-scratch recipe are left out, with a row saying why."""
     from skills.errors import UserError
 
-    cands = candidates(TaskType.IMAGE_CLASSIFICATION)
-    if families:
-        unknown = set(families) - {c.name for c in cands}
-        if unknown:
-            raise UserError(
-                f"Unknown image model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
-            )
-        cands = [c for c in cands if c.name in families]
-    elif budget_s is None:
-        cands = [c for c in cands if c.default or c.name in pretrained]
-    else:
-        cands = [c for c in cands if c.exportable]
+    cands = to_try(
+        TaskType.IMAGE_CLASSIFICATION, families, budget_s, also=lambda c: c.name in pretrained, what="image "
+    )
     usable = [c for c in cands if c.framework != "hf" or c.name in pretrained or has_recipe(c)]
     left = [
         Tried(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from skills.model_card import Trained
-from skills.model_catalog import Candidate, candidates
+from skills.model_catalog import Candidate, to_try
 from skills.select_model import Scored, select
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
@@ -22,6 +22,7 @@ from skills.train import (
     save_joblib,
     upper_limit,
 )
+from skills.warm_start import warmed
 
 FOLDS = 3
 RF_TREES = 100
@@ -184,20 +185,6 @@ class TabularSearch:
         return Scored(score=score, params=count_params(pipe), detail=dict(hyper), payload=pipe)
 
 
-def _candidates(task: TaskType, families: list[str] | None, budget_s: float | None) -> list[Candidate]:
-    cands = candidates(task)
-    if families:
-        unknown = set(families) - {c.name for c in cands}
-        if unknown:
-            from skills.errors import UserError
-
-            raise UserError(
-                f"Unknown model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
-            )
-        return [c for c in cands if c.name in families]
-    return [c for c in cands if c.default or (budget_s is not None and c.exportable)]
-
-
 def train(
     spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None
 ) -> Trained:
@@ -206,12 +193,8 @@ def train(
     import numpy as np
 
     search = TabularSearch(spec, task, x, y, info, out, seed, say)
-    cands = _candidates(task, families, budget_s)
-    if warm is not None and not families:
-        known = {c.name for c in cands}
-        cands += [
-            c for c in candidates(task) if c.name in warm.families and c.name not in known and c.exportable
-        ]
+    # the registered family is tried even when it is not a default one
+    cands = to_try(task, families, budget_s, also=lambda c: warmed(warm, c))
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
     sizes = {"features": len(info["inputs"]), "classes": classes, "rows": len(y)}
     total = budget_s if budget_s is not None else DEFAULT_SELECT_S

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from skills.model_card import Trained
-from skills.model_catalog import Candidate, candidates
+from skills.model_catalog import Candidate, to_try
 from skills.select_model import Scored, select, targets_met
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
@@ -26,7 +26,7 @@ from skills.train import (
     save_joblib,
     upper_limit,
 )
-from skills.warm_start import WarmStart
+from skills.warm_start import WarmStart, warmed
 
 FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
 ALPHA_GRID = (0.1, 0.3, 1.0)
@@ -399,24 +399,6 @@ class TextSearch:
         return self.sklearn_family(cand)
 
 
-def _candidates(families: list[str] | None, budget_s: float | None, model_dir: Any = None) -> list[Candidate]:
-    """Named `families`; else the exportable ones under a budget; else the defaults, plus the
-    transformer candidates when a pretrained model was given (--model-dir)."""
-    cands = candidates(TaskType.TEXT_CLASSIFICATION)
-    if families:
-        unknown = set(families) - {c.name for c in cands}
-        if unknown:
-            from skills.errors import UserError
-
-            raise UserError(
-                f"Unknown text model family {sorted(unknown)}; the catalog has {[c.name for c in cands]}."
-            )
-        return [c for c in cands if c.name in families]
-    if budget_s is None:
-        return [c for c in cands if c.default or (model_dir and c.framework == "hf" and c.exportable)]
-    return [c for c in cands if c.exportable]
-
-
 def train(
     spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, model_dir, say, warm=None
 ) -> Trained:
@@ -424,16 +406,16 @@ def train(
     (`skills.warm_start.WarmStart`)."""
     search = TextSearch(spec, x, y, out, seed, budget_s, say)
     search.model_dir = model_dir
-    cands = _candidates(families, budget_s, model_dir)
-    if warm is not None:
-        search.warm = warm
-        if not families:  # the registered family is tried even when it is not a default one
-            known = {c.name for c in cands}
-            cands += [
-                c
-                for c in candidates(TaskType.TEXT_CLASSIFICATION)
-                if c.name in warm.families and c.name not in known and c.exportable
-            ]
+    search.warm = warm
+    # without a budget, also the registered family (a warm start) and the transformer candidates
+    # when a pretrained model was given (--model-dir)
+    cands = to_try(
+        TaskType.TEXT_CLASSIFICATION,
+        families,
+        budget_s,
+        also=lambda c: warmed(warm, c) or (bool(model_dir) and c.framework == "hf" and c.exportable),
+        what="text ",
+    )
     total = budget_s if budget_s is not None else DEFAULT_SELECT_S
     search.share_s = total / max(1, len(cands))
     if search.class_weight:

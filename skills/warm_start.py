@@ -115,6 +115,12 @@ class WarmStart:
         }
 
 
+def warmed(warm: WarmStart | None, cand: Any) -> bool:
+    """Whether `cand` is a family of the registered model to start from (so it is tried even when it
+    is not a default one)."""
+    return warm is not None and cand.name in warm.families and cand.exportable
+
+
 def around(grid: Sequence[Any], value: Any) -> list[Any]:
     """The grid value closest to `value` (on a log scale) and its neighbours; the whole grid when
     `value` is missing."""
