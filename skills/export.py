@@ -143,6 +143,73 @@ def measure_latency(
     return percentiles(time_calls(lambda b: predictor.run(predictor.feeds(b)), batches_of(rows, 1), calls))
 
 
+def write_onnx(onx: Any, out_dir: str | Path) -> Path:
+    """out_dir/exports/model.onnx, written."""
+    path = Path(out_dir) / "exports" / "model.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(onx.SerializeToString())
+    return path
+
+
+def class_parity(
+    task: TaskType,
+    y_test: Any,
+    onnx_labels: Any,
+    onnx_proba: Any,
+    ref_labels: Any,
+    ref_proba: Any,
+    labels: list[str],
+) -> Parity:
+    """How far a classifier's ONNX outputs are from the trained model's on the same test rows."""
+    import numpy as np
+
+    return Parity(
+        n=len(onnx_labels),
+        label_agreement=float(np.mean(onnx_labels == np.asarray(ref_labels).astype(str))),
+        max_abs_diff=float(np.abs(onnx_proba - np.asarray(ref_proba, dtype=float)).max()),
+        onnx_metrics=compute_metrics(task, y_test, onnx_labels, onnx_proba, labels),
+    )
+
+
+def finish_export(
+    path: Path,
+    rows: list[Any],
+    parity: Parity,
+    batch_size: int,
+    quantize: bool,
+    tensorrt: str | None,
+    tensorrt_skip: str = "",
+) -> ExportResult:
+    """The checked export: benchmark `path` on `rows`, then an int8 copy (with `quantize`) and a
+    TensorRT engine (a precision, where a GPU allows; `tensorrt_skip` says why none is tried)."""
+    import logging
+
+    from skills.benchmark import benchmark_model
+    from skills.quantize import quantize_int8
+    from skills.tensorrt_convert import tensorrt_engine
+
+    bench = benchmark_model(path, rows, batch_size=batch_size)
+    sample = rows[:PARITY_SAMPLE]
+    logging.disable(logging.WARNING)  # onnxruntime's quantizer logs advice on Conv graphs to the root logger
+    try:
+        quantization = quantize_int8(path, sample) if quantize else {"status": "off"}
+    finally:
+        logging.disable(logging.NOTSET)
+    if tensorrt_skip:
+        engine: dict[str, Any] = {"status": "skipped", "reason": tensorrt_skip}
+    else:
+        engine = tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"}
+    return ExportResult(
+        onnx_path=str(path),
+        size_bytes=path.stat().st_size,
+        parity=parity,
+        latency_ms=bench["batch_1_ms"],
+        benchmark=bench,
+        quantization=quantization,
+        tensorrt=engine,
+    )
+
+
 def export_onnx(
     spec: TaskSpec,
     data: DataReport,
@@ -158,10 +225,6 @@ def export_onnx(
     precision), build a TensorRT engine where a GPU allows (else the result says why not)."""
     import joblib
     import numpy as np
-
-    from skills.benchmark import benchmark_model
-    from skills.quantize import quantize_int8
-    from skills.tensorrt_convert import tensorrt_engine
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
@@ -182,11 +245,7 @@ def export_onnx(
         }
         return result
     pipe = joblib.load(train.model_path)
-    onx = convert(pipe, info, _example(task, info, data.test_path))
-    path = Path(out_dir) / "exports" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(onx.SerializeToString())
-
+    path = write_onnx(convert(pipe, info, _example(task, info, data.test_path)), out_dir)
     predictor = OnnxPredictor(path)
     x_test, y_test = load_features(task, info, data.test_path)
     rows = _rows(task, info, data.test_path)
@@ -209,25 +268,9 @@ def export_onnx(
             onnx_metrics=compute_metrics(task, y_test, onnx_out),
         )
     else:
-        ref_labels = np.asarray(pipe.predict(x_test)).astype(str)
-        ref_proba = np.asarray(pipe.predict_proba(x_test), dtype=float)
-        parity = Parity(
-            n=len(rows),
-            label_agreement=float(np.mean(onnx_out == ref_labels)),
-            max_abs_diff=float(np.abs(onnx_proba - ref_proba).max()),
-            onnx_metrics=compute_metrics(task, y_test, onnx_out, onnx_proba, predictor.labels),
-        )
-    bench = benchmark_model(path, rows, batch_size=batch_size)
-    sample = rows[:PARITY_SAMPLE]
-    return ExportResult(
-        onnx_path=str(path),
-        size_bytes=path.stat().st_size,
-        parity=parity,
-        latency_ms=bench["batch_1_ms"],
-        benchmark=bench,
-        quantization=quantize_int8(path, sample) if quantize else {"status": "off"},
-        tensorrt=tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"},
-    )
+        ref_labels, ref_proba = pipe.predict(x_test), pipe.predict_proba(x_test)
+        parity = class_parity(task, y_test, onnx_out, onnx_proba, ref_labels, ref_proba, predictor.labels)
+    return finish_export(path, rows, parity, batch_size, quantize, tensorrt)
 
 
 # ---------------------------------------------------------------- parameter count of an ONNX file

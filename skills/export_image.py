@@ -17,14 +17,13 @@ convolutions: fewer by the folded channels).
 from __future__ import annotations
 
 import io
-import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
 from skills.export_torch import label_nodes
-from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
+from skills.specs import DataReport, ExportResult, TaskSpec, TaskType, TrainResult
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17; onnx's newer default is more than onnxruntime reads
@@ -175,15 +174,9 @@ def export_image_model(
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx for an image model; check parity with the trained model on
     the test images (sent through the predictor as base64 PNGs, so decoding is checked too)."""
-    import numpy as np
-
-    from skills.benchmark import benchmark_model
-    from skills.evaluate import compute_metrics
-    from skills.export import PARITY_SAMPLE
+    from skills.export import class_parity, finish_export, write_onnx
     from skills.image_data import encode_png, open_image
     from skills.onnx_predict import OnnxPredictor
-    from skills.quantize import quantize_int8
-    from skills.tensorrt_convert import tensorrt_engine
     from skills.train import load_features, load_model, predict_with, read_model_info
 
     task = TaskType(spec.task_type)
@@ -193,34 +186,13 @@ def export_image_model(
     if not files:
         raise UserError(f"Test data {data.test_path} has no images to check the exported model on.")
     rows = [encode_png(open_image(f)) for f in files]  # base64 PNGs, as a client sends them
-    onx = image_to_onnx(model, info, encode_png(open_image(files[0]), max_side=EXAMPLE_SIDE))
-    path = Path(out_dir) / "exports" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(onx.SerializeToString())
+    path = write_onnx(
+        image_to_onnx(model, info, encode_png(open_image(files[0]), max_side=EXAMPLE_SIDE)), out_dir
+    )
 
     predictor = OnnxPredictor(path)
     onnx_labels, onnx_proba = predictor.run(predictor.feeds(rows))
     x_test, y_test = load_features(task, info, data.test_path)
     ref_labels, ref_proba = predict_with(info, model, x_test)
-    parity = Parity(
-        n=len(rows),
-        label_agreement=float(np.mean(onnx_labels == np.asarray(ref_labels).astype(str))),
-        max_abs_diff=float(np.abs(onnx_proba - np.asarray(ref_proba, dtype=float)).max()),
-        onnx_metrics=compute_metrics(task, y_test, onnx_labels, onnx_proba, predictor.labels),
-    )
-    bench = benchmark_model(path, rows, batch_size=batch_size)
-    sample = rows[:PARITY_SAMPLE]
-    logging.disable(logging.WARNING)  # onnxruntime's quantizer logs advice on Conv graphs to the root logger
-    try:
-        quantization = quantize_int8(path, sample) if quantize else {"status": "off"}
-    finally:
-        logging.disable(logging.NOTSET)
-    return ExportResult(
-        onnx_path=str(path),
-        size_bytes=path.stat().st_size,
-        parity=parity,
-        latency_ms=bench["batch_1_ms"],
-        benchmark=bench,
-        quantization=quantization,
-        tensorrt=tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"},
-    )
+    parity = class_parity(task, y_test, onnx_labels, onnx_proba, ref_labels, ref_proba, predictor.labels)
+    return finish_export(path, rows, parity, batch_size, quantize, tensorrt)

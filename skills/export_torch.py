@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
-from skills.evaluate import compute_metrics
-from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TrainResult
+from skills.specs import DataReport, ExportResult, TaskSpec, TrainResult
 
 OPSET = 17
 
@@ -133,11 +132,10 @@ def export_torch_model(
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx for a torch text net and check it as `export_onnx` does."""
     import numpy as np
+    import pandas as pd
 
-    from skills.benchmark import benchmark_model
-    from skills.export import PARITY_SAMPLE, _example, _rows
+    from skills.export import _example, _rows, class_parity, finish_export, write_onnx
     from skills.onnx_predict import OnnxPredictor
-    from skills.quantize import quantize_int8
     from skills.specs import TaskType
     from skills.torch_text import load_text_net, predict_proba
     from skills.train import read_model_info
@@ -145,10 +143,7 @@ def export_torch_model(
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
     model, config = load_text_net(train.model_path)
-    onx = text_net_to_onnx(model, config, info, _example(task, info, data.test_path))
-    path = Path(out_dir) / "exports" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(onx.SerializeToString())
+    path = write_onnx(text_net_to_onnx(model, config, info, _example(task, info, data.test_path)), out_dir)
 
     rows = _rows(task, info, data.test_path)
     if not rows:
@@ -156,26 +151,15 @@ def export_torch_model(
     predictor = OnnxPredictor(path)
     onnx_labels, onnx_proba = predictor.run(predictor.feeds(rows))
     ref_proba = np.asarray(predict_proba(model, config, rows), dtype=float)
-    ref_labels = np.asarray(config.labels, dtype=object)[ref_proba.argmax(axis=1)].astype(str)
-    import pandas as pd
-
+    ref_labels = np.asarray(config.labels, dtype=object)[ref_proba.argmax(axis=1)]
     y_test = [str(v) for v in pd.read_csv(data.test_path)[info["label_column"]]]
-    parity = Parity(
-        n=len(rows),
-        label_agreement=float(np.mean(onnx_labels == ref_labels)),
-        max_abs_diff=float(np.abs(onnx_proba - ref_proba).max()),
-        onnx_metrics=compute_metrics(task, y_test, onnx_labels, onnx_proba, predictor.labels),
-    )
-    bench = benchmark_model(path, rows, batch_size=batch_size)
-    return ExportResult(
-        onnx_path=str(path),
-        size_bytes=path.stat().st_size,
-        parity=parity,
-        latency_ms=bench["batch_1_ms"],
-        benchmark=bench,
-        quantization=quantize_int8(path, rows[:PARITY_SAMPLE]) if quantize else {"status": "off"},
-        tensorrt={
-            "status": "skipped",
-            "reason": "the graph tokenizes strings (onnxruntime contrib ops), which TensorRT cannot run",
-        },
+    parity = class_parity(task, y_test, onnx_labels, onnx_proba, ref_labels, ref_proba, predictor.labels)
+    return finish_export(
+        path,
+        rows,
+        parity,
+        batch_size,
+        quantize,
+        tensorrt=None,
+        tensorrt_skip="the graph tokenizes strings (onnxruntime contrib ops), which TensorRT cannot run",
     )
