@@ -188,7 +188,7 @@ def consider(
     best_single = max(s.score for _, s in sel.results)
     y = np.asarray(y)
     cache: dict[str, FoldOutputs | None] = {}
-    tried: list[tuple[float, list[tuple[Candidate, Scored]], int, float]] = []
+    tried: list[tuple[float, list[tuple[Candidate, Scored]], int, float, Any]] = []
     over: list[str] = []
     for k in range(2, len(ranked) + 1):
         members = ranked[:k]
@@ -209,7 +209,7 @@ def consider(
         folds = outs[0].folds  # type: ignore[union-attr]
         mean = np.mean([o.output for o in outs], axis=0)  # type: ignore[union-attr]
         score = float(np.mean([fold_score(scoring, y[f], mean[f], classes) for f in folds]))
-        tried.append((score, members, params, latency))
+        tried.append((score, members, params, latency, mean))
     # The best single model's own out-of-fold outputs, for the paired check (None when the best is
     # not a scikit-learn model, whose outputs are not kept: then only the tolerance applies).
     top = ranked[0]
@@ -226,12 +226,12 @@ def consider(
                 f"it is {reason}."
             ),
         )
-    score, members, params, latency = max(tried, key=lambda t: (t[0], -len(t[1])))
+    score, members, params, latency, mean = max(tried, key=lambda t: (t[0], -len(t[1])))
     names = [c.name for c, _ in members]
     detail = {"members": names, "voting": "soft" if classes is not None else "mean"}
     if len(tried) > 1 or over:
         detail["also_tried"] = "; ".join(
-            [f"{' + '.join(c.name for c, _ in m)}: {s:.4f}" for s, m, _, _ in tried if m is not members]
+            [f"{' + '.join(c.name for c, _ in m)}: {s:.4f}" for s, m, _, _, _ in tried if m is not members]
             + [f"{o} (over the limits)" for o in over]
         )
     row = Tried(
@@ -247,9 +247,8 @@ def consider(
     gain = score - best_single
     what = f"soft voting of {' + '.join(names)} (cross-validated {scoring} {score:.4f}"
     say(f"{NAME} of {', '.join(names)}: {scoring} {score:.4f} (cv) vs best single {best_single:.4f}")
-    wins = None
+    wins, why = None, ""  # why: the ensemble is not used
     if gain > tolerance and paired is not None:
-        mean = np.mean([cache[n].output for n in names], axis=0)  # type: ignore[union-attr]
         wins = win_rate(scoring, y, mean, paired.output, classes)
         row.detail["bootstrap_wins"] = round(wins, 3)
         row.seconds = round(time.perf_counter() - start, 2)
@@ -258,30 +257,20 @@ def consider(
             f"better by {gain:.4f} in cross-validation, but only in {wins:.0%} of {BOOTSTRAP} bootstrap "
             f"resamples of the rows (needs {confidence:.0%})"
         )
-        return Outcome(
-            row=row,
-            score=score,
-            members=names,
-            params=params,
-            note=(
-                f"Not used: {what} against {best_single:.4f} for the best single model, {gain:+.4f}); the "
-                f"gain is within the noise: the ensemble scores higher in only {wins:.0%} of "
-                f"{BOOTSTRAP} bootstrap resamples of the out-of-fold predictions (needs {confidence:.0%}), "
-                "so it would add parameters and latency for a gain that may not hold on new data."
-            ),
+        why = (
+            f"{gain:+.4f}); the gain is within the noise: the ensemble scores higher in only {wins:.0%} of "
+            f"{BOOTSTRAP} bootstrap resamples of the out-of-fold predictions (needs {confidence:.0%}), "
+            "so it would add parameters and latency for a gain that may not hold on new data."
         )
-    if gain <= tolerance:
+    elif gain <= tolerance:
         row.reason = f"not better than the best single model by more than {tolerance} ({best_single:.4f})"
-        return Outcome(
-            row=row,
-            score=score,
-            members=names,
-            params=params,
-            note=(
-                f"Not used: {what} against {best_single:.4f} for the best single model, a gain of "
-                f"{gain:+.4f}, not more than {tolerance}); it would add parameters and latency for nothing."
-            ),
+        why = (
+            f"a gain of {gain:+.4f}, not more than {tolerance}); it would add parameters and latency "
+            "for nothing."
         )
+    if why:
+        note = f"Not used: {what} against {best_single:.4f} for the best single model, {why}"
+        return Outcome(row=row, score=score, members=names, params=params, note=note)
     model = build([(c.name, fitted(s)) for c, s in members], classes)
     row.status = "chosen"
     sure = f"; higher in {wins:.0%} of {BOOTSTRAP} bootstrap resamples" if wins is not None else ""
