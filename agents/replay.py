@@ -162,15 +162,15 @@ def replay_one(
     if chat:
         replay.state["replaying_chat"] = True
         replay.save()
-    sessions = len(split_sessions(records))
+    sessions = split_sessions(records)
     try:
-        for i in range(sessions):
+        for i, session in enumerate(sessions):
             if i:  # the recorded run was resumed here: resume the replay the same way
                 replay.fatal = None
                 replay.state["status"] = "running"
                 replay.transcript.event("resumed")
-            brain = f"replay:{transcript}" + (f"{SESSION_MARK}{i}" if sessions > 1 else "")
-            with replaying(replay, split_sessions(records)[i]):  # the recorded approvals, in order
+            brain = f"replay:{transcript}" + (f"{SESSION_MARK}{i}" if len(sessions) > 1 else "")
+            with replaying(replay, session):  # the recorded approvals, in order
                 run_conversation(replay, brain=brain)
     finally:
         close_sandbox(replay)
