@@ -10,7 +10,9 @@ Steps, each skipped when its output is already there:
 1. base image: `debootstrap --variant=minbase bookworm` + `docker import` (or `--base-image`, an
    image you already have or can pull, e.g. `python:3.11-slim-bookworm` where registries answer);
 2. requirements: the runtime dependency closure of `trainer-agent` as installed in this venv,
-   pinned to the installed versions (dev tools such as pytest/ruff/mypy are not in the closure);
+   pinned to the installed versions (dev tools such as pytest/ruff/mypy are not in the closure),
+   which must agree with the lock, `constraints.txt` (`sandbox/lockfile.py`), unless
+   TRAINER_AGENT_LOCK=none (the lock's refresh, `scripts/fresh_test --newest`);
 3. wheelhouse: `pip download --no-deps` of those pins into a cache folder on the host;
 4. build context: Dockerfile + requirements + wheelhouse + the project source;
 5. `docker build` (legacy builder through the SDK; the image installs with `--no-index`), skipped
@@ -23,7 +25,6 @@ import argparse
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -50,41 +51,12 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
-    """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here.
+    """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here
+    (dev tools such as pytest, ruff and mypy are not in the closure)."""
+    from sandbox.lockfile import closure
 
-    Walks the installed metadata from the project's `Requires-Dist`, honouring extras
-    (`autogen[openai,docker]`) and environment markers, so dev-only tools stay out.
-    """
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-
-    seen: dict[str, str] = {}
-    todo: list[tuple[str, frozenset[str]]] = [(dist_name, frozenset())]
-    done: set[tuple[str, frozenset[str]]] = set()
-    while todo:
-        name, extras = todo.pop()
-        if (_norm(name), extras) in done:
-            continue
-        done.add((_norm(name), extras))
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue  # an optional dependency that is not installed (e.g. a marker-gated one)
-        if _norm(name) != _norm(dist_name):
-            seen[_norm(dist.metadata["Name"])] = f"{dist.metadata['Name']}=={dist.version}"
-        for line in dist.requires or []:
-            req = Requirement(line)
-            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
-            if req.marker is not None and not any(req.marker.evaluate(env) for env in envs):
-                continue
-            todo.append((req.name, frozenset(req.extras)))
-    return sorted(seen.values(), key=str.lower)
+    return sorted((f"{n}=={v}" for n, v in closure(dist_name).values()), key=str.lower)
 
 
 def _wheel_file(pin: str, wheelhouse: Path) -> Path | None:
@@ -248,6 +220,7 @@ def build_image(
     ctx = cache_dir() / "build-context"
     ctx.mkdir(parents=True, exist_ok=True)
     pins = runtime_requirements()
+    _check_lock(pins)
     (ctx / "requirements.txt").write_text("\n".join(pins) + "\n")
     fill_wheelhouse(pins, cache_dir() / "wheelhouse", log)
     # The context gets hard links to exactly the pinned wheels: one copy on disk, no stale versions.
@@ -301,6 +274,20 @@ def build_image(
     }
 
 
+def _check_lock(pins: list[str]) -> None:
+    """The image gets what the suite was tested with: refuse pins that disagree with the lock."""
+    from sandbox.lockfile import LOCK, check_pins
+
+    lock = os.environ.get("TRAINER_AGENT_LOCK") or str(LOCK)
+    if lock == "none":
+        return
+    wrong = check_pins(pins, Path(lock))
+    if wrong:
+        raise RuntimeError(
+            f"this venv's packages differ from the lock {lock} ({'; '.join(wrong[:5])}): run scripts/setup"
+        )
+
+
 def _link_files(files: list[Path], dest: Path) -> None:
     """Make `dest` hold exactly `files`, as hard links where possible (copies across filesystems)."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -339,7 +326,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(check(load_config()), indent=2))
         return 0
-    info = build_image(args.image, args.base_image, args.force)
+    try:
+        info = build_image(args.image, args.base_image, args.force)
+    except RuntimeError as e:
+        print(f"sandbox image: {e}", file=sys.stderr)
+        return 1
     size_gib = int(info["size_bytes"]) / 2**30  # type: ignore[call-overload]
     print(
         f"image: {info['image']} {'built' if info['built'] else 'reused'}, {size_gib:.2f} GiB, "
