@@ -13,6 +13,7 @@ Outputs: classifiers "label" and "probabilities" (columns in the order of the me
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -81,10 +82,39 @@ def _example(task: TaskType, info: dict[str, Any], test_path: str) -> Any:
     return row
 
 
+@functools.cache
+def register_lightgbm() -> None:
+    """Teach skl2onnx LightGBM's estimators, with onnxmltools' converter (the maintained one), so
+    a pipeline or a voting ensemble holding them converts like any other. Once a process."""
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        LGBMRegressor,
+        "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+
+
 def convert(pipe: Any, info: dict[str, Any], example: Any = None) -> Any:
     """The ONNX ModelProto of a fitted pipeline, with trainer-agent's metadata."""
     from skl2onnx import convert_sklearn
 
+    register_lightgbm()
     try:
         onx = convert_sklearn(
             pipe,
@@ -286,7 +316,7 @@ def onnx_param_count(path: str | Path) -> int:
     - LinearClassifier/LinearRegressor coefficients + intercepts; a binary classifier stores the
       weights twice (-w, +w), counted once;
     - tree ensembles: feature id + threshold per branch node, every leaf weight, base values;
-    - OneHotEncoder categories, Imputer values.
+    - OneHotEncoder categories, OrdinalEncoder (LabelEncoder) categories, Imputer values.
     Shape/axis constants (integer initializers) and TfIdfVectorizer's unit weights in TF mode are
     not learned and not counted.
     """
@@ -320,6 +350,8 @@ def onnx_param_count(path: str | Path) -> int:
             total += 2 * branches + len(weights) + len(attrs.get("base_values", []))
         elif op == "OneHotEncoder":
             total += len(attrs.get("cats_strings", [])) + len(attrs.get("cats_int64s", []))
+        elif op == "LabelEncoder":  # OrdinalEncoder: one key per category
+            total += sum(len(attrs.get(k, [])) for k in ("keys_strings", "keys_int64s", "keys_floats"))
         elif op == "Scaler":  # StandardScaler: offset (mean) and scale per column
             total += len(attrs.get("offset", [])) + len(attrs.get("scale", []))
         elif op == "Imputer":

@@ -157,6 +157,36 @@ def _tree_params(tree: Any) -> int:
     return 2 * (t.node_count - leaves) + leaves * per_leaf
 
 
+def _lightgbm_params(model: Any) -> int:
+    """Per tree, from LightGBM's dump: feature index and threshold per split, one value per leaf. A
+    categorical split on k categories counts as k splits, as the ONNX graph holds it (one equality
+    branch per category)."""
+    total = 0
+    stack = [t["tree_structure"] for t in model.booster_.dump_model()["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "split_feature" not in node:
+            total += 1  # a leaf value
+            continue
+        threshold = node["threshold"]
+        total += 2 * (str(threshold).count("||") + 1 if node["decision_type"] == "==" else 1)
+        stack += [node["left_child"], node["right_child"]]
+    return total
+
+
+def _is_lightgbm(model: Any) -> bool:
+    return type(model).__module__.startswith("lightgbm")
+
+
+def tree_ensemble_params(model: Any) -> int:
+    """The parameters in the trees of a fitted tree ensemble (scikit-learn's or LightGBM's): the part
+    that fewer or shallower trees shrink."""
+    if _is_lightgbm(model):
+        return _lightgbm_params(model)
+    trees = model.estimators_.ravel() if hasattr(model.estimators_, "ravel") else model.estimators_
+    return sum(_tree_params(t) for t in trees)
+
+
 def count_params(model: Any) -> int:
     """Learned numbers the model needs at prediction time.
 
@@ -165,8 +195,9 @@ def count_params(model: Any) -> int:
       MLPs: weights + biases; scalers: mean + scale per column.
     - Trees: feature index and threshold per split node, one value per output per leaf
       (the values scikit-learn keeps on inner nodes are unused and not counted), plus the
-      boosting baseline per output. This is what the ONNX tree ensemble stores.
-    - Imputers: one statistic per column; one-hot encoders: one per category.
+      boosting baseline per output. This is what the ONNX tree ensemble stores. LightGBM: the
+      same from its booster's dump.
+    - Imputers: one statistic per column; one-hot and ordinal encoders: one per category.
     - PyTorch modules: every parameter element.
     """
     import numpy as np
@@ -182,9 +213,11 @@ def count_params(model: Any) -> int:
     from sklearn.naive_bayes import ComplementNB, MultinomialNB
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
     from sklearn.tree import BaseDecisionTree
 
+    if _is_lightgbm(model):
+        return _lightgbm_params(model)
     if hasattr(model, "parameters") and callable(model.parameters):  # a torch module
         return int(sum(p.numel() for p in model.parameters()))
     if isinstance(model, Pipeline):
@@ -197,7 +230,7 @@ def count_params(model: Any) -> int:
         return len(model.statistics_)
     if isinstance(model, StandardScaler):
         return int(np.size(model.mean_) + np.size(model.scale_))
-    if isinstance(model, OneHotEncoder):
+    if isinstance(model, (OneHotEncoder, OrdinalEncoder)):
         return sum(len(c) for c in model.categories_)
     if isinstance(model, (GradientBoostingClassifier, GradientBoostingRegressor)):
         trees = model.estimators_

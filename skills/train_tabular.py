@@ -15,17 +15,18 @@ from skills.train import (
     DEFAULT_SELECT_S,
     GB_MAX_DEPTH,
     GB_N_ESTIMATORS,
-    _tree_params,
     count_params,
     onnx_or_saved_size,
     primary_metric,
     save_joblib,
+    tree_ensemble_params,
     upper_limit,
 )
 from skills.warm_start import warmed
 
 FOLDS = 3
 RF_TREES = 100
+LGBM_N_ESTIMATORS = 100  # LightGBM's own default
 
 
 def pipeline(
@@ -40,6 +41,9 @@ def pipeline(
     num = [i["name"] for i in inputs if i["kind"] == "float"]
     cat = [i["name"] for i in inputs if i["kind"] == "string"]
     scaled = family in ("logistic-regression", "ridge-regression", "mlp-classifier")
+    classify = task == TaskType.TABULAR_CLASSIFICATION
+    if family.startswith("lightgbm"):
+        return _lightgbm_pipeline(classify, num, cat, hyper, seed)
     parts = []
     if num:
         imputer = SimpleImputer(strategy="median", keep_empty_features=True)
@@ -50,7 +54,6 @@ def pipeline(
         # Missing strings arrive as "" (a string tensor has no NaN), so "" is just a category here
         # and no string imputer is needed.
         parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat))
-    classify = task == TaskType.TABULAR_CLASSIFICATION
     if family == "logistic-regression":
         model = linear_model.LogisticRegression(C=hyper.get("C", 1.0), max_iter=2000, random_state=seed)
     elif family == "ridge-regression":
@@ -85,11 +88,49 @@ def pipeline(
     return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
 
 
+def _lightgbm_pipeline(
+    classify: bool, num: list[str], cat: list[str], hyper: dict[str, Any], seed: int
+) -> Any:
+    """LightGBM with its own handling of what the others preprocess: missing numbers go in as
+    missing, string columns as native categoricals (ordinal codes; a category unseen in training is
+    -1, which LightGBM treats as missing)."""
+    import numpy as np
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    parts: list[tuple[str, Any, list[str]]] = []
+    if num:
+        parts.append(("num", "passthrough", num))
+    if cat:
+        codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float32)
+        parts.append(("cat", codes, cat))
+    depth = hyper.get("max_depth")
+    # `cat_feature`: LightGBM's alias of categorical_feature as a model parameter (the Python name is
+    # reserved for fit() and ignored here); the ordinal codes come after the numeric columns.
+    categorical: dict[str, Any] = {"cat_feature": list(range(len(num), len(num) + len(cat)))} if cat else {}
+    model = (LGBMClassifier if classify else LGBMRegressor)(
+        n_estimators=hyper["n_estimators"],
+        learning_rate=hyper.get("learning_rate", 0.1),
+        num_leaves=hyper.get("num_leaves", 31),
+        max_depth=-1 if depth is None else depth,
+        min_child_samples=hyper.get("min_child_samples", 20),
+        **categorical,
+        random_state=seed,
+        n_jobs=1,  # one thread: deterministic, and the sandbox's CPU share is the limit anyway
+        verbose=-1,
+    )
+    return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
+
+
 def _start_hyper(family: str) -> dict[str, Any]:
     if family.startswith("gradient-boosting"):
         return {"n_estimators": GB_N_ESTIMATORS, "max_depth": GB_MAX_DEPTH, "learning_rate": 0.1}
     if family.startswith("random-forest"):
         return {"n_estimators": RF_TREES, "max_depth": None}
+    if family.startswith("lightgbm"):
+        return {"n_estimators": LGBM_N_ESTIMATORS, "max_depth": None, "learning_rate": 0.1, "num_leaves": 31}
     return {}
 
 
@@ -124,9 +165,7 @@ class TabularSearch:
             largest = 0
             if self.size_limit is not None:
                 largest = onnx_or_saved_size(pipe, save_joblib(pipe, self.path), self.info)
-            model = pipe.named_steps["model"]
-            trees = model.estimators_.ravel() if hasattr(model.estimators_, "ravel") else model.estimators_
-            tree_params = sum(_tree_params(t) for t in trees)
+            tree_params = tree_ensemble_params(pipe.named_steps["model"])
             fixed = params - tree_params
             ratios = []
             if self.param_limit is not None and params > self.param_limit:

@@ -287,3 +287,33 @@ def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
     eager, onnx = result["pytorch_eager_batch_1_ms"], result["onnx_batch_1_ms"]
     assert result["speedup_vs_eager"] == pytest.approx(eager["p50"] / onnx["p50"], rel=0.02)
     assert result["speedup_vs_eager"] > 1.0  # measured ~8x here: tokenizing in the graph beats Python
+
+
+@pytest.mark.parametrize("name", ["wine_mixed", "diabetes"])
+def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, name):
+    # LightGBM takes the string column as categories (ordinal codes in the graph) and missing numbers
+    # as missing; onnxmltools' converter, registered with skl2onnx, must reproduce it exactly.
+    import joblib
+
+    from skills.export import export_onnx
+    from skills.train import load_features, read_model_info, train_model
+
+    b = make_data(name)
+    family = "lightgbm-regressor" if name == "diabetes" else "lightgbm-classifier"
+    result = train_model(b.spec, b.data, tmp_path, seed=0, families=[family])
+    assert result.family == family
+    pipe = joblib.load(tmp_path / "models" / "model.joblib")
+    model = pipe.named_steps["model"]
+    infos = list(model.booster_.dump_model()["feature_infos"].values())
+    categorical = [bool(i["values"]) for i in infos]  # LightGBM lists the categories it saw
+    assert categorical == [False] * (len(infos) - 1) + [name == "wine_mixed"]  # 'cellar' comes last
+    export = export_onnx(b.spec, b.data, result, tmp_path)
+    assert export.parity.label_agreement == 1.0 and export.parity.max_abs_diff < 1e-4
+    assert onnx_param_count(export.onnx_path) == result.params > 1000  # the booster's count, read back
+    if name == "wine_mixed":  # a category never seen in training goes in as missing, in both
+        sess, info = _session(export.onnx_path), read_model_info(tmp_path / "models" / "model.joblib")
+        test = pd.read_csv(b.data.test_path).assign(cellar="a cellar never seen in training")
+        test.to_csv(tmp_path / "unseen.csv", index=False)
+        x, _ = load_features(b.spec.task_type, info, tmp_path / "unseen.csv")
+        labels = sess.run(None, _feeds(sess, test))[0].ravel()
+        assert (labels == pipe.predict(x)).all()

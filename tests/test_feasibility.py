@@ -184,7 +184,8 @@ def test_the_training_estimate_follows_measured_times_and_the_budget() -> None:
     # the plan names what the search tries, in the order it tries them (the catalog's defaults)
     plan = {p["step"]: p["does"] for p in make_plan(table, estimate(table, n_rows=150, n_features=4))}
     assert plan["train"].startswith(
-        "try random-forest-classifier, gradient-boosting-classifier, logistic-regression by 3-fold"
+        "try lightgbm-classifier, random-forest-classifier, gradient-boosting-classifier, "
+        "logistic-regression by 3-fold"
     )
     plan = {p["step"]: p["does"] for p in make_plan(text, estimate(text, n_rows=800))}
     assert plan["train"].startswith("train tfidf-logistic-regression within the constraints")
