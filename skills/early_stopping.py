@@ -13,6 +13,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+TIME_CUT = "time_cut_s"  # on the last history entry when the time limit stopped the loop
+
+
+def time_cut(history: list[dict[str, float]]) -> str | None:
+    """One phrase when the time limit, not early stopping or the epoch cap, ended training."""
+    if not history or TIME_CUT not in history[-1]:
+        return None
+    last, n = history[-1], len(history)
+    best = max(h.get("val_accuracy", float("-inf")) for h in history)
+    improving = "val_accuracy" in last and last["val_accuracy"] >= best
+    return f"stopped by its {last[TIME_CUT]:g} s time share after {n} epoch{'s' * (n != 1)}" + (
+        " while validation accuracy was still improving" if improving else ""
+    )
+
 
 def train_epochs(
     model: Any,
@@ -27,7 +41,8 @@ def train_epochs(
     """Run up to `epochs` epochs and leave `model` in eval mode with its best epoch's weights.
 
     An epoch's score is its validation accuracy (or, without validation rows, minus its training
-    loss). Entries are appended to `history` (a new list when None), which is returned.
+    loss). Entries are appended to `history` (a new list when None), which is returned; when
+    `time_limit_s` ended the loop before `epochs`, the last entry says so (`time_cut`).
     """
     history = [] if history is None else history
     best, best_state, stale = float("-inf"), None, 0
@@ -49,6 +64,8 @@ def train_epochs(
             if stale >= patience:
                 break
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            if epoch < epochs:  # the clock, not convergence, ended it: say so where it is read back
+                entry[TIME_CUT] = round(float(time_limit_s), 1)
             break
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -101,6 +101,20 @@ def constraint_reasons(
     return reasons
 
 
+def budget_cuts(sel: Selection, budget_s: float) -> str | None:
+    """One sentence when the time budget, not the search's own end, cut it short: candidates never
+    tried, and nets whose training the clock stopped (their detail's `cut`)."""
+    skipped = [t.name for t in sel.tried if t.status == "skipped" and "time budget" in t.reason]
+    cut = [f"{t.name} {t.detail['cut']}" for t in sel.tried if t.detail.get("cut")]
+    if not skipped and not cut:
+        return None
+    parts = cut + ([f"{', '.join(skipped)} not tried"] if skipped else [])
+    return (
+        f"The time budget ({budget_s:.0f} s) cut the search short: {'; '.join(parts)}. A larger "
+        "--budget-min gives it the time (on a busy machine a budget in seconds buys less training)."
+    )
+
+
 def select(
     cands: Sequence[Candidate],
     requirements: Sequence[Requirement],

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skills.early_stopping import train_epochs
+from skills.early_stopping import time_cut, train_epochs
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, candidates, to_try
-from skills.select_model import Scored, Tried, select
+from skills.select_model import Scored, Tried, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
 
 LR_FAMILY = "pixels-logistic-regression"
@@ -388,6 +388,8 @@ class ImageSearch:
             "epochs": len(config.history),
             "tuning": "early stopping on a 10% validation split",
         }
+        if cut := time_cut(config.history):
+            detail["cut"] = cut
         return Scored(
             score=score, params=count_net_params(net), detail=detail, payload=("torch", (net, config), side)
         )
@@ -529,6 +531,8 @@ def train(
     sizes = {"features": side * side * channels, "classes": 1 if k == 2 else k, "channels": channels}
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)
     sel.tried += left
+    if cuts := budget_cuts(sel, total):
+        search.notes.append(cuts)
     if sel.best is None:
         search.notes.append("Every candidate was over the parameter limit; the smallest was kept.")
         fallback = min(cands, key=lambda c: c.estimate_params(**sizes))

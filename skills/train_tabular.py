@@ -9,7 +9,7 @@ from typing import Any
 
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
-from skills.select_model import Scored, select
+from skills.select_model import Scored, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
     DEFAULT_SELECT_S,
@@ -239,6 +239,8 @@ def train(
     total = budget_s if budget_s is not None else DEFAULT_SELECT_S
     first = list(warm.families) if warm is not None else []
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    if cuts := budget_cuts(sel, total):
+        search.notes.append(cuts)
     if warm is not None:
         search.notes.append(warm.note())
     if sel.best is None:

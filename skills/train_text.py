@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skills.early_stopping import time_cut
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
-from skills.select_model import Scored, select, targets_met
+from skills.select_model import Scored, budget_cuts, select, targets_met
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
     C_GRID,
@@ -320,6 +321,8 @@ class TextSearch:
             "max_len": config.max_len,
             "tuning": "early stopping on a 10% validation split",
         }
+        if cut := time_cut(config.history):
+            hyper["cut"] = cut
         return Scored(
             score=score,
             params=torch_text.count_net_params(net),
@@ -430,6 +433,8 @@ def train(
     }
     first = list(warm.families) if warm is not None else []
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    if cuts := budget_cuts(sel, total):
+        search.notes.append(cuts)
     if warm is not None:
         search.notes.append(warm.note())
         search.tuning["warm_start"] = warm.summary()

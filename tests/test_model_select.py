@@ -95,6 +95,43 @@ def test_selection_stops_when_the_budget_is_spent_and_rejects_fitted_models_over
     assert over.best is None and over.tried[0].status == "over-limit"
 
 
+def test_a_search_cut_by_its_budget_says_what_was_cut():
+    from skills.select_model import budget_cuts
+
+    clock = iter(range(0, 1000, 10))
+    cands = [_cand("a", 10, 3), _cand("b", 10, 2), _cand("c", 10, 1)]
+
+    def evaluate(c):  # "a" is a net the clock stopped; "b" ran to its end
+        return Scored(
+            0.5, 10, detail={"cut": "stopped by its 15 s time share after 3 epochs"} if c.name == "a" else {}
+        )
+
+    sel = select(cands, [], evaluate, budget_s=45, clock=lambda: float(next(clock)))
+    note = budget_cuts(sel, 45)
+    assert note is not None and note.startswith("The time budget (45 s) cut the search short: ")
+    assert "a stopped by its 15 s time share after 3 epochs; c not tried." in note and "--budget-min" in note
+    whole = select(cands, [], lambda c: Scored(0.5, 10), budget_s=1e9, clock=lambda: 0.0)
+    assert budget_cuts(whole, 1e9) is None  # every candidate tried, none cut: nothing to say
+
+
+def test_the_epoch_loop_marks_a_stop_by_the_clock_and_only_that():
+    import torch
+
+    from skills.early_stopping import time_cut, train_epochs
+
+    def run(limit, scores, epochs=5, patience=2):
+        net, it = torch.nn.Linear(2, 1), iter(scores)
+        return train_epochs(net, epochs, lambda: 0.5, lambda: next(it), patience=patience, time_limit_s=limit)
+
+    cut = run(0.0, [0.6, 0.7])  # the clock ends it after the first epoch, accuracy still rising
+    assert len(cut) == 1 and time_cut(cut) == (
+        "stopped by its 0 s time share after 1 epoch while validation accuracy was still improving"
+    )
+    assert time_cut(run(None, [0.6, 0.7, 0.5, 0.5, 0.5])) is None  # early stopping: its own end
+    assert time_cut(run(None, [0.6, 0.7, 0.8, 0.9, 0.95])) is None  # the epoch cap
+    assert time_cut(run(3600.0, [0.6, 0.7, 0.8, 0.9, 0.95])) is None  # a limit never reached
+
+
 def test_requirement_checks():
     reqs = [
         Requirement(name="accuracy", op=">=", target=0.8),
