@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,8 @@ def convert(pipe: Any, info: dict[str, Any], example: Any = None) -> Any:
     """The ONNX ModelProto of a fitted pipeline, with trainer-agent's metadata."""
     from skl2onnx import convert_sklearn
 
-    register_lightgbm()
+    if "lightgbm" in sys.modules:  # a fitted LightGBM model exists only where lightgbm was imported
+        register_lightgbm()
     try:
         onx = convert_sklearn(
             pipe,

@@ -68,6 +68,39 @@ def test_container_is_locked_down(sb: DockerSandbox) -> None:
     assert res.output.split()[0] != "0", "jobs must not run as root"
 
 
+def test_every_runtime_dependency_imports_in_the_image(sb: DockerSandbox) -> None:
+    # A wheel that needs a system library the image lacks (LightGBM's libgomp) fails here, in one
+    # line per package, rather than in the middle of a run's training job.
+    import re
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    direct = {
+        norm(Requirement(r).name) for r in metadata.requires("trainer-agent") or [] if "extra ==" not in r
+    }
+    by_module = metadata.packages_distributions()
+    modules = []
+    for dist in sorted(direct):
+        mine = sorted(m for m, ds in by_module.items() if dist in map(norm, ds) and not m.startswith("_"))
+        modules.append(dist.replace("-", "_") if dist.replace("-", "_") in mine else mine[0])
+    assert {"lightgbm", "onnxmltools", "sklearn", "torch", "onnxruntime", "yaml"} <= set(modules)
+    code = (
+        "import subprocess, sys\n"
+        f"for m in {modules!r}:\n"
+        "    r = subprocess.run([sys.executable, '-c', 'import ' + m], capture_output=True, text=True)\n"
+        "    if r.returncode:\n"
+        "        print('FAILED', m, (r.stderr.strip().splitlines() or ['?'])[-1])\n"
+        "print('checked', len(sys.argv))\n"
+    )
+    res = py(sb, code, timeout=600)
+    assert res.ok and "checked" in res.output, res.output
+    assert "FAILED" not in res.output, res.output
+
+
 def test_network_is_unreachable(sb: DockerSandbox) -> None:
     gateway = "172.17.0.1"  # the host as seen from Docker's default bridge
     code = (
