@@ -529,8 +529,35 @@ def section_models(models: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def section_tabular_families(tf: dict[str, Any] | None) -> list[str]:
+    lines = ["## Tables with categorical columns: default search against its previous families", ""]
+    if not tf:
+        return [*lines, "Not run yet (`scripts/bench/tabular_families.py`).", ""]
+    lines += [
+        "`skills.train.train_model` on two synthetic tables (`tabular_families.py` says how they are made): "
+        "today's default search (LightGBM among the families) and the previous default families without "
+        "it, against HistGradientBoosting and LightGBM with their defaults on the same 80/20 split. Cell: "
+        "held-out metric (chosen family, parameters, seconds).",
+        "",
+        "| data set | metric | default search | previous families | HistGB defaults | LightGBM defaults |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in tf["sets"].items():
+        cells = [
+            f"{num(r[k]['metric'])} (`{r[k]['family']}`, {num(r[k]['params'])}, {secs(r[k]['seconds'])})"
+            for k in ("default_search", "previous_families")
+        ]
+        peers = [
+            f"{num(r[k]['metric'])} ({secs(r[k]['seconds'])})"
+            for k in ("histgb_defaults", "lightgbm_defaults")
+        ]
+        lines.append(f"| {name} | {r['metric']} | " + " | ".join(cells + peers) + " |")
+    lines.append("")
+    return lines
+
+
 def render() -> str:
-    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent", "models")
+    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent", "models", "tabular_families")
     results = {n: read_result(n) for n in names}
     lines = [
         "# Benchmarks",
@@ -560,6 +587,7 @@ def render() -> str:
         "| `sandbox_overhead.py` | Docker vs local executor for the same jobs |",
         "| `agent_overhead.py` | time outside the skills; LLM calls and tokens per run |",
         "| `models.py` | the Model agent's choice per data set vs the skeleton; teacher-student gain |",
+        "| `tabular_families.py` | tables with categories: default search vs previous families and peers |",
         "",
     ]
     lines += section_machine(results)
@@ -570,6 +598,7 @@ def render() -> str:
     lines += section_sandbox(results["sandbox"])
     lines += section_agent(results["agent"])
     lines += section_models(results["models"])
+    lines += section_tabular_families(results["tabular_families"])
     lines += [
         "## Tasks and data",
         "",
