@@ -225,3 +225,26 @@ def test_corrections_that_do_not_fit_the_training_file_are_one_sentence(tmp_path
     data = _report(tmp_path, "target")
     with pytest.raises(UserError, match="do not fit"):
         train_model(spec, data, tmp_path / "run", families=["logistic-regression"])
+
+
+def test_the_run_report_shows_the_trial() -> None:
+    from skills.report import render_markdown
+    from skills.specs import LabelFixTrial, RunReport
+
+    trial = LabelFixTrial(
+        proposed=12, per_class={"no": 12}, without=0.8123, with_corrections=0.8011, gain=-0.0112, wins=0.02
+    )
+    trial.decision = "rejected by the check"
+    data = {
+        "train_rows": 100,
+        "test_rows": 20,
+        "dropped_rows": 0,
+        "duplicate_rows": 0,
+        "labels_corrected": 0,
+        "label_fix": trial.model_dump(),
+        "findings": [],
+    }
+    report = RunReport(run_id="r", run_dir="runs/r", decision="accept", brain="offline", data=data)
+    text = render_markdown(report)
+    assert "relabelling trial: 12 corrections proposed" in text
+    assert "0.8123 without, 0.8011 with" in text and "rejected by the check" in text
