@@ -169,7 +169,8 @@ def run_data_stage(
             findings.append(
                 f"Label check (confident learning, {found.oof_accuracy:.0%} out-of-fold accuracy): "
                 f"{len(found.issues)} of {len(train)} training rows look mislabelled, "
-                f"{len(fix.proposed) + fix.capped} with confidence >= {threshold:.2f}; " + summary(fix)
+                f"{len(fix.proposed) + fix.capped + fix.unconfirmed} with confidence >= {threshold:.2f}; "
+                + summary(fix)
             )
         lap("label_errors")
 

@@ -56,31 +56,41 @@ def out_of_fold_probabilities(
 
 
 def fold_probabilities(
-    x: Any, y: np.ndarray, fit_y: np.ndarray, sparse_text: bool, classes: list[str], folds: int, seed: int
+    x: Any,
+    y: np.ndarray,
+    fit_y: np.ndarray,
+    sparse_text: bool,
+    classes: list[str],
+    folds: int,
+    seed: int,
+    balanced: bool = False,
 ) -> np.ndarray:
     """Out-of-fold probabilities (columns: `classes`) of models fitted on `fit_y` of the other folds;
-    the folds are stratified on `y`, so the same seed gives the same folds whatever `fit_y` is."""
+    the folds are stratified on `y`, so the same seed gives the same folds whatever `fit_y` is.
+    `balanced`: classes weighted inversely to their frequency (`probe_model`)."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
     folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
     probs = np.zeros((len(y), len(classes)))
     for fit, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        model = probe_model(sparse_text, len(classes))
+        model = probe_model(sparse_text, len(classes), balanced)
         model.fit(x[fit], fit_y[fit])
         cols = [classes.index(c) for c in model.classes_]
         probs[np.ix_(held, cols)] = model.predict_proba(x[held])
     return probs
 
 
-def probe_model(sparse_text: bool, n_classes: int) -> Any:
+def probe_model(sparse_text: bool, n_classes: int, balanced: bool = False) -> Any:
     """A quick logistic regression: liblinear for binary text (several times faster than lbfgs on
-    sparse input; it is binary-only in current scikit-learn), multinomial lbfgs otherwise."""
+    sparse input; it is binary-only in current scikit-learn), multinomial lbfgs otherwise.
+    `balanced` weights classes inversely to their frequency, so a rare class is no evidence."""
     from sklearn.linear_model import LogisticRegression
 
+    weight = "balanced" if balanced else None
     if sparse_text and n_classes == 2:
-        return LogisticRegression(max_iter=2000, C=4.0, solver="liblinear")
-    return LogisticRegression(max_iter=2000, C=4.0 if sparse_text else 1.0)
+        return LogisticRegression(max_iter=2000, C=4.0, solver="liblinear", class_weight=weight)
+    return LogisticRegression(max_iter=2000, C=4.0 if sparse_text else 1.0, class_weight=weight)
 
 
 def feature_matrix(df: pd.DataFrame, label: str, text: str | None, features: list[str] | None) -> Any:

@@ -2,18 +2,22 @@
 
     fix = fix_labels(train, "score", found.issues, approve, text="review")
     fix.applied        # the corrections kept (empty when the check or the person said no)
-    fix.trial.summary  # with/without scores, the decision and why
+    summary(fix)       # one sentence: with/without scores on the person's labels, the decision
 
 Steps (`fix_labels`):
 1. Propose: the suspects of `skills.label_errors.find_label_errors` at or above a confidence
-   bar, at most `MAX_CLASS_SHARE` of the rows given any one class (the most confident first).
-2. Trial (`relabel_trial`): k-fold (seeded) out-of-fold predictions of the quick probe model,
-   fitted on the training folds once with the person's labels and once with the proposed
-   corrections, both scored against the held-out folds' labels AS THE PERSON GAVE THEM. When
-   label noise is random, accuracy on noisy labels moves with accuracy on the true ones (shrunk
-   towards chance), so a real gain shows up there; a correction that only makes the labels agree
-   with the probe (the way a minority class gets relabelled to the majority) loses instead.
-   The score is balanced accuracy (mean recall per class), so losing a minority class costs.
+   bar, confirmed by a class-balanced probe (out of fold, also at or above the bar: that a class
+   is rare is no evidence that its rows are mislabelled, and an unweighted probe on overlapping
+   classes is confidently against most of a minority class), at most `MAX_CLASS_SHARE` of the
+   rows given any one class (the most confident first).
+2. Trial (`relabel_trial`): k-fold (seeded) out-of-fold predictions of the class-balanced probe,
+   fitted on the training folds once with the person's labels and once corrected by steps 1-2
+   run on those folds alone (nested, so the held-out labels never choose the corrections they
+   are scored against), both scored against the held-out folds' labels AS THE PERSON GAVE THEM.
+   When label noise is random, accuracy on noisy labels moves with accuracy on the true ones
+   (shrunk towards chance), so a real gain shows up there; a correction that only makes the
+   labels agree with the probe loses instead. The score is balanced accuracy (mean recall per
+   class), so losing a minority class costs.
 3. Decide: kept only when the corrected version scores higher in at least `WIN_SHARE` of
    `BOOTSTRAP` paired bootstrap resamples of the rows (a one-sided paired test at 5%: the same
    rows, the same folds, with and without) and by at least `MIN_GAIN`.
@@ -31,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skills.label_errors import DEFAULT_MIN_CONFIDENCE
+from skills.label_errors import DEFAULT_MIN_CONFIDENCE, feature_matrix, fold_probabilities
 from skills.specs import LabelFixTrial, LabelIssue
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ MIN_CONFIDENCE = DEFAULT_MIN_CONFIDENCE
 WIN_SHARE = 0.95  # share of paired bootstrap resamples in which the corrected version must win
 MIN_GAIN = 0.0  # balanced accuracy points; any gain the bootstrap trusts is a gain
 BOOTSTRAP = 1000
+FOLDS = 5
 METRIC = "balanced accuracy"
 
 
@@ -59,7 +64,8 @@ class LabelFix:
     proposed: list[LabelIssue] = field(default_factory=list)
     applied: list[LabelIssue] = field(default_factory=list)
     trial: LabelFixTrial | None = None
-    capped: int = 0  # suspects over the confidence bar left out by the per-class cap
+    capped: int = 0  # confirmed suspects over the bar left out by the per-class cap
+    unconfirmed: int = 0  # suspects over the bar that the class-balanced probe does not back
 
 
 def propose(
@@ -67,23 +73,29 @@ def propose(
     labels: Sequence[str],
     min_confidence: float = MIN_CONFIDENCE,
     max_share: float = MAX_CLASS_SHARE,
-) -> tuple[list[LabelIssue], int]:
-    """The suspects at or above `min_confidence`, at most `max_share` of each given class (the most
-    confident kept); and how many over the bar the cap left out."""
+    balanced: np.ndarray | None = None,
+    classes: Sequence[str] = (),
+) -> tuple[list[LabelIssue], int, int]:
+    """The suspects at or above `min_confidence` (and, given `balanced` out-of-fold probabilities
+    with columns `classes`, at or above it there too), at most `max_share` of each given class,
+    the most confident kept; and how many over the bar the cap and the confirmation left out."""
     from collections import Counter
 
     counts = Counter(str(v) for v in labels)
     room = {c: int(max_share * n) for c, n in counts.items()}
-    chosen, capped = [], 0
+    column = {c: i for i, c in enumerate(classes)}
+    chosen, capped, unconfirmed = [], 0, 0
     for issue in sorted(issues, key=lambda i: -i.confidence):
         if issue.confidence < min_confidence:
             continue
-        if room.get(issue.given, 0) <= 0:
+        if balanced is not None and balanced[issue.row, column[issue.suggested]] < min_confidence:
+            unconfirmed += 1
+        elif room.get(issue.given, 0) <= 0:
             capped += 1
-            continue
-        room[issue.given] -= 1
-        chosen.append(issue)
-    return chosen, capped
+        else:
+            room[issue.given] -= 1
+            chosen.append(issue)
+    return chosen, capped, unconfirmed
 
 
 def corrected_labels(labels: Any, corrections: Sequence[LabelIssue], where: str = "the training data") -> Any:
@@ -103,29 +115,22 @@ def corrected_labels(labels: Any, corrections: Sequence[LabelIssue], where: str 
 
 
 def relabel_trial(
-    df: pd.DataFrame,
-    label: str,
+    x: Any,
+    y: np.ndarray,
+    classes: list[str],
     proposed: Sequence[LabelIssue],
-    text: str | None = None,
-    features: list[str] | None = None,
+    sparse_text: bool,
     min_confidence: float = MIN_CONFIDENCE,
-    folds: int = 5,
+    folds: int = FOLDS,
     seed: int = 0,
 ) -> LabelFixTrial:
-    """Out-of-fold balanced accuracy on the person's labels, with and without corrections (see the
-    module docstring), and the decision. The correcting is nested: for each held-out fold the
-    suspects are found and chosen (bar and cap) on the training folds alone, so the held-out
-    labels never pick the corrections they are scored against."""
+    """Out-of-fold balanced accuracy on the person's labels `y` (features `x`), with and without
+    corrections (see the module docstring), and the decision."""
     import numpy as np
 
-    from skills.label_errors import feature_matrix, fold_probabilities
-
-    y = df[label].astype(str).to_numpy()
-    classes = sorted(set(y))
     per_class = {c: sum(1 for i in proposed if i.given == c) for c in classes}
-    x = feature_matrix(df, label, text, features)
-    without = fold_probabilities(x, y, y, bool(text), classes, folds, seed)
-    with_ = nested_corrected_probabilities(x, y, bool(text), classes, min_confidence, folds, seed)
+    without = fold_probabilities(x, y, y, sparse_text, classes, folds, seed, balanced=True)
+    with_ = nested_corrected_probabilities(x, y, sparse_text, classes, min_confidence, folds, seed)
     index = {c: i for i, c in enumerate(classes)}
     given = np.array([index[v] for v in y])
     counts = np.bincount(given, minlength=len(classes))
@@ -165,23 +170,25 @@ def relabel_trial(
 def nested_corrected_probabilities(
     x: Any, y: np.ndarray, sparse_text: bool, classes: list[str], min_confidence: float, folds: int, seed: int
 ) -> np.ndarray:
-    """Out-of-fold probabilities of probes fitted on the training folds after correcting them by the
-    same procedure (confident learning on those folds only, the bar, the cap); the same folds as
-    `fold_probabilities` with the same seed."""
+    """Out-of-fold probabilities of class-balanced probes fitted on the training folds after
+    correcting them by the same procedure (confident learning, the confirmation, the bar and the
+    cap, on those folds only); the same folds as `fold_probabilities` with the same seed."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from skills.label_errors import fold_probabilities, probe_model, suspects_of
+    from skills.label_errors import probe_model, suspects_of
 
     folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
     index = {c: i for i, c in enumerate(classes)}
     probs = np.zeros((len(y), len(classes)))
     for fit, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        y_fit = y[fit]
-        inner = fold_probabilities(x[fit], y_fit, y_fit, sparse_text, classes, folds, seed)
-        issues = suspects_of(np.array([index[v] for v in y_fit]), inner, classes)
-        chosen, _ = propose(issues, list(y_fit), min_confidence)
-        model = probe_model(sparse_text, len(classes)).fit(x[fit], corrected_labels(y_fit, chosen))
+        x_fit, y_fit = x[fit], y[fit]
+        plain = fold_probabilities(x_fit, y_fit, y_fit, sparse_text, classes, folds, seed)
+        balanced = fold_probabilities(x_fit, y_fit, y_fit, sparse_text, classes, folds, seed, balanced=True)
+        issues = suspects_of(np.array([index[v] for v in y_fit]), plain, classes)
+        chosen = propose(issues, list(y_fit), min_confidence, balanced=balanced, classes=classes)[0]
+        model = probe_model(sparse_text, len(classes), balanced=True)
+        model.fit(x_fit, corrected_labels(y_fit, chosen))
         cols = [classes.index(c) for c in model.classes_]
         probs[np.ix_(held, cols)] = model.predict_proba(x[held])
     return probs
@@ -229,11 +236,17 @@ def fix_labels(
 
     `approve(kind, description)` is asked once, only for a change that passed the trial; without an
     approver nothing is applied. `df` is never modified."""
-    proposed, capped = propose(issues, df[label].astype(str).tolist(), min_confidence)
-    fix = LabelFix(proposed=proposed, capped=capped)
+    if not any(i.confidence >= min_confidence for i in issues):
+        return LabelFix()
+    y = df[label].astype(str).to_numpy()
+    classes = sorted(set(y))
+    x = feature_matrix(df, label, text, features)
+    balanced = fold_probabilities(x, y, y, bool(text), classes, FOLDS, seed, balanced=True)
+    proposed, capped, unconfirmed = propose(issues, y, min_confidence, balanced=balanced, classes=classes)
+    fix = LabelFix(proposed=proposed, capped=capped, unconfirmed=unconfirmed)
     if not proposed:
         return fix
-    fix.trial = relabel_trial(df, label, proposed, text, features, min_confidence, seed=seed)
+    fix.trial = relabel_trial(x, y, classes, proposed, bool(text), min_confidence, seed=seed)
     if not fix.trial.passed:
         return fix
     if approve is None:
@@ -249,9 +262,12 @@ def fix_labels(
 def summary(fix: LabelFix) -> str:
     """One sentence on the decision, with the numbers (for the step's line and the data card)."""
     t = fix.trial
+    unbacked = f"{fix.unconfirmed} not backed by a class-balanced probe" if fix.unconfirmed else ""
     if t is None:
-        return "none is confident enough to propose."
-    capped = f" ({fix.capped} more left out by the {MAX_CLASS_SHARE:.0%} per-class cap)" if fix.capped else ""
+        return f"none proposed ({unbacked})." if unbacked else "none is confident enough to propose."
+    left = [f"{fix.capped} left out by the {MAX_CLASS_SHARE:.0%} per-class cap"] if fix.capped else []
+    left += [unbacked] if unbacked else []
+    capped = f" ({'; '.join(left)})" if left else ""
     scores = (
         f"{t.folds}-fold {t.metric} on your labels {t.without:.4f} without, "
         f"{t.with_corrections:.4f} with ({t.gain:+.4f})"

@@ -76,14 +76,14 @@ def test_planted_problems_are_found_and_relabelling_is_tried(planted: dict, tmp_
 
     # Label errors: most planted flips are among the suspects. Relabelling them is an experiment
     # judged on the person's own labels (tests/test_label_fixes.py); here, on real reviews whose
-    # labels are noisy themselves, it does not win, so nothing is asked or changed.
+    # labels are noisy themselves, nothing is both backed by a class-balanced probe and winning its
+    # trial, so nothing is asked or changed.
     issues = pd.read_csv(run / "data" / "label_issues.csv")
     train = pd.read_csv(report.train_path)
     suspects = set(train.loc[issues["row"], "review"])
     assert len(suspects & planted["flipped"]) >= 0.5 * len(planted["flipped"])
     t = report.label_fix
-    print(t)
-    assert t is not None and t.proposed > 0 and not t.passed
+    assert t is None or not t.passed
     assert asked == [] and report.labels_corrected == 0 and report.corrections_path is None
     assert not (run / "data" / "label_corrections.csv").exists()
     kept = train[train["review"].isin(planted["flipped"])]
@@ -106,8 +106,10 @@ def test_planted_problems_are_found_and_relabelling_is_tried(planted: dict, tmp_
     html = (run / "data_report.html").read_text(encoding="utf-8")
     for section in ("## Findings", "## Profile", "## Sufficiency", "## Likely label errors", "## Plots"):
         assert section in card
-    assert "## Relabelling trial (scored on your own labels)" in card and f"{t.without:.4f}" in card
-    assert f"{t.with_corrections:.4f}" in card and "Relabelling trial" in html
+    assert any(f.startswith("Label check") and "confidence >= 0.90" in f for f in report.findings)
+    if t is not None:
+        assert "## Relabelling trial (scored on your own labels)" in card and f"{t.without:.4f}" in card
+        assert f"{t.with_corrections:.4f}" in card and "Relabelling trial" in html
     assert "![label distribution](plots/label_distribution.png)" in card
     assert "<img src='plots/projection_2d.png'" in html and "Likely label errors" in html
     profile = json.loads((run / "data" / "profile.json").read_text())

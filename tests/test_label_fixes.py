@@ -4,9 +4,10 @@ listed but not applied, no class loses more than the cap, the person sees the ev
 Model agent's scores are computed on the person's labels even when it fits on corrected ones.
 
 Measured with seed 0 on this code (the floors sit below, scripts/bench/label_fixes.py has more):
-digits with 5% flips: 69 corrections applied, precision 0.87 (seeds 1 and 2 of the flips: 0.88,
-0.92); digits clean: 5 proposed, the corrected version higher in 9% of the bootstrap resamples
-(needs 95%), none applied; breast_cancer clean: 1 proposed, 59%, none applied.
+digits with 5% flips: 68 corrections applied, precision 0.88, the corrected version higher in 100%
+of the paired bootstrap resamples (seeds 1 and 2 of the flips: 58 and 72 applied, precision 0.88
+and 0.92, 97% and 97%); digits clean: 5 proposed, higher in 27% (needs 95%), none applied;
+breast_cancer clean: 1 proposed, 74%, none applied.
 """
 
 from __future__ import annotations
@@ -87,8 +88,6 @@ def test_planted_flips_are_corrected_precisely_within_the_cap(noisy_digits: dict
     denied_asked, deny = _recorder(False)
     denied = fix_labels(noisy, "target", noisy_digits["found"].issues, deny)
     assert denied_asked and denied.applied == [] and denied.trial and denied.trial.decision == "not approved"
-    nobody = fix_labels(noisy, "target", noisy_digits["found"].issues, None)
-    assert nobody.applied == [] and nobody.trial and nobody.trial.passed
 
 
 def test_propose_keeps_the_most_confident_within_the_cap() -> None:
@@ -96,10 +95,15 @@ def test_propose_keeps_the_most_confident_within_the_cap() -> None:
     issues = [LabelIssue(row=i, given="a", suggested="b", confidence=0.9 + i / 1000) for i in range(30)]
     issues += [LabelIssue(row=100 + i, given="b", suggested="a", confidence=0.95) for i in range(3)]
     issues.append(LabelIssue(row=131, given="b", suggested="a", confidence=0.5))  # under the bar
-    chosen, capped = propose(issues, labels, min_confidence=0.9, max_share=0.05)
+    chosen, capped, unconfirmed = propose(issues, labels, min_confidence=0.9, max_share=0.05)
     from_a = [i.row for i in chosen if i.given == "a"]
     assert sorted(from_a) == [25, 26, 27, 28, 29] and capped == 25 + 1  # 5 of 100 'a'; 2 of 40 'b'
-    assert sum(i.given == "b" for i in chosen) == 2
+    assert sum(i.given == "b" for i in chosen) == 2 and unconfirmed == 0
+    # A class-balanced probe that backs none of the 'b' -> 'a' suggestions leaves them out.
+    balanced = np.tile([0.5, 0.5], (140, 1))  # columns: a, b
+    balanced[:30] = [0.02, 0.98]
+    chosen, capped, unconfirmed = propose(issues, labels, 0.9, 0.05, balanced, ["a", "b"])
+    assert {i.given for i in chosen} == {"a"} and len(chosen) == 5 and unconfirmed == 3
 
 
 def test_paired_win_share() -> None:
