@@ -252,3 +252,26 @@ def test_the_run_report_shows_the_trial() -> None:
     text = render_markdown(report)
     assert "relabelling trial: 12 corrections proposed" in text
     assert "0.8123 without, 0.8011 with" in text and "rejected by the check" in text
+
+
+def test_the_data_steps_lines_show_the_decision() -> None:
+    from agents.summaries import _relabelling
+    from agents.terminal import result_line
+    from skills.specs import LabelFixTrial
+
+    trial = LabelFixTrial(proposed=7, without=0.9001, with_corrections=0.9123, gain=0.0122, wins=0.99)
+    trial.decision, trial.reason = "applied", "the corrected labels win"
+    data = DataReport(
+        train_path="data/train.csv",
+        test_path="data/test.csv",
+        test_from="split",
+        n_train=100,
+        n_test=20,
+        columns=["x", "y"],
+        label_column="y",
+        label_fix=trial,
+    )
+    line = result_line(data.model_dump_json())
+    assert "relabelling 7 rows applied (0.9001 -> 0.9123 on your labels)" in line
+    assert "0.9001 without, 0.9123 with" in _relabelling(data)
+    assert _relabelling(data.model_copy(update={"label_fix": None})) == ""
