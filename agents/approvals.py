@@ -39,9 +39,11 @@ WHY: dict[str, str] = {
     "processes and time), but the local sandbox can read your files.",
     "sandbox_network": "With network access, code in the sandbox can download packages or data and send "
     "data out of this machine; without it, nothing leaves.",
-    "label_corrections": "Relabelling changes your training data: rows whose labels look wrong get the "
-    "label a model predicts. Where the model is wrong, good labels are lost (every change is listed "
-    "in data/label_corrections.csv).",
+    "label_corrections": "Relabelling changes the labels the model is fitted on: rows whose labels look "
+    "wrong get the label a quick model predicts. You are asked only when that won a trial scored on "
+    "your own labels (the numbers are in the question); where the quick model is wrong, good labels "
+    "are still lost. Your training file keeps your labels, every score is computed on them, and each "
+    "change is listed in data/label_corrections.csv.",
     "paid_annotation": "Labelling rows with a paid LLM costs money for every row and sends the rows' "
     "text to the LLM provider.",
     "over_budget": "Training beyond the budget spends more time and compute (and, with a paid LLM or "

@@ -243,9 +243,14 @@ def label_errors(
     text: TextOpt = None,
     min_confidence: Annotated[
         float, typer.Option("--min-confidence", help="Relabel only suspects at least this confident.")
-    ] = 0.8,
+    ] = 0.9,
     apply: Annotated[
-        bool, typer.Option("--apply", help="Write a corrected copy to --out (asks first).")
+        bool,
+        typer.Option(
+            "--apply",
+            help="Write a corrected copy to --out: only if the corrections win their trial on your "
+            "own labels (asks first).",
+        ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Approve the corrections without asking.")] = False,
     out: Annotated[
@@ -255,11 +260,13 @@ def label_errors(
     encoding: EncodingOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Find likely mislabelled rows (confident learning); with --apply, write a corrected copy."""
+    """Find likely mislabelled rows (confident learning); with --apply, write a corrected copy when
+    the corrections win their trial (out-of-fold, scored on the labels as given)."""
     import pandas as pd
 
     from skills.errors import UserError
-    from skills.label_errors import apply_corrections, find_label_errors
+    from skills.label_errors import find_label_errors
+    from skills.label_fixes import corrected_labels, fix_labels, summary
 
     with _user_errors():
         df = _load(path, encoding)
@@ -282,9 +289,12 @@ def label_errors(
                 raise UserError(
                     "--apply needs --out FILE for the corrected copy; the input file is never changed"
                 )
-            fixed, applied = apply_corrections(df, label, found.issues, _approver(yes), min_confidence)
+            fix = fix_labels(df, label, found.issues, _approver(yes), text, None, min_confidence, seed)
+            fixed = df.copy()
+            fixed[label] = corrected_labels(df[label], fix.applied)
             fixed.to_csv(out, index=False)
-            _echo(f"relabelled {len(applied)} rows; wrote {out}")
+            _echo(summary(fix))
+            _echo(f"relabelled {len(fix.applied)} rows; wrote {out}")
         elif out is not None:
             pd.DataFrame([i.model_dump() for i in found.issues]).to_csv(out, index=False)
             _echo(f"wrote the suspects to {out}")

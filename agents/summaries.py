@@ -44,6 +44,17 @@ def handoff(run: Run, step: str) -> str:
     return "server_agent: deploy and smoke-test the service."
 
 
+def _relabelling(data: DataReport) -> str:
+    """The relabelling trial in one sentence ('' when none ran)."""
+    t = data.label_fix
+    if t is None:
+        return ""
+    return (
+        f"Relabelling {t.proposed} training rows: {t.decision} ({t.metric} on your own labels "
+        f"{t.without:.4f} without, {t.with_corrections:.4f} with; {t.reason})."
+    )
+
+
 def specialist_summary(agent: str, run: Run) -> str:
     if agent == "data_agent":
         data = DataReport.model_validate(run.result("data"))
@@ -53,6 +64,7 @@ def specialist_summary(agent: str, run: Run) -> str:
         lines = [
             f"Data ready: {data.n_train:,} training rows and {data.n_test:,} test rows ({split}).",
             f"Labels: {dist}." if dist else "",
+            _relabelling(data),
             *[f"- {note}" for note in data.notes[:8]],
             f"Details in {data.data_card}.",
             _json_block(data),

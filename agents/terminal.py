@@ -52,7 +52,15 @@ def result_line(text: str) -> str:
         reqs = len(r.get("requirements", []))
         return f"{r['task_type'].replace('_', ' ')}, {cols}, {reqs} requirement(s): decision {r['decision']}"
     if "train_path" in r:
-        return f"{r.get('n_train', 0):,} training rows, {r.get('n_test', 0):,} test rows; data card written"
+        fix = r.get("label_fix") or {}
+        relabel = (
+            f"; relabelling {fix.get('proposed')} rows {fix.get('decision')} "
+            f"({fix.get('without', 0):.4f} -> {fix.get('with_corrections', 0):.4f} on your labels)"
+            if fix
+            else ""
+        )
+        rows = f"{r.get('n_train', 0):,} training rows, {r.get('n_test', 0):,} test rows"
+        return f"{rows}{relabel}; data card written"
     if "family" in r and "params" in r:
         metrics = {k: v for k, v in r.get("metrics", {}).items() if "[" not in k}
         main = next(iter(metrics.items()), None)

@@ -4,8 +4,10 @@ label errors, select features, plot, and describe it all in data_card.md and dat
     report = run_data_stage(spec, "train.csv", "test.csv", "runs/abc", approve=lambda kind, what: True)
 
 Writes under the run directory: data/train.csv and data/test.csv (what the Model agent trains
-and tests on; label corrections are applied to the training file only), data/profile.json,
-data/label_issues.csv (every suspect), data/label_corrections.csv (the changes made),
+and tests on, with the person's labels), data/profile.json, data/label_issues.csv (every
+suspect), data/label_corrections.csv (the corrections applied: only those that won their trial
+on the person's own labels and were approved, `skills.label_fixes`; the Model agent fits on them
+and scores on the person's labels),
 plots/*.png, data_card.md and data_report.html. Heavy checks are skipped on large data and the
 card says which. With too little labelled data, `DataReport.questions` says how many more rows
 are needed and why; `needs_more_data` turns that into the Task agent's decision to ask.
@@ -40,14 +42,16 @@ def run_data_stage(
     """Run every data skill for `spec` and return the DataReport the Model agent trains from.
 
     Args:
-        approve: asked `(kind, description)` before label corrections are applied; None never applies.
+        approve: asked `(kind, description)` before label corrections that passed their trial are
+            applied (`skills.label_fixes`); None never applies.
         relabel_min_confidence: only suspects at least this confident are proposed for relabelling
-            (default `skills.label_errors.DEFAULT_MIN_CONFIDENCE`).
+            (default `skills.label_fixes.MIN_CONFIDENCE`).
         catalog_url: the dataset catalog to search for related data (default: the local one, if any).
     """
     from skills.data_io import load_table
     from skills.data_prep import prepare_data
-    from skills.label_errors import DEFAULT_MIN_CONFIDENCE, apply_corrections, find_label_errors
+    from skills.label_errors import find_label_errors
+    from skills.label_fixes import MIN_CONFIDENCE, fix_labels, summary
     from skills.plots import make_plots
     from skills.profile import profile_data
     from skills.reduce import WIDE, describe, reduce_dimensions, select_columns
@@ -145,32 +149,29 @@ def run_data_stage(
         if found.skipped:
             skipped.append(f"label-error search ({found.skipped})")
         else:
-            extra["label_errors"] = {"oof_accuracy": found.oof_accuracy, "suspects": len(found.issues)}
             _write_issues(run_dir / "data" / "label_issues.csv", found.issues)
-            threshold = (
-                relabel_min_confidence if relabel_min_confidence is not None else DEFAULT_MIN_CONFIDENCE
+            threshold = relabel_min_confidence if relabel_min_confidence is not None else MIN_CONFIDENCE
+            fix = fix_labels(
+                train, label, found.issues, approve, text, report.feature_columns, threshold, seed
             )
-            corrected, applied = apply_corrections(train, label, found.issues, approve, threshold)
             report.label_issues = found.issues[:MAX_ISSUES_IN_REPORT]
-            report.labels_corrected = len(applied)
-            sure = sum(1 for i in found.issues if i.confidence >= threshold)
-            line = (
+            report.labels_corrected = len(fix.applied)
+            report.label_fix = fix.trial
+            extra["label_errors"] = {
+                "oof_accuracy": found.oof_accuracy,
+                "suspects": len(found.issues),
+                "relabel_trial": fix.trial.model_dump() if fix.trial else None,
+            }
+            if fix.applied:  # the training file keeps the person's labels; the Model agent reads these
+                corrections = run_dir / "data" / "label_corrections.csv"
+                _write_issues(corrections, fix.applied)
+                report.corrections_path = str(corrections)
+            findings.append(
                 f"Label check (confident learning, {found.oof_accuracy:.0%} out-of-fold accuracy): "
-                f"{len(found.issues)} of {len(train)} training rows look mislabelled, {sure} with "
-                f"confidence >= {threshold:.2f}; "
+                f"{len(found.issues)} of {len(train)} training rows look mislabelled, "
+                f"{len(fix.proposed) + fix.capped + fix.unconfirmed} with confidence >= {threshold:.2f}; "
+                + summary(fix)
             )
-            if applied:
-                corrected.to_csv(report.train_path, index=False)
-                _write_issues(run_dir / "data" / "label_corrections.csv", applied)
-                report.label_counts = {
-                    str(k): int(v) for k, v in corrected[label].value_counts().sort_index().items()
-                }
-                line += f"relabelled {len(applied)} (approved; see data/label_corrections.csv)."
-            elif sure:
-                line += "not relabelled (not approved); see data/label_issues.csv."
-            else:
-                line += "none is confident enough to relabel."
-            findings.append(line)
         lap("label_errors")
 
     related = _catalog_matches(spec, catalog_url)
@@ -260,6 +261,19 @@ def _catalog_matches(spec: TaskSpec, url: str | None) -> list[str]:
 # --- data card and HTML report -------------------------------------------------------------
 
 
+def _trial_lines(t: Any) -> list[str]:
+    per_class = ", ".join(f"'{c}' {n}" for c, n in t.per_class.items() if n)
+    return [
+        f"| {t.metric}, {t.folds}-fold out of fold | without corrections | with corrections | gain "
+        "| bootstrap wins | decision |",
+        "|---|---|---|---|---|---|",
+        f"| on the labels you gave | {t.without:.4f} | {t.with_corrections:.4f} | {t.gain:+.4f} "
+        f"| {t.wins:.0%} | {t.decision} |",
+        "",
+        f"Proposed: {t.proposed} rows ({per_class}). Why: {t.reason}.",
+    ]
+
+
 def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any]) -> None:
     lines = [path.read_text(encoding="utf-8").rstrip(), "", "## Findings", ""]
     lines += [f"- {f}" for f in report.findings] or ["- Nothing suspicious was found."]
@@ -295,9 +309,12 @@ def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any
             lines.append(f"| {i.row} | `{i.given}` | `{i.suggested}` | {i.confidence:.2f} | {preview} |")
         lines.append("")
         lines.append(
-            f"{report.labels_corrected} label(s) were corrected in data/train.csv; the full list of "
-            "suspects is data/label_issues.csv."
+            f"{report.labels_corrected} label(s) were corrected (data/label_corrections.csv; "
+            "data/train.csv keeps your labels); the full list of suspects is data/label_issues.csv."
         )
+    if report.label_fix is not None:
+        lines += ["", "## Relabelling trial (scored on your own labels)", ""]
+        lines += _trial_lines(report.label_fix)
     if report.plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{Path(p).stem.replace('_', ' ')}]({p})" for p in report.plots]
@@ -356,6 +373,14 @@ def _html(
                 f"<td>{i.confidence:.2f}</td><td>{e(i.preview)}</td></tr>"
             )
         parts.append(f"</table><p>Corrected: {report.labels_corrected}.</p>")
+    if report.label_fix is not None:
+        t = report.label_fix
+        parts.append(
+            f"<h2>Relabelling trial</h2><p>{e(t.metric)} on your own labels, {t.folds}-fold out of fold: "
+            f"{t.without:.4f} without the {t.proposed} proposed corrections, {t.with_corrections:.4f} "
+            f"with them ({t.gain:+.4f}, higher in {t.wins:.0%} of bootstrap resamples): "
+            f"<b>{e(t.decision)}</b>. {e(t.reason)}.</p>"
+        )
     if report.plots:
         parts.append("<h2>Plots</h2>")
         parts += [f"<p><img src='{e(p)}' alt='{e(Path(p).stem)}'></p>" for p in report.plots]

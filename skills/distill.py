@@ -90,9 +90,11 @@ def distil_text(
     say: Callable[[str], None] = print,
     budget_s: float | None = None,
     teacher_factory: Callable[[int], Any] | None = None,
+    given: Any = None,
 ) -> Outcome:
     """Distil a teacher into `student` (a fitted TF-IDF + logistic regression pipeline) on `x`, `y`
-    and the unlabelled texts `pool` (may be None). See the module docstring."""
+    and the unlabelled texts `pool` (may be None). See the module docstring. The validation rows
+    are scored on `given` (default `y`; the person's labels when `y` carries corrections)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
@@ -132,7 +134,11 @@ def distil_text(
         distilled = clone(student).set_params(tfidf__vocabulary=vocab)
         return teacher, _soft_fit(distilled, all_x, np.concatenate(targets), classes), plain
 
-    x_fit, x_val, y_fit, y_val = train_test_split(x, y, test_size=VAL_FRAC, stratify=y, random_state=seed)
+    given = y if given is None else np.asarray([str(v) for v in given], dtype=object)
+    fit_rows, val_rows = train_test_split(
+        np.arange(len(y)), test_size=VAL_FRAC, stratify=given, random_state=seed
+    )
+    x_fit, x_val, y_fit, y_val = x[fit_rows], x[val_rows], y[fit_rows], given[val_rows]
     say(
         f"teacher-student: fitting the teacher on {len(x_fit):,} rows, "
         f"pseudo-labelling {len(pool):,} pool rows"

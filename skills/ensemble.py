@@ -77,22 +77,26 @@ def fold_score(scoring: str, y_true: Any, output: Any, classes: Any = None) -> f
 
 
 def cross_val_outputs(
-    estimator: Any, x: Any, y: Any, cv: Any, scoring: str, classes: Any = None
+    estimator: Any, x: Any, y: Any, cv: Any, scoring: str, classes: Any = None, y_score: Any = None
 ) -> tuple[list[float], FoldOutputs]:
     """`cross_val_score(estimator, x, y, cv=cv, scoring=scoring)` plus the out-of-fold outputs, from
-    one fit per fold (probabilities in the column order of `classes` for classifiers)."""
+    one fit per fold (probabilities in the column order of `classes` for classifiers).
+
+    `y_score`: the labels the held-out folds are scored on (default `y`): the person's labels when
+    `y` carries approved label corrections (`skills.label_fixes`); the folds are split on them."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
 
     scorer = get_scorer(scoring)
     y = np.asarray(y)
+    given = y if y_score is None else np.asarray(y_score)
     output = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
     scores, folds = [], []
-    for train, test in cv.split(x, y):
+    for train, test in cv.split(x, given):
         model = clone(estimator).fit(_take(x, train), y[train])
         x_test = _take(x, test)
-        scores.append(float(scorer(model, x_test, y[test])))
+        scores.append(float(scorer(model, x_test, given[test])))
         if classes is not None:
             cols = [list(classes).index(c) for c in model.classes_]
             output[np.ix_(test, cols)] = model.predict_proba(x_test)

@@ -458,10 +458,12 @@ def fit_transformer_net(
     seed: int = 0,
     time_limit_s: float | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
+    score_labels: Sequence[str] | None = None,
 ) -> tuple[Any, Any]:
     """Train a transformer candidate with the transformers Trainer on exactly the word ids the ONNX
     graph produces; stop early when the validation accuracy has not improved for `patience`
-    epochs or `time_limit_s` has passed, and keep the best epoch's weights.
+    epochs or `time_limit_s` has passed, and keep the best epoch's weights. Validation is scored
+    on `score_labels` (default `labels`; the person's labels when `labels` carry corrections).
 
     Returns (net, TextNetConfig), as `skills.torch_text.fit_text_net` does."""
     import dataclasses
@@ -473,7 +475,7 @@ def fit_transformer_net(
     from torch import nn
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from skills.torch_text import _batch, encode
+    from skills.torch_text import _batch, encode, label_indices
 
     set_seed(seed)
     classes = sorted({str(v) for v in labels})
@@ -484,6 +486,10 @@ def fit_transformer_net(
     n_val = max(1, int(len(ids) * val_frac)) if len(ids) >= 20 else 0
     val, tr = order[:n_val], order[n_val:]
     rows = [{"input_ids": ids[i], "labels": int(y[i])} for i in range(len(ids))]
+    if score_labels is not None:  # validation rows keep the person's labels
+        given = label_indices(score_labels, classes)
+        for i in val:
+            rows[i] = {"input_ids": ids[i], "labels": int(given[i]) if given[i] >= 0 else -100}
 
     class ForTrainer(nn.Module):
         """The net as the Trainer wants it: named inputs in, {"loss", "logits"} out."""

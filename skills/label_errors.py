@@ -1,22 +1,22 @@
-"""Find likely mislabelled rows by confident learning, and relabel them only when approved.
+"""Find likely mislabelled rows by confident learning (whether to relabel them: `skills.label_fixes`).
 
     found = find_label_errors(df, label="score", text="review")
     for issue in found.issues: print(issue.row, issue.given, "->", issue.suggested, issue.confidence)
-    df, applied = apply_corrections(df, "score", found.issues, approve=lambda kind, what: True)
 
 Method (Northcutt et al., "Confident Learning", the method of the `cleanlab` library, written out
-here so the product needs no extra dependency): out-of-fold class probabilities from a quick model
-(TF-IDF + logistic regression for text, scaled/one-hot logistic regression for tables); a per-class
-threshold, the mean probability of that class over the rows labelled with it; the confident joint
-of given and confidently predicted labels, calibrated to the class counts; for each off-diagonal
-cell (given i, true j) the C[i][j] rows labelled i with the largest margin p_j - p_i are suspects,
-unless the model's own top prediction agrees with the given label.
+here: on the same out-of-fold probabilities `cleanlab.filter.find_label_issues` (2.9.0,
+Apache-2.0) flags nearly the same rows, scripts/bench/label_fixes.py): out-of-fold class
+probabilities from a quick model (TF-IDF + logistic regression for text, scaled/one-hot logistic
+regression for tables); a per-class threshold, the mean probability of that class over the rows
+labelled with it; the confident joint of given and confidently predicted labels, calibrated to the
+class counts; for each off-diagonal cell (given i, true j) the C[i][j] rows labelled i with the
+largest margin p_j - p_i are suspects, unless the model's own top prediction agrees with the given
+label.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-Approve = Callable[[str, str], bool]
 MAX_ROWS = 100_000  # above this, out-of-fold training would dominate the data stage
-DEFAULT_MIN_CONFIDENCE = 0.8
+DEFAULT_MIN_CONFIDENCE = 0.9  # the bar for proposing a relabel (skills.label_fixes)
 
 
 @dataclass
@@ -50,30 +49,48 @@ def out_of_fold_probabilities(
     seed: int = 0,
 ) -> tuple[np.ndarray, list[str]]:
     """Class probabilities for every row from a model that never saw that row; and the classes."""
-    import numpy as np
-    from sklearn.model_selection import StratifiedKFold
-
     y = df[label].astype(str).to_numpy()
     classes = sorted(set(y))
     x = feature_matrix(df, label, text, features)
+    return fold_probabilities(x, y, y, bool(text), classes, folds, seed), classes
+
+
+def fold_probabilities(
+    x: Any,
+    y: np.ndarray,
+    fit_y: np.ndarray,
+    sparse_text: bool,
+    classes: list[str],
+    folds: int,
+    seed: int,
+    balanced: bool = False,
+) -> np.ndarray:
+    """Out-of-fold probabilities (columns: `classes`) of models fitted on `fit_y` of the other folds;
+    the folds are stratified on `y`, so the same seed gives the same folds whatever `fit_y` is.
+    `balanced`: classes weighted inversely to their frequency (`probe_model`)."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
     folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
-    probs = np.zeros((len(df), len(classes)))
+    probs = np.zeros((len(y), len(classes)))
     for fit, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        model = probe_model(bool(text), len(classes))
-        model.fit(x[fit], y[fit])
+        model = probe_model(sparse_text, len(classes), balanced)
+        model.fit(x[fit], fit_y[fit])
         cols = [classes.index(c) for c in model.classes_]
         probs[np.ix_(held, cols)] = model.predict_proba(x[held])
-    return probs, classes
+    return probs
 
 
-def probe_model(sparse_text: bool, n_classes: int) -> Any:
+def probe_model(sparse_text: bool, n_classes: int, balanced: bool = False) -> Any:
     """A quick logistic regression: liblinear for binary text (several times faster than lbfgs on
-    sparse input; it is binary-only in current scikit-learn), multinomial lbfgs otherwise."""
+    sparse input; it is binary-only in current scikit-learn), multinomial lbfgs otherwise.
+    `balanced` weights classes inversely to their frequency, so a rare class is no evidence."""
     from sklearn.linear_model import LogisticRegression
 
+    weight = "balanced" if balanced else None
     if sparse_text and n_classes == 2:
-        return LogisticRegression(max_iter=2000, C=4.0, solver="liblinear")
-    return LogisticRegression(max_iter=2000, C=4.0 if sparse_text else 1.0)
+        return LogisticRegression(max_iter=2000, C=4.0, solver="liblinear", class_weight=weight)
+    return LogisticRegression(max_iter=2000, C=4.0 if sparse_text else 1.0, class_weight=weight)
 
 
 def feature_matrix(df: pd.DataFrame, label: str, text: str | None, features: list[str] | None) -> Any:
@@ -140,6 +157,22 @@ def confident_learning(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarra
     return suspects, suggested
 
 
+def suspects_of(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> list[LabelIssue]:
+    """Confident learning's suspects as issues (rows are positions in `labels`), in row order."""
+    import numpy as np
+
+    suspects, suggested = confident_learning(labels, probs)
+    return [
+        LabelIssue(
+            row=int(row),
+            given=classes[labels[row]],
+            suggested=classes[suggested[row]],
+            confidence=round(float(probs[row, suggested[row]]), 4),
+        )
+        for row in np.flatnonzero(suspects)
+    ]
+
+
 def find_label_errors(
     df: pd.DataFrame,
     label: str,
@@ -170,52 +203,15 @@ def find_label_errors(
         return result
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[v] for v in df[label].astype(str)])
-    suspects, suggested = confident_learning(labels, probs)
     result.classes = classes
     result.oof_accuracy = round(float((probs.argmax(axis=1) == labels).mean()), 4)
     show = preview_column or text
-    for row in np.flatnonzero(suspects):
-        preview = str(df.iloc[row][show])[:120] if show else ""
-        result.issues.append(
-            LabelIssue(
-                row=int(row),
-                given=classes[labels[row]],
-                suggested=classes[suggested[row]],
-                confidence=round(float(probs[row, suggested[row]]), 4),
-                preview=preview,
-            )
-        )
+    result.issues = suspects_of(labels, probs, classes)
+    for issue in result.issues:
+        issue.preview = str(df.iloc[issue.row][show])[:120] if show else ""
     result.issues.sort(key=lambda i: -i.confidence)
     result.seconds = round(time.perf_counter() - start, 3)
     return result
-
-
-def apply_corrections(
-    df: pd.DataFrame,
-    label: str,
-    issues: list[LabelIssue],
-    approve: Approve | None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-) -> tuple[pd.DataFrame, list[LabelIssue]]:
-    """Relabel the suspects with confidence >= `min_confidence`, if `approve` says yes.
-
-    `approve(kind, description)` is asked once for the whole batch; without it nothing changes.
-    Returns a copy of `df` and the corrections applied.
-    """
-    chosen = [i for i in issues if i.confidence >= min_confidence]
-    if not chosen or approve is None:
-        return df, []
-    what = (
-        f"relabel {len(chosen)} training row{'s' if len(chosen) != 1 else ''} whose labels look wrong "
-        f"(out-of-fold confidence >= {min_confidence:.2f}; the list is in data/label_issues.csv)"
-    )
-    if not approve("relabel", what):
-        return df, []
-    out = df.copy()
-    column = out.columns.get_loc(label)
-    for issue in chosen:
-        out.iloc[issue.row, column] = issue.suggested
-    return out, chosen
 
 
 def precision_recall(found: set[int], planted: set[int]) -> tuple[float, float]:

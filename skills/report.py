@@ -95,6 +95,7 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         "duplicate_rows": data.duplicate_rows,
         "label_issues_listed": len(data.label_issues),
         "labels_corrected": data.labels_corrected,
+        "label_fix": data.label_fix.model_dump() if data.label_fix else None,
         "findings": list(data.findings),
         "plots": list(data.plots),
         "html_report": data.html_report,
@@ -182,6 +183,7 @@ def render_markdown(report: RunReport) -> str:
             f"- {d['train_rows']:,} training rows, {d['test_rows']:,} test rows; "
             f"dropped {d['dropped_rows']:,} ({d['duplicate_rows']:,} duplicates); "
             f"{d['labels_corrected']} labels corrected with approval",
+            *_label_fix_lines(d.get("label_fix")),
             *[f"- {finding}" for finding in d["findings"][:10]],
             "- details: [data card](data_card.md)"
             + (f", [data report with plots]({d['html_report']})" if d.get("html_report") else ""),
@@ -289,3 +291,15 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _label_fix_lines(t: dict | None) -> list[str]:
+    """The relabelling trial in one line: with/without on the person's labels, and the decision."""
+    if not t:
+        return []
+    return [
+        f"- relabelling trial: {t['proposed']} corrections proposed; {t['metric']} on your own labels "
+        f"{t['without']:.4f} without, {t['with_corrections']:.4f} with ({t['gain']:+.4f}, higher in "
+        f"{t['wins']:.0%} of bootstrap resamples): {t['decision']}. Cross-validation and model choice "
+        "score on your labels."
+    ]

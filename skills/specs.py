@@ -93,6 +93,23 @@ class LabelIssue(BaseModel):
     preview: str = ""
 
 
+class LabelFixTrial(BaseModel):
+    """Relabelling as an experiment: the probe's out-of-fold score on the person's own labels with
+    and without the proposed corrections (`skills.label_fixes`), and what was decided."""
+
+    proposed: int = Field(description="corrections proposed (confidence bar and per-class cap)")
+    per_class: dict[str, int] = Field(default_factory=dict, description="proposed rows per given class")
+    metric: str = "balanced accuracy"
+    without: float = Field(description="out-of-fold score on the person's labels, labels as given")
+    with_corrections: float = Field(description="the same, fitted with the corrections")
+    gain: float = 0.0
+    wins: float = Field(default=0.0, description="share of paired bootstrap resamples the corrections win")
+    folds: int = 5
+    passed: bool = False
+    decision: str = ""
+    reason: str = ""
+
+
 class Sufficiency(BaseModel):
     """Whether there are enough labelled rows per class for the task, and how many more if not."""
 
@@ -125,6 +142,14 @@ class DataReport(BaseModel):
     findings: list[str] = Field(default_factory=list, description="what profiling and checks found")
     label_issues: list[LabelIssue] = Field(default_factory=list, description="likely mislabelled rows")
     labels_corrected: int = 0
+    label_fix: LabelFixTrial | None = Field(
+        default=None, description="the relabelling experiment, if one ran"
+    )
+    corrections_path: str | None = Field(
+        default=None,
+        description="applied label corrections (data/label_corrections.csv); the training file keeps "
+        "the person's labels, the Model agent fits on the corrected ones and scores on the person's",
+    )
     sufficiency: Sufficiency | None = None
     questions: list[str] = Field(default_factory=list, description="what the person must provide")
     plots: list[str] = Field(default_factory=list, description="PNG files, relative to the run directory")

@@ -150,6 +150,7 @@ def fit_text_net(
     progress: Callable[[dict[str, float]], None] | None = None,
     time_limit_s: float | None = None,
     init: tuple[Any, TextNetConfig] | None = None,
+    score_labels: Sequence[str] | None = None,
 ) -> tuple[Any, TextNetConfig]:
     """Train a net; stop early when the held-back validation accuracy has not improved for
     `patience` epochs, and keep the best epoch's weights.
@@ -158,6 +159,8 @@ def fit_text_net(
     loss into cross-entropy against them (distillation); `extra_texts` only widen the vocabulary.
     `init`: a trained (net, config) of the same arch, sizes and labels to start from (a warm
     start): its vocabulary and weights are kept and training goes on from them.
+    `score_labels`: the labels the validation accuracy is computed on (default `labels`; the
+    person's labels when `labels` carry approved corrections).
     """
     import numpy as np
     import torch
@@ -168,6 +171,7 @@ def fit_text_net(
     rng = np.random.default_rng(seed)
     classes = sorted({str(y) for y in labels})
     y = np.asarray([classes.index(str(v)) for v in labels])
+    y_score = y if score_labels is None else label_indices(score_labels, classes)
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
     if init is not None and not warm_compatible(init[1], arch, embed, hidden, classes):
         init = None
@@ -208,7 +212,7 @@ def fit_text_net(
 
     def val_accuracy() -> float:
         pred = _predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
-        return float(np.mean(pred == y[val_idx]))
+        return float(np.mean(pred == y_score[val_idx]))
 
     train_epochs(
         model,
@@ -221,6 +225,14 @@ def fit_text_net(
         time_limit_s,
     )
     return model, config
+
+
+def label_indices(labels: Sequence[str], classes: list[str]) -> Any:
+    """Class indices of `labels` (-1 for a label not among `classes`: never predicted, so wrong)."""
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(classes)}
+    return np.asarray([index.get(str(v), -1) for v in labels])
 
 
 def warm_compatible(config: TextNetConfig, arch: str, embed: int, hidden: int, labels: list[str]) -> bool:

@@ -132,6 +132,26 @@ def labels_of(task: TaskType, frame: Any, column: str, path: str | Path = "") ->
     return np.asarray([str(v) for v in frame[column]], dtype=object)
 
 
+def with_corrections(y: Any, corrections_path: str | Path, train_path: str | Path) -> Any:
+    """The person's labels `y` with the approved corrections of data/label_corrections.csv applied."""
+    from skills.label_fixes import corrected_labels
+    from skills.specs import LabelIssue
+
+    frame = read_csv(corrections_path)
+    try:
+        issues = [
+            LabelIssue(row=int(r), given=str(g), suggested=str(s), confidence=float(c))
+            for r, g, s, c in zip(
+                frame["row"], frame["given"], frame["suggested"], frame["confidence"], strict=True
+            )
+        ]
+        return corrected_labels(y, issues, str(train_path))
+    except (KeyError, ValueError) as err:
+        raise UserError(
+            f"The label corrections in {corrections_path} do not fit {train_path}: {err}."
+        ) from err
+
+
 def load_features(task: TaskType, info: dict[str, Any], path: str | Path) -> tuple[Any, Any]:
     """(X, y) of a CSV in the form the fitted pipeline takes, from the model's `model.json` info."""
     frame = read_csv(path)
@@ -395,6 +415,11 @@ def train_model(
     if not label_column:
         raise UserError("No label column was given for training.")
     y = labels_of(task, train_df, label_column, data.train_path)
+    # The training file holds the person's labels: models are fitted on the approved corrections,
+    # and every score (cross-validation, selection, validation) is computed on `given`.
+    given = y
+    if data.corrections_path and task != TaskType.TABULAR_REGRESSION:
+        y = with_corrections(y, data.corrections_path, data.train_path)
     if task != TaskType.TABULAR_REGRESSION and len(np.unique(y)) < 2:
         raise UserError(
             f"Label column '{label_column}' in {data.train_path} has a single class; a classifier "
@@ -424,7 +449,20 @@ def train_model(
         if unlabelled_path is not None:
             pool = text_values(read_csv(unlabelled_path), text_column, unlabelled_path)
         trained = train_text.train(
-            spec, x, y, out, info, seed, budget_s, families, pool, distill, model_dir, say, warm=warm
+            spec,
+            x,
+            y,
+            out,
+            info,
+            seed,
+            budget_s,
+            families,
+            pool,
+            distill,
+            model_dir,
+            say,
+            warm=warm,
+            given=given,
         )
     elif task == TaskType.IMAGE_CLASSIFICATION:
         from skills import train_image
@@ -456,7 +494,7 @@ def train_model(
         if unlabelled_path is not None:
             pool = tabular_frame(read_csv(unlabelled_path), info["inputs"], unlabelled_path)
         trained = train_tabular.train(
-            spec, task, x, y, out, info, seed, budget_s, families, pool, distill, say, warm=warm
+            spec, task, x, y, out, info, seed, budget_s, families, pool, distill, say, warm=warm, given=given
         )
     trained.train_seconds = time.perf_counter() - start
     return finish_training(spec, data, out, info, trained, say)

@@ -135,7 +135,18 @@ def _start_hyper(family: str) -> dict[str, Any]:
 
 
 class TabularSearch:
-    def __init__(self, spec: TaskSpec, task: TaskType, x: Any, y: Any, info: dict, out: Path, seed: int, say):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        task: TaskType,
+        x: Any,
+        y: Any,
+        info: dict,
+        out: Path,
+        seed: int,
+        say,
+        given=None,
+    ):
         self.spec, self.task, self.x, self.y, self.info, self.seed, self.say = (
             spec,
             task,
@@ -146,6 +157,8 @@ class TabularSearch:
             say,
         )
         self.path = out / "models" / "model.joblib"
+        # what every score is computed on: the person's labels (`y` may carry approved corrections)
+        self.given = y if given is None else given
         self.metric, self.scoring = primary_metric(task, spec.requirements)
         self.param_limit = upper_limit(spec.requirements, "params")
         self.size_limit = upper_limit(spec.requirements, "size_bytes")
@@ -215,23 +228,27 @@ class TabularSearch:
             template = pipeline(self.task, self.info["inputs"], cand.name, hyper, self.seed)
             # cross_val_score's folds and score, keeping the out-of-fold outputs for an ensemble
             fold_scores, self.outputs[cand.name] = cross_val_outputs(
-                template, self.x, self.y, splitter, self.scoring, self.classes
+                template, self.x, self.y, splitter, self.scoring, self.classes, self.given
             )
             score = float(np.mean(fold_scores))
         else:  # too few rows of a class to cross-validate: the training score, marked as such
-            score, hyper = float(pipe.score(self.x, self.y)), {**hyper, "score": "training (no CV possible)"}
+            score, hyper = (
+                float(pipe.score(self.x, self.given)),
+                {**hyper, "score": "training (no CV possible)"},
+            )
         self.say(f"{cand.name}: {self.scoring} {score:.4f} (cv), {count_params(pipe):,} parameters")
         return Scored(score=score, params=count_params(pipe), detail=dict(hyper), payload=pipe)
 
 
 def train(
-    spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None
+    spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None, given=None
 ) -> Trained:
     """Choose and fit a tabular model; `warm` (`skills.warm_start.WarmStart`) puts the closest
-    registered model's families first (the defaults here have no grid for it to narrow)."""
+    registered model's families first (the defaults here have no grid for it to narrow). Models are
+    fitted on `y`; every score is computed on `given` (the person's labels, default `y`)."""
     import numpy as np
 
-    search = TabularSearch(spec, task, x, y, info, out, seed, say)
+    search = TabularSearch(spec, task, x, y, info, out, seed, say, given)
     # the registered family is tried even when it is not a default one
     cands = to_try(task, families, budget_s, also=lambda c: warmed(warm, c))
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
@@ -258,7 +275,7 @@ def train(
             sel,
             spec.requirements,
             lambda cand, _: search.outputs.get(cand.name),
-            y,
+            search.given,
             search.scoring,
             search.classes,
             budget_given=budget_s is not None,
@@ -293,7 +310,7 @@ def train(
             m = clone(pipe).fit(x.iloc[idx], y[idx])
         else:
             m = pipeline(task, info["inputs"], name, scored.detail, seed).fit(x.iloc[idx], y[idx])
-        return m, n, float(m.score(x.iloc[idx], y[idx]))
+        return m, n, float(m.score(x.iloc[idx], np.asarray(search.given)[idx]))
 
     return Trained(
         family=name,

@@ -109,10 +109,14 @@ def _feature_cap(family: str, param_limit: int | None, n_classes: int) -> int | 
 class TextSearch:
     """Evaluates one catalog family on the training texts (the `evaluate` of `select`)."""
 
-    def __init__(self, spec: TaskSpec, x: Any, y: Any, out: Path, seed: int, budget_s: float | None, say):
+    def __init__(
+        self, spec: TaskSpec, x: Any, y: Any, out: Path, seed: int, budget_s: float | None, say, given=None
+    ):
         import numpy as np
 
         self.spec, self.x, self.y, self.out, self.seed, self.say = spec, x, y, out, seed, say
+        # what every score is computed on: the person's labels (`y` may carry approved corrections)
+        self.given = y if given is None else given
         self.budget_s = budget_s
         self.classes = sorted({str(v) for v in y})
         self.binary = len(self.classes) == 2
@@ -130,13 +134,18 @@ class TextSearch:
 
     # -- scikit-learn families -------------------------------------------------------------------
     def _fold_scores(self, family: str, k: int, value: float) -> Any:
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
+        import numpy as np
+        from sklearn.model_selection import StratifiedKFold
+
+        from skills.ensemble import cross_val_outputs
 
         assert self.counts is not None
         _, matrix = self.counts.tfidf(k)
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.seed)
         clf = _clf(family, value, self.class_weight, self.binary, self.seed)
-        return cross_val_score(clf, matrix, self.y, cv=cv, scoring=self.scoring)
+        return np.asarray(
+            cross_val_outputs(clf, matrix, self.y, cv, self.scoring, self.classes, self.given)[0]
+        )
 
     def _sizes(self, family: str) -> list[int]:
         assert self.counts is not None
@@ -261,7 +270,7 @@ class TextSearch:
         )
         score: Any = how.get("best_value")
         if score is None:
-            score = float(np.mean(pipe.predict(self.x) == self.y))  # training accuracy: no CV possible
+            score = float(np.mean(pipe.predict(self.x) == self.given))  # training accuracy: no CV possible
         hyper = {
             "ngram_range": [1, 2],
             "min_df": 2,
@@ -307,6 +316,7 @@ class TextSearch:
             progress=show,
             time_limit_s=self.share_s or None,
             init=init,
+            score_labels=list(self.given),
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
         if init is not None and self.warm is not None:
@@ -373,6 +383,7 @@ class TextSearch:
             seed=self.seed,
             time_limit_s=self.share_s or None,
             progress=show,
+            score_labels=list(self.given),
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
         hf = config.hf_config
@@ -403,11 +414,25 @@ class TextSearch:
 
 
 def train(
-    spec, x, y, out: Path, info, seed, budget_s, families, pool, distill, model_dir, say, warm=None
+    spec,
+    x,
+    y,
+    out: Path,
+    info,
+    seed,
+    budget_s,
+    families,
+    pool,
+    distill,
+    model_dir,
+    say,
+    warm=None,
+    given=None,
 ) -> Trained:
     """Choose, tune and fit a text model (see the module docstring); `warm` is a registry warm start
-    (`skills.warm_start.WarmStart`)."""
-    search = TextSearch(spec, x, y, out, seed, budget_s, say)
+    (`skills.warm_start.WarmStart`). Models are fitted on `y`; every score is computed on `given`
+    (the person's labels, default `y`) where `y` carries approved label corrections."""
+    search = TextSearch(spec, x, y, out, seed, budget_s, say, given)
     search.model_dir = model_dir
     search.warm = warm
     # without a budget, also the registered family (a warm start) and the transformer candidates
@@ -463,7 +488,7 @@ def train(
         train_data=(x, y),
     )
     if kind == "sklearn":
-        trained.refit = _refitter(model, x, y, seed)
+        trained.refit = _refitter(model, x, y, seed, search.given)
     info["family"], info["framework"] = best_name, kind
     if kind == "sklearn" and "scores" in how:
         trained.notes.append(
@@ -507,6 +532,7 @@ def train(
             model_dir=model_dir,
             say=say,
             budget_s=total,
+            given=search.given,
         )
         trained.distillation = outcome.report
         if outcome.student is not None:
@@ -541,13 +567,16 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
         _, matrix = search.counts.tfidf(int(member.detail["max_features"]))
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=search.seed)
         clf = _clf(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
-        return ensemble.cross_val_outputs(clf, matrix, search.y, cv, search.scoring, search.classes)[1]
+        fold = ensemble.cross_val_outputs(
+            clf, matrix, search.y, cv, search.scoring, search.classes, search.given
+        )
+        return fold[1]
 
     outcome = ensemble.consider(
         sel,
         spec.requirements,
         outputs,
-        search.y,
+        search.given,
         search.scoring,
         search.classes,
         budget_given=budget_s is not None,
@@ -565,8 +594,9 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
     )
 
 
-def _refitter(pipe: Any, x: Any, y: Any, seed: int) -> Any:
-    """Refit `pipe`'s settings on a share of the rows (the learning curve)."""
+def _refitter(pipe: Any, x: Any, y: Any, seed: int, given: Any) -> Any:
+    """Refit `pipe`'s settings on a share of the rows (the learning curve); the training score is
+    on the person's labels (`given`)."""
     import numpy as np
     from sklearn.base import clone
 
@@ -574,7 +604,7 @@ def _refitter(pipe: Any, x: Any, y: Any, seed: int) -> Any:
         n = max(10, int(len(y) * share))
         idx = np.random.default_rng(seed).permutation(len(y))[:n]
         m = clone(pipe).fit(x[idx], y[idx])
-        return m, n, float(np.mean(m.predict(x[idx]) == y[idx]))
+        return m, n, float(np.mean(m.predict(x[idx]) == np.asarray(given)[idx]))
 
     return refit
 
