@@ -556,8 +556,63 @@ def section_tabular_families(tf: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _share(hits: int, n: int) -> str:
+    return f"{hits / n:.2f}" if n else "—"
+
+
+def section_label_fixes(lf: dict[str, Any] | None) -> list[str]:
+    lines = ["## Data agent: label corrections as experiments", ""]
+    if not lf:
+        return [*lines, "Not run yet (`scripts/bench/label_fixes.py`).", ""]
+    lines += [
+        f"Training splits with 5% and 10% of their labels flipped on purpose ({lf['seeds']} seeds each; the "
+        "test split never), and clean. `find_label_errors` + `fix_labels` under `--approve auto`; a "
+        "correction is applied only when it wins its trial on the person's labels. Precision: applied "
+        f"corrections that restore a planted flip. The old rule relabelled every suspect with confidence "
+        f">= {lf['old_bar']}. Held-out accuracy: the default family fitted with vs without the applied "
+        "corrections, mean over the flipped runs.",
+        "",
+        "| data set | flipped runs: applied (precision, recall) | old rule (precision, recall) "
+        "| held-out with − without | clean: applied |",
+        "|---|---|---|---|---|",
+    ]
+    totals = {"applied": [0, 0], "old": [0, 0], "planted": 0}
+    for name in dict.fromkeys(r["set"] for r in lf["runs"]):
+        runs = [r for r in lf["runs"] if r["set"] == name]
+        flipped, clean = [r for r in runs if r["flipped"]], [r for r in runs if not r["flipped"]]
+        planted = sum(r["planted"] for r in flipped)
+        app = [sum(r["applied"]["n"] for r in flipped), sum(r["applied"]["correct"] for r in flipped)]
+        old = [sum(r["old_rule"]["n"] for r in flipped), sum(r["old_rule"]["correct"] for r in flipped)]
+        for key, pair in (("applied", app), ("old", old)):
+            totals[key] = [totals[key][0] + pair[0], totals[key][1] + pair[1]]
+        totals["planted"] += planted
+        diffs = [r["test_accuracy"]["with_applied"] - r["test_accuracy"]["given_labels"] for r in flipped]
+        lines.append(
+            f"| {name} | {app[0]:,} ({_share(app[1], app[0])}, {_share(app[1], planted)}) "
+            f"| {old[0]:,} ({_share(old[1], old[0])}, {_share(old[1], planted)}) "
+            f"| {sum(diffs) / max(1, len(diffs)):+.4f} | {sum(r['applied']['n'] for r in clean)} |"
+        )
+    a, o, p = totals["applied"], totals["old"], totals["planted"]
+    lines += [
+        f"| all | {a[0]:,} ({_share(a[1], a[0])}, {_share(a[1], p)}) | {o[0]:,} ({_share(o[1], o[0])}, "
+        f"{_share(o[1], p)}) | | |",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
-    names = ("e2e", "peers", "serving", "estimates", "sandbox", "agent", "models", "tabular_families")
+    names = (
+        "e2e",
+        "peers",
+        "serving",
+        "estimates",
+        "sandbox",
+        "agent",
+        "models",
+        "tabular_families",
+        "label_fixes",
+    )
     results = {n: read_result(n) for n in names}
     lines = [
         "# Benchmarks",
@@ -588,6 +643,7 @@ def render() -> str:
         "| `agent_overhead.py` | time outside the skills; LLM calls and tokens per run |",
         "| `models.py` | the Model agent's choice per data set vs the skeleton; teacher-student gain |",
         "| `tabular_families.py` | tables with categories: default search vs previous families and peers |",
+        "| `label_fixes.py` | label corrections on flipped and clean labels: precision, held-out effect |",
         "",
     ]
     lines += section_machine(results)
@@ -599,6 +655,7 @@ def render() -> str:
     lines += section_agent(results["agent"])
     lines += section_models(results["models"])
     lines += section_tabular_families(results["tabular_families"])
+    lines += section_label_fixes(results["label_fixes"])
     lines += [
         "## Tasks and data",
         "",
