@@ -318,9 +318,10 @@ def onnx_param_count(path: str | Path) -> int:
     - LinearClassifier/LinearRegressor coefficients + intercepts; a binary classifier stores the
       weights twice (-w, +w), counted once;
     - tree ensembles: feature id + threshold per branch node, every leaf weight, base values;
-    - OneHotEncoder categories, OrdinalEncoder (LabelEncoder) categories, Imputer values.
+    - OneHotEncoder categories, Imputer values.
     Shape/axis constants (integer initializers) and TfIdfVectorizer's unit weights in TF mode are
-    not learned and not counted.
+    not learned and not counted; nor are LabelEncoder maps (a vocabulary's or an ordinal encoder's
+    terms, a label tail), as `count_params` does not count a vocabulary's terms.
     """
     import numpy as np
     import onnx
@@ -352,8 +353,6 @@ def onnx_param_count(path: str | Path) -> int:
             total += 2 * branches + len(weights) + len(attrs.get("base_values", []))
         elif op == "OneHotEncoder":
             total += len(attrs.get("cats_strings", [])) + len(attrs.get("cats_int64s", []))
-        elif op == "LabelEncoder":  # OrdinalEncoder: one key per category
-            total += sum(len(attrs.get(k, [])) for k in ("keys_strings", "keys_int64s", "keys_floats"))
         elif op == "Scaler":  # StandardScaler: offset (mean) and scale per column
             total += len(attrs.get("offset", [])) + len(attrs.get("scale", []))
         elif op == "Imputer":

@@ -217,7 +217,8 @@ def count_params(model: Any) -> int:
       (the values scikit-learn keeps on inner nodes are unused and not counted), plus the
       boosting baseline per output. This is what the ONNX tree ensemble stores. LightGBM: the
       same from its booster's dump.
-    - Imputers: one statistic per column; one-hot and ordinal encoders: one per category.
+    - Imputers: one statistic per column; one-hot encoders: one per category. An ordinal
+      encoder's categories, like a vocabulary's terms, are not counted.
     - PyTorch modules: every parameter element.
     """
     import numpy as np
@@ -233,7 +234,7 @@ def count_params(model: Any) -> int:
     from sklearn.naive_bayes import ComplementNB, MultinomialNB
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from sklearn.tree import BaseDecisionTree
 
     if _is_lightgbm(model):
@@ -250,7 +251,7 @@ def count_params(model: Any) -> int:
         return len(model.statistics_)
     if isinstance(model, StandardScaler):
         return int(np.size(model.mean_) + np.size(model.scale_))
-    if isinstance(model, (OneHotEncoder, OrdinalEncoder)):
+    if isinstance(model, OneHotEncoder):
         return sum(len(c) for c in model.categories_)
     if isinstance(model, (GradientBoostingClassifier, GradientBoostingRegressor)):
         trees = model.estimators_
