@@ -128,9 +128,14 @@ def _train_seconds(
         lightgbm = 0.4 + 1.05e-5 * cells * boosted  # 0.26x gradient boosting's time, measured side by side
         search = forest + boosting + linear + lightgbm
         finish = 2.0
-    if budget_min is not None:  # text tunes for the whole budget; tables stop when the list ends
-        budget_s = budget_min * 60
-        search = budget_s if task == TaskType.TEXT_CLASSIFICATION else min(budget_s, 1.5 * search)
+    if budget_min is not None:  # text tunes for the whole budget; tables tune LightGBM for up to
+        budget_s = budget_min * 60  # half of it (train_tabular.TUNE_SHARE), then try the rest
+        if task == TaskType.TEXT_CLASSIFICATION:
+            search = budget_s
+        elif task == TaskType.IMAGE_CLASSIFICATION:
+            search = min(budget_s, 1.5 * search)
+        else:
+            search = min(budget_s, 0.5 * budget_s + 1.5 * search)
     return JOB_START_S + search + finish
 
 

@@ -27,6 +27,7 @@ from skills.warm_start import warmed
 FOLDS = 3
 RF_TREES = 100
 LGBM_N_ESTIMATORS = 100  # LightGBM's own default
+TUNE_SHARE = 0.5  # of a --budget-min budget, for tuning LightGBM with Optuna; the rest for the others
 
 
 def pipeline(
@@ -165,10 +166,16 @@ class TabularSearch:
         self.notes: list[str] = []
         self.outputs: dict[str, Any] = {}  # out-of-fold outputs per family (skills.ensemble)
         self.classes = sorted(set(y)) if task == TaskType.TABULAR_CLASSIFICATION else None
+        self.tune_s: float | None = None  # under --budget-min: LightGBM's share for Optuna
+        self.tuning: dict[str, Any] = {}
 
-    def fit_within_limits(self, family: str) -> tuple[Any, dict[str, Any]]:
-        """Fit, then shrink tree ensembles (fewer trees, then shallower) until the limits hold."""
-        hyper = _start_hyper(family)
+    def fit_within_limits(
+        self, family: str, start: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Fit (from `start`, default the family's defaults), then shrink tree ensembles (fewer
+        trees, then shallower) until the limits hold."""
+        start = dict(start or _start_hyper(family))
+        hyper = dict(start)
         pipe = None
         for _ in range(8):
             pipe = pipeline(self.task, self.info["inputs"], family, hyper, self.seed).fit(self.x, self.y)
@@ -202,7 +209,6 @@ class TabularSearch:
                     f"Even a single depth-1 tree of {family} breaks the size or parameter limit."
                 )
                 break
-        start = _start_hyper(family)
         if hyper != start:
             self.notes.append(
                 f"{family} shrunk to {hyper['n_estimators']} trees of depth {hyper.get('max_depth')} (from "
@@ -217,14 +223,17 @@ class TabularSearch:
 
         from skills.ensemble import cross_val_outputs
 
-        pipe, hyper = self.fit_within_limits(cand.name)
         classify = self.task == TaskType.TABULAR_CLASSIFICATION
         counts = np.unique(self.y, return_counts=True)[1] if classify else [len(self.y)]
         folds = min(FOLDS, int(min(counts)))
+        splitter = (StratifiedKFold if classify else KFold)(
+            n_splits=max(2, folds), shuffle=True, random_state=self.seed
+        )
+        start = None
+        if self.tune_s and folds >= 2 and cand.name.startswith("lightgbm"):
+            start = self.tune_lightgbm(cand.name, splitter)
+        pipe, hyper = self.fit_within_limits(cand.name, start)
         if folds >= 2:
-            splitter = (StratifiedKFold if classify else KFold)(
-                n_splits=folds, shuffle=True, random_state=self.seed
-            )
             template = pipeline(self.task, self.info["inputs"], cand.name, hyper, self.seed)
             # cross_val_score's folds and score, keeping the out-of-fold outputs for an ensemble
             fold_scores, self.outputs[cand.name] = cross_val_outputs(
@@ -239,6 +248,48 @@ class TabularSearch:
         self.say(f"{cand.name}: {self.scoring} {score:.4f} (cv), {count_params(pipe):,} parameters")
         return Scored(score=score, params=count_params(pipe), detail=dict(hyper), payload=pipe)
 
+    def tune_lightgbm(self, family: str, splitter: Any) -> dict[str, Any]:
+        """Optuna over LightGBM's main knobs within `self.tune_s`, its defaults as the first trial,
+        each trial scored by the same cross-validation on the person's labels; the best settings."""
+        import numpy as np
+
+        from skills.ensemble import cross_val_outputs
+        from skills.tune import tune
+
+        start = _start_hyper(family)
+        defaults = {"n_estimators": start["n_estimators"], "learning_rate": 0.1, "num_leaves": 31}
+        defaults["min_child_samples"] = 20
+
+        def objective(trial: Any) -> float:
+            hyper = {
+                **start,
+                "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+                "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
+                "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+            }
+            template = pipeline(self.task, self.info["inputs"], family, hyper, self.seed)
+            scores, _ = cross_val_outputs(
+                template, self.x, self.y, splitter, self.scoring, self.classes, self.given
+            )
+            return float(np.mean(scores))
+
+        assert self.tune_s is not None
+        result = tune(
+            objective, self.tune_s, self.path.parent, self.seed, enqueue=[defaults], name=f"tuning-{family}"
+        )
+        self.tuning[family] = {k: v for k, v in result.items() if k != "trials"} | {
+            "trials": result["trials"][:50]
+        }
+        first = result["trials"][0]["value"] if result["trials"] else None
+        if result["best_value"] is not None:
+            self.notes.append(
+                f"{family} tuned by Optuna within {self.tune_s:.0f} s: {result['n_complete']} of "
+                f"{result['n_trials']} trials, cross-validated {self.scoring} {result['best_value']:.4f}"
+                + (f" (its defaults {first:.4f})." if first is not None else ".")
+            )
+        return {**start, **(result["best_params"] or defaults)}
+
 
 def train(
     spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None, given=None
@@ -249,6 +300,8 @@ def train(
     import numpy as np
 
     search = TabularSearch(spec, task, x, y, info, out, seed, say, given)
+    if budget_s is not None:  # LightGBM is tried first and may tune for half the budget
+        search.tune_s = TUNE_SHARE * budget_s
     # the registered family is tried even when it is not a default one
     cands = to_try(task, families, budget_s, also=lambda c: warmed(warm, c))
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
@@ -321,7 +374,7 @@ def train(
         notes=search.notes,
         candidates=sel.table,
         cv_score={search.metric: cv_score},
-        tuning={"warm_start": warm.summary()} if warm is not None else {},
+        tuning=search.tuning | ({"warm_start": warm.summary()} if warm is not None else {}),
         seed=seed,
         refit=refit,
         train_data=(x, y),

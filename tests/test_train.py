@@ -230,3 +230,25 @@ def test_bad_inputs_raise_user_errors(tmp_path):
     ff = make_data("fine_foods")
     with pytest.raises(UserError, match="Text column 'body'"):
         train_model(ff.spec, ff.data.model_copy(update={"text_column": "body"}), tmp_path)
+
+
+def test_lightgbm_tunes_with_optuna_under_a_budget_starting_from_its_defaults(tmp_path):
+    b = make_data("wine_mixed")
+    r = train_model(
+        b.spec, b.data, tmp_path, budget_min=0.25, families=["lightgbm-classifier"], progress=lambda s: None
+    )
+    t = r.tuning["lightgbm-classifier"]
+    assert t["budget_s"] == pytest.approx(7.5) and t["elapsed_s"] <= t["budget_s"] + 5  # half of 15 s
+    first = t["trials"][0]
+    assert first["params"] == {
+        "n_estimators": 100,
+        "learning_rate": 0.1,
+        "num_leaves": 31,
+        "min_child_samples": 20,
+    }
+    assert t["n_complete"] >= 2 and t["best_value"] >= first["value"]  # never below its defaults in CV
+    [row] = [c for c in r.candidates if c["status"] == "chosen"]
+    assert row["score"] == round(t["best_value"], 4)  # the same folds, on the person's labels
+    assert {k: row["detail"][k] for k in t["best_params"]} == t["best_params"]
+    assert any(n.startswith("lightgbm-classifier tuned by Optuna within 8 s") for n in r.notes)
+    assert (tmp_path / "models" / "tuning-lightgbm-classifier.journal").is_file()
