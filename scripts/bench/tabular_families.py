@@ -4,13 +4,14 @@ its previous default families (no LightGBM) and plain library defaults, on the s
 
     .venv/bin/python scripts/bench/tabular_families.py [--sets churn_like,friedman_cats]
 
-Two synthetic tables made here with seed 0 (80/20 split, no shuffling needed: rows are i.i.d.):
-`churn_like` (5,000 rows, 12 numeric columns, 3 string columns that interact with the label, 14%
-positives, 5% missing in one column) and `friedman_cats` (Friedman #1, 3,000 rows, 8 numbers, plus a
-string column that shifts the target). Training calls `skills.train.train_model` directly (no
-agents, no sandbox). The peers are HistGradientBoosting and LightGBM with their defaults, string
-columns as pandas categories. Writes scripts/bench/results/tabular_families.json; run directories go
-to runs/bench/tabular_families/.
+Rows: the default search, the same under `--budget-min 1` (LightGBM tuned by Optuna for half of
+it), and the previous default families. Two synthetic tables made here with seed 0 (80/20 split;
+rows are i.i.d.): `churn_like` (5,000 rows, 12 numeric columns, 3 string columns that interact
+with the label, 14% positives, 5% missing in one column) and `friedman_cats` (Friedman #1, 3,000
+rows, 8 numbers, plus a string column that shifts the target). Training calls
+`skills.train.train_model` directly (no agents, no sandbox). The peers are HistGradientBoosting
+and LightGBM with their defaults, string columns as pandas categories. Writes
+scripts/bench/results/tabular_families.json; run directories go to runs/bench/tabular_families/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from benchlib import SEED, WORK, write_result
 
 OUT = WORK / "tabular_families"
+BUDGET_MIN = 1.0  # the `--budget-min` row: LightGBM tuned by Optuna for half of it, then the rest
 PREVIOUS = {  # the default families before LightGBM joined them
     "tabular_classification": [
         "logistic-regression",
@@ -122,9 +124,21 @@ def run_set(name: str) -> dict[str, Any]:
     classify = task == "tabular_classification"
     key = "accuracy" if classify else "r2"
     row: dict[str, Any] = {"task": task, "metric": key, "rows": [len(train), len(test)]}
-    for label, families in (("default_search", None), ("previous_families", PREVIOUS[task])):
+    for label, families, budget in (
+        ("default_search", None, None),
+        ("budget_search", None, BUDGET_MIN),
+        ("previous_families", PREVIOUS[task], None),
+    ):
         t0 = time.perf_counter()
-        r = train_model(spec, data, folder / label, seed=SEED, families=families, progress=lambda _: None)
+        r = train_model(
+            spec,
+            data,
+            folder / label,
+            seed=SEED,
+            families=families,
+            budget_min=budget,
+            progress=lambda _: None,
+        )
         row[label] = {
             "metric": round(r.metrics[key], 4),
             "family": r.family,
