@@ -214,6 +214,22 @@ def find_label_errors(
     return result
 
 
+def flip_labels(df: pd.DataFrame, label: str, fraction: float, seed: int) -> tuple[pd.DataFrame, set[int]]:
+    """Plant label noise to measure against: give `fraction` of the rows another class at random;
+    return the copy and the flipped positions."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = df.copy()
+    rows = rng.choice(len(df), int(round(fraction * len(df))), replace=False)
+    classes = sorted(out[label].unique())
+    column = out.columns.get_loc(label)
+    for row in rows:
+        current = out.iloc[row, column]
+        out.iloc[row, column] = rng.choice([c for c in classes if c != current])
+    return out, {int(r) for r in rows}
+
+
 def precision_recall(found: set[int], planted: set[int]) -> tuple[float, float]:
     """Precision and recall of `found` rows against the `planted` ones."""
     hits = len(found & planted)

@@ -17,22 +17,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from skills.label_errors import confident_learning, find_label_errors, precision_recall
+from skills.label_errors import confident_learning, find_label_errors, flip_labels, precision_recall
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
-
-
-def flip(df: pd.DataFrame, label: str, fraction: float, seed: int) -> tuple[pd.DataFrame, set[int]]:
-    """Give `fraction` of the rows another class, chosen at random; return the flipped positions."""
-    rng = np.random.default_rng(seed)
-    out = df.copy()
-    rows = rng.choice(len(df), int(round(fraction * len(df))), replace=False)
-    classes = sorted(out[label].unique())
-    column = out.columns.get_loc(label)
-    for row in rows:
-        current = out.iloc[row, column]
-        out.iloc[row, column] = rng.choice([c for c in classes if c != current])
-    return out, {int(r) for r in rows}
 
 
 def _bunch(loader: object) -> pd.DataFrame:
@@ -46,7 +33,7 @@ def _bunch(loader: object) -> pd.DataFrame:
     [(load_breast_cancer, 0.7, 0.85), (load_digits, 0.6, 0.7)],
 )
 def test_planted_flips_in_sklearn_tables(loader: object, min_precision: float, min_recall: float) -> None:
-    noisy, planted = flip(_bunch(loader), "target", 0.05, seed=0)
+    noisy, planted = flip_labels(_bunch(loader), "target", 0.05, seed=0)
     found = find_label_errors(noisy, "target", seed=0)
     precision, recall = precision_recall({i.row for i in found.issues}, planted)
     name = getattr(loader, "__name__", "?")
@@ -61,7 +48,7 @@ def test_planted_flips_in_sklearn_tables(loader: object, min_precision: float, m
 def test_planted_flips_in_fine_food_reviews() -> None:
     reviews = pd.read_csv(FINE_FOODS / "train.csv").sample(n=1000, random_state=0).reset_index(drop=True)
     clean = find_label_errors(reviews, "score", text="review", seed=0)
-    noisy, planted = flip(reviews, "score", 0.05, seed=1)
+    noisy, planted = flip_labels(reviews, "score", 0.05, seed=1)
     found = find_label_errors(noisy, "score", text="review", seed=0)
     rows = {i.row for i in found.issues}
     precision, recall = precision_recall(rows, planted)

@@ -21,10 +21,10 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from skills.data_stage import run_data_stage
-from skills.label_errors import find_label_errors, precision_recall
+from skills.label_errors import find_label_errors, flip_labels, precision_recall
 from skills.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
 from skills.specs import DataReport, LabelIssue, TaskSpec, TaskType
-from tests.test_label_errors import _bunch, flip
+from tests.test_label_errors import _bunch
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 MARKER = " qqmarker" * 20  # a made-up word, weighty enough in TF-IDF to be learnt from
@@ -38,7 +38,7 @@ def _no_home_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def noisy_digits() -> dict:
     clean = _bunch(load_digits)
-    noisy, planted = flip(clean, "target", 0.05, seed=0)
+    noisy, planted = flip_labels(clean, "target", 0.05, seed=0)
     return {"clean": clean, "noisy": noisy, "planted": planted, "found": find_label_errors(noisy, "target")}
 
 

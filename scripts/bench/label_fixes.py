@@ -66,21 +66,6 @@ def load(name: str) -> tuple[Any, Any, str, str | None]:
     return train.reset_index(drop=True), test.reset_index(drop=True), "target", None
 
 
-def flip(df: Any, label: str, fraction: float, seed: int) -> tuple[Any, set[int]]:
-    """Give `fraction` of the rows another class at random; return the copy and the flipped rows."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out = df.copy()
-    rows = rng.choice(len(df), int(round(fraction * len(df))), replace=False)
-    classes = sorted(out[label].unique())
-    column = out.columns.get_loc(label)
-    for row in rows:
-        current = out.iloc[row, column]
-        out.iloc[row, column] = rng.choice([c for c in classes if c != current])
-    return out, {int(r) for r in rows}
-
-
 def held_out_accuracy(train: Any, labels: Any, test: Any, label: str, text: str | None) -> float:
     """The product's default family fitted on `labels`, accuracy on the test split's labels."""
     import numpy as np
@@ -119,10 +104,10 @@ def precision_recall(rows: set[int], planted: set[int]) -> dict[str, Any]:
 def one(name: str, train: Any, test: Any, label: str, text: str | None, fraction: float, seed: int) -> dict:
     import numpy as np
 
-    from skills.label_errors import find_label_errors, out_of_fold_probabilities
+    from skills.label_errors import find_label_errors, flip_labels, out_of_fold_probabilities
     from skills.label_fixes import corrected_labels, fix_labels
 
-    noisy, planted = flip(train, label, fraction, seed) if fraction else (train.copy(), set())
+    noisy, planted = flip_labels(train, label, fraction, seed) if fraction else (train.copy(), set())
     noisy[label] = noisy[label].astype(str)
     given = noisy[label].to_numpy()
     start = time.perf_counter()
