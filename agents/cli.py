@@ -212,7 +212,31 @@ def run(
     max_llm_calls: MaxCallsOpt = None,
     max_minutes: MaxMinutesOpt = None,
     budget_min: Annotated[
-        float | None, typer.Option("--budget-min", min=0.1, help="Minutes for choosing and tuning models.")
+        float | None,
+        typer.Option(
+            "--budget-min",
+            min=0.1,
+            help="Minutes for choosing and tuning models over every exportable family (default: a "
+            "budget sized to the data, over the default families; the plan states it).",
+        ),
+    ] = None,
+    max_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--max-trials",
+            min=1,
+            help="Instead of minutes: at most N tuning trials per study, no wall-clock cut, so the "
+            "same --seed gives the same model on any load.",
+        ),
+    ] = None,
+    max_epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-epochs",
+            min=1,
+            help="Instead of minutes: at most N epochs per net, no wall-clock cut (alone or with "
+            "--max-trials).",
+        ),
     ] = None,
     model_dir: Annotated[
         Path | None,
@@ -249,6 +273,8 @@ def run(
     for flag, given in (("--data", data), ("--test-data", test_data), ("--model-dir", model_dir)):
         if given is not None and not str(given).startswith("hub:") and not given.exists():
             _fail(f"the {flag} path '{given}' does not exist.")
+    if budget_min is not None and (max_trials is not None or max_epochs is not None):
+        _fail("give either --budget-min (wall clock) or --max-trials/--max-epochs (counts), not both.")
     choice = _choose_brain(llm)
     options = RunOptions(
         request=request.strip(),
@@ -266,6 +292,8 @@ def run(
         max_llm_calls=max_llm_calls,
         max_seconds=max_minutes * 60 if max_minutes else None,
         budget_min=budget_min,
+        max_trials=max_trials,
+        max_epochs=max_epochs,
         model_dir=str(model_dir) if model_dir else None,
         reuse=reuse,
         warm_start=warm_start,

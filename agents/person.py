@@ -425,6 +425,8 @@ def accept_anyway(run: Run) -> None:
         n_features=max(1, len(spec.feature_columns)),
         n_classes=classes,
         budget_min=run.options.budget_min,
+        max_trials=run.options.max_trials,
+        max_epochs=run.options.max_epochs,
     )
     spec.plan = make_plan(spec, spec.estimate)
     run.state["steps"]["parse"]["result"] = spec.model_dump(mode="json")

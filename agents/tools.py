@@ -82,7 +82,15 @@ def _parse(run: Run) -> dict[str, Any]:
         from agents.person import latest_requirements
 
         task = latest_requirements(task)
-    task = triage(task, df, label_given=opts.label is not None, test_df=test_df, budget_min=opts.budget_min)
+    task = triage(
+        task,
+        df,
+        label_given=opts.label is not None,
+        test_df=test_df,
+        budget_min=opts.budget_min,
+        max_trials=opts.max_trials,
+        max_epochs=opts.max_epochs,
+    )
     (run.run_dir / "spec.json").write_text(task.model_dump_json(indent=2), encoding="utf-8")
     return task.model_dump(mode="json")
 
@@ -119,6 +127,9 @@ def _train(run: Run) -> dict[str, Any]:
     payload = {"task": run.result("parse"), "data": run.result("data"), "seed": opts.seed}
     budget_min, over = _within_run_budget(run)
     payload |= {"budget_min": budget_min, "model_dir": _pretrained_copy(run, opts.model_dir)}
+    payload |= {"max_trials": opts.max_trials, "max_epochs": opts.max_epochs}
+    if budget_min == opts.budget_min:  # the budget the plan stated, unless --max-minutes held it
+        payload["search_budget"] = ((run.result("parse") or {}).get("estimate") or {}).get("search_budget")
     if opts.warm_start and (warm := registry.warm_start(spec(run), data_report(run))):
         payload["warm_start"] = _warm_copy(run, warm)
     result = TrainResult.model_validate(run_job(run, "train", payload))

@@ -32,6 +32,7 @@ SCRATCH_CONFIG = {
     "intermediate_size": 128,
 }
 MAX_LENGTH = 128
+NET_EPOCHS = 6  # fit_transformer_net: epochs at most (early stopping on validation)
 
 
 @dataclass
@@ -450,7 +451,7 @@ def fit_transformer_net(
     vocab_size: int | None = None,
     param_limit: int | None = None,
     config: dict | None = None,
-    epochs: int = 6,
+    epochs: int = NET_EPOCHS,
     batch_size: int = 32,
     lr: float | None = None,
     patience: int = 3,

@@ -32,6 +32,9 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         budget_min=spec.get("budget_min"),
         model_dir=spec.get("model_dir"),
         warm_start=spec.get("warm_start"),
+        max_trials=spec.get("max_trials"),
+        max_epochs=spec.get("max_epochs"),
+        search_budget=spec.get("search_budget"),
     )
     return result.model_dump(mode="json")
 

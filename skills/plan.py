@@ -21,6 +21,7 @@ import os
 import shutil
 from typing import Any
 
+from skills.search_budget import CV_MAX_ROWS, SearchBudget, default_search_seconds, for_data
 from skills.specs import TaskSpec, TaskType
 
 # (step, agent, tool, what it does): the order in which the Task agent hands over the work. Step
@@ -99,43 +100,23 @@ JOB_START_S = 3.0  # the training job's own process: Python and scikit-learn imp
 
 
 def _train_seconds(
-    task: TaskType, rows: int, features: int, classes: int, budget_min: float | None = None
+    task: TaskType, rows: int, features: int, classes: int, budget: SearchBudget | None = None
 ) -> float:
-    """The training step, fitted to measurements on 2 cores (train_model wall time plus the job's
-    start): text 4,000 rows 23.4 s (+3), 800 rows 4.9 s (+3); tables wine 8.6 s, breast_cancer
-    8.3 s, digits 46.9 s (gradient boosting 38.9 s of it), diabetes 4.7 s (each +3), before
-    LightGBM joined the defaults: on digits it took 5.4 s to gradient boosting's 20.5 s in one run
-    (0.26x), so about 10 s more at the rate above; images 1,437 digits 40-48 s."""
-    cells = rows * max(1, features)
-    if task == TaskType.TEXT_CLASSIFICATION:
-        from skills.train import CV_MAX_ROWS
-
-        # vocabulary x C grid by 3-fold CV below CV_MAX_ROWS, one fit above it
-        search = 0.0045 * rows if rows <= CV_MAX_ROWS else 0.001 * rows
-        finish = 0.5 + 0.0015 * min(rows, CV_MAX_ROWS)  # evaluation, learning curve, pruned variants
-    elif task == TaskType.IMAGE_CLASSIFICATION:
-        # pixel logistic regression by CV (9.8 s) + the small CNN with early stopping (30-39 s) on
-        # 1,437 digits at 8x8: about 0.03 s an image; larger images cost more (not known here)
-        search = 2.0 + 0.03 * rows
-        finish = 2.0
-    else:
-        boosted = max(1, classes if classes > 2 else 1)  # multi-class boosting: a tree per class a stage
-        forest, boosting, linear = (
-            2.0 + 2e-5 * cells,
-            2.5 + 4e-5 * cells * boosted,
-            0.3 + 2e-6 * cells * boosted,
-        )
-        lightgbm = 0.4 + 1.05e-5 * cells * boosted  # 0.26x gradient boosting's time, measured side by side
-        search = forest + boosting + linear + lightgbm
-        finish = 2.0
-    if budget_min is not None:  # text tunes for the whole budget; tables tune LightGBM for up to
-        budget_s = budget_min * 60  # half of it (train_tabular.TUNE_SHARE), then try the rest
-        if task == TaskType.TEXT_CLASSIFICATION:
-            search = budget_s
+    """The training step: the job's start, the search (`skills.search_budget`), and the evaluation."""
+    search = default_search_seconds(task, rows, features, classes)
+    finish = 0.5 + 0.0015 * min(rows, CV_MAX_ROWS) if task == TaskType.TEXT_CLASSIFICATION else 2.0
+    if budget is not None and budget.source == "given":  # text tunes for the whole budget; tables
+        if task == TaskType.TEXT_CLASSIFICATION:  # tune LightGBM for up to half of it, then the rest
+            search = budget.seconds
         elif task == TaskType.IMAGE_CLASSIFICATION:
-            search = min(budget_s, 1.5 * search)
+            search = min(budget.seconds, 1.5 * search)
         else:
-            search = min(budget_s, 0.5 * budget_s + 1.5 * search)
+            search = min(budget.seconds, 0.5 * budget.seconds + 1.5 * search)
+    elif budget is not None and task not in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
+        # the sized default also tunes LightGBM until it converges (within TUNE_SHARE of the budget):
+        # measured side by side with the search before it, under load 6-10, digits took 1.07x,
+        # breast_cancer 0.97x, diabetes 1.3x: about a fifth more
+        search = min(search + 0.5 * budget.seconds, 1.2 * search)
     return JOB_START_S + search + finish
 
 
@@ -152,18 +133,22 @@ def estimate(
     n_classes: int = 2,
     n_test: int | None = None,
     budget_min: float | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Seconds per step and in total (with a low..high range), compute, and LLM calls and cost;
-    `budget_min` is the Model agent's time budget (--budget-min), which training then takes."""
+    """Seconds per step and in total (with a low..high range), compute, LLM calls and cost, and the
+    Model agent's search budget (`skills.search_budget`): --budget-min, counts (--max-trials,
+    --max-epochs), or else sized to the data; `search_budget` is what training is given."""
     if n_test is None:  # the Data agent holds out 20% when no test file is given
         n_test = max(1, round(0.2 * n_rows))
         n_train = max(1, n_rows - n_test)
     else:
         n_train = n_rows
+    budget = for_data(spec.task_type, n_train, n_features, n_classes, budget_min, max_trials, max_epochs)
     steps = {
         "parse": 1.0,
         "data": 0.5 + 2e-5 * n_rows * max(1, n_features),
-        "train": _train_seconds(spec.task_type, n_train, n_features, n_classes, budget_min),
+        "train": _train_seconds(spec.task_type, n_train, n_features, n_classes, budget),
         "export": 3.0 + 0.003 * n_test,
         "serve": 4.0,
         "report": 0.5,
@@ -177,13 +162,21 @@ def estimate(
         "compute": _compute(),
         "rows": n_rows,
         "budget_min": budget_min,
-        "tries": _tries(spec.task_type, budget_min is not None),
+        "search_budget": budget.to_dict(),
+        "search_budget_note": budget.describe(),
+        "tries": _tries(spec.task_type, budget.given),
         "llm": "offline planner (no LLM)",
         "llm_calls": 0,
         "llm_calls_with_llm_brain": LLM_TURNS_PER_STEP * len(STEPS),
         "llm_cost_usd": 0.0,
         "basis": "rule of thumb timed on 2 CPU cores for this version's models; more cores train faster",
     }
+
+
+def _wide(est: dict[str, Any] | None) -> bool:
+    """Whether the search tries every exportable family: the person set its budget."""
+    budget = SearchBudget.from_dict((est or {}).get("search_budget"))
+    return budget.given if budget is not None else (est or {}).get("budget_min") is not None
 
 
 def make_plan(spec: TaskSpec, est: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -212,8 +205,10 @@ def make_plan(spec: TaskSpec, est: dict[str, Any] | None = None) -> list[dict[st
             "step": step,
             "agent": agent,
             "tool": tool,
-            "does": does.format(family=_trains(spec.task_type, (est or {}).get("budget_min") is not None)),
+            "does": does.format(family=_trains(spec.task_type, _wide(est))),
         }
+        if step == "train" and (est or {}).get("search_budget_note"):
+            item["does"] += f" ({(est or {})['search_budget_note'].rstrip('.')})"
         if step in seconds:
             item["budget_s"] = round(HIGH * seconds[step] + 1, 0)
         plan.append(item)

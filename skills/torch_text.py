@@ -25,6 +25,7 @@ PAD, UNK = 0, 1
 PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
 MAX_LEN = 256
 ARCHS = ("bag", "cnn")
+EPOCHS = 15  # fit_text_net: epochs at most (early stopping on validation)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def fit_text_net(
     vocab_size: int = 20_000,
     embed: int = 64,
     hidden: int = 64,
-    epochs: int = 15,
+    epochs: int = EPOCHS,
     batch_size: int = 64,
     lr: float = 3e-3,
     patience: int = 2,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
+from skills.search_budget import CV_MAX_ROWS, SearchBudget  # noqa: F401  (CV_MAX_ROWS: text's CV bound)
 from skills.specs import DataReport, Requirement, TaskSpec, TaskType, TrainResult
 
 # ASCII words of two characters or more: the same expression runs in scikit-learn and in the
@@ -34,10 +35,9 @@ from skills.specs import DataReport, Requirement, TaskSpec, TaskType, TrainResul
 TOKEN_PATTERN = r"[a-zA-Z0-9_]{2,}"
 DEFAULT_MAX_FEATURES = 50_000
 C_GRID = (1.0, 4.0, 16.0)
-CV_MAX_ROWS = 20_000  # tune by cross-validation only below this many training rows
 GB_N_ESTIMATORS = 100
 GB_MAX_DEPTH = 3
-DEFAULT_SELECT_S = 120.0  # time for trying candidates when no budget is given
+DEFAULT_SELECT_S = 120.0  # time for trying candidates when a caller gives no budget at all
 
 # The default family per task: the one the default search tries first (the catalog's defaults by
 # expected quality, then cost; the plan lists them all, see skills.plan._tries).
@@ -384,13 +384,20 @@ def train_model(
     distill: bool | None = None,
     progress: Callable[[str], None] | None = None,
     warm_start: dict[str, Any] | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    search_budget: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on `data.train_path`, evaluate on `data.test_path`, and write under `out_dir`:
     models/model.joblib or models/model.pt (the model), models/model.json (its inputs, labels,
     settings), models/candidates.json, plots/*.png and model_card.md.
 
     Args:
-        budget_min: minutes for choosing and tuning (Optuna); None: the quick default search.
+        budget_min: minutes for choosing and tuning (Optuna) over every exportable family; None:
+            the default families within a budget sized to the data (`skills.search_budget`).
+        max_trials, max_epochs: a count budget instead of the clock (at most N tuning trials per
+            study, N epochs per net): the same seed gives the same model on any load.
+        search_budget: the plan's budget (`SearchBudget.to_dict`), used as is when given.
         model_dir: a directory with a saved transformers model (teacher for distillation; for
             images, the pretrained model of an hf family such as vit-tiny).
         families: catalog names to try instead of the defaults (e.g. ["torch-text-bag"]).
@@ -434,10 +441,14 @@ def train_model(
         "text_column": None,
         "inputs": [],
     }
-    budget_s = budget_min * 60 if budget_min is not None else None
     from skills.warm_start import WarmStart
 
     warm = WarmStart.from_entry(warm_start)
+    budget = SearchBudget.from_dict(search_budget) or _sized(
+        task, train_df, y, label_column, data, spec, budget_min, max_trials, max_epochs
+    )
+    budget_s = budget.seconds if budget.given else None  # None: the default families
+    say(budget.describe())
     start = time.perf_counter()
     if task == TaskType.TEXT_CLASSIFICATION:
         text_column = data.text_column or spec.text_column
@@ -464,6 +475,7 @@ def train_model(
             say,
             warm=warm,
             given=given,
+            budget=budget,
         )
     elif task == TaskType.IMAGE_CLASSIFICATION:
         from skills import train_image
@@ -481,7 +493,19 @@ def train_model(
         if unlabelled_path is not None:
             say("An unlabelled pool was given; pseudo-labelling is implemented for text models only.")
         trained = train_image.train(
-            spec, x, y, side, channels, info, seed, budget_s, families, say, model_dir=model_dir
+            spec,
+            x,
+            y,
+            side,
+            channels,
+            info,
+            seed,
+            budget_s,
+            families,
+            say,
+            model_dir=model_dir,
+            max_epochs=budget.epochs,
+            budget=budget,
         )
     else:
         columns = data.feature_columns or spec.feature_columns
@@ -495,10 +519,48 @@ def train_model(
         if unlabelled_path is not None:
             pool = tabular_frame(read_csv(unlabelled_path), info["inputs"], unlabelled_path)
         trained = train_tabular.train(
-            spec, task, x, y, out, info, seed, budget_s, families, pool, distill, say, warm=warm, given=given
+            spec,
+            task,
+            x,
+            y,
+            out,
+            info,
+            seed,
+            budget_s,
+            families,
+            pool,
+            distill,
+            say,
+            warm=warm,
+            given=given,
+            budget=budget,
         )
     trained.train_seconds = time.perf_counter() - start
+    trained.notes.append(budget.describe())
     return finish_training(spec, data, out, info, trained, say)
+
+
+def _sized(
+    task: TaskType,
+    train_df: Any,
+    y: Any,
+    label_column: str,
+    data: DataReport,
+    spec: TaskSpec,
+    budget_min: float | None,
+    max_trials: int | None,
+    max_epochs: int | None,
+) -> SearchBudget:
+    """The search budget for this training data when the plan's is not given (direct callers)."""
+    from skills.search_budget import for_data
+
+    classes = 1 if task == TaskType.TABULAR_REGRESSION else len(set(map(str, y)))
+    features = 1
+    if task in (TaskType.TABULAR_CLASSIFICATION, TaskType.TABULAR_REGRESSION):
+        features = len(
+            data.feature_columns or spec.feature_columns or [c for c in train_df if c != label_column]
+        )
+    return for_data(task, len(y), features, classes, budget_min, max_trials, max_epochs)
 
 
 def read_model_info(model_path: str | Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ and resizes. Called by `skills.train.train_model`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 from skills.early_stopping import time_cut, train_epochs
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, candidates, to_try
+from skills.search_budget import SearchBudget
 from skills.select_model import Scored, Tried, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
 
@@ -35,6 +37,7 @@ CV_MAX_ROWS = 5_000  # above this the logistic regression is scored on one held-
 CNN_WIDTHS = ((16, 32, 64), (8, 16, 32), (4, 8, 16))  # tried in turn until the parameter limit holds
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 DEFAULT_SELECT_S = 120.0
+CNN_EPOCHS = 40  # at most; early stopping on validation usually ends it sooner
 HF_EPOCHS, HF_PATIENCE = 60, 8  # a ViT from scratch climbs unevenly: more patience than the CNN's 5
 HF_LR_SCRATCH, HF_LR_PRETRAINED = 5e-4, 1e-4
 
@@ -188,7 +191,7 @@ def fit_image_net(
     side: int,
     channels: int,
     widths: tuple[int, ...] = CNN_WIDTHS[0],
-    epochs: int = 40,
+    epochs: int = CNN_EPOCHS,
     batch_size: int = 64,
     lr: float = 3e-3,
     patience: int = 5,
@@ -313,7 +316,8 @@ class ImageSearch:
         self.metric, self.scoring = primary_metric(TaskType.IMAGE_CLASSIFICATION, spec.requirements)
         self.param_limit = upper_limit(spec.requirements, "params")
         self.min_count = int(np.unique(y, return_counts=True)[1].min())
-        self.share_s = 0.0
+        self.share_s = 0.0  # inf under a count budget: no clock
+        self.max_epochs: int | None = None
         self.notes: list[str] = []
         self.pretrained: dict[str, str] = {}  # hf family -> the directory of its pretrained model
 
@@ -378,7 +382,8 @@ class ImageSearch:
             widths=widths,
             seed=self.seed,
             progress=show,
-            time_limit_s=self.share_s or None,
+            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            epochs=self.max_epochs or CNN_EPOCHS,
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
         detail = {
@@ -417,12 +422,12 @@ class ImageSearch:
             self.y,
             self.side,
             self.channels,
-            epochs=HF_EPOCHS,
+            epochs=self.max_epochs or HF_EPOCHS,
             lr=HF_LR_PRETRAINED if path else HF_LR_SCRATCH,
             patience=HF_PATIENCE,
             seed=self.seed,
             progress=show,
-            time_limit_s=self.share_s or None,
+            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
             net=net,
         )
         hf = config.hf_config
@@ -518,15 +523,22 @@ def train(
     families: list[str] | None,
     say: Any,
     model_dir: Any = None,
+    max_epochs: int | None = None,
+    budget: SearchBudget | None = None,
 ) -> Trained:
     """Choose and fit an image model; sets info["family"], ["framework"] and the input size.
-    `model_dir`: a saved transformers image classifier (--model-dir) for the hf families."""
+    `model_dir`: a saved transformers image classifier (--model-dir) for the hf families.
+    `budget_s` None: the default families; `budget` (default: `budget_s`, else DEFAULT_SELECT_S):
+    the time for the search, or counts (no clock); `max_epochs`: a net's epochs at most."""
     search = ImageSearch(spec, x, y, side, channels, seed, say)
     every = candidates(TaskType.IMAGE_CLASSIFICATION)
     search.pretrained = find_pretrained(every, model_dir)
     cands, left = _candidates(families, budget_s, search.pretrained)
-    total = budget_s if budget_s is not None else DEFAULT_SELECT_S
+    if budget is None:
+        budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
+    total = budget.seconds
     search.share_s = total / max(1, len(cands))
+    search.max_epochs = max_epochs or budget.epochs
     k = len(search.classes)
     sizes = {"features": side * side * channels, "classes": 1 if k == 2 else k, "channels": channels}
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)

@@ -9,6 +9,7 @@ from typing import Any
 
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
+from skills.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
 from skills.select_model import Scored, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
@@ -27,7 +28,7 @@ from skills.warm_start import warmed
 FOLDS = 3
 RF_TREES = 100
 LGBM_N_ESTIMATORS = 100  # LightGBM's own default
-TUNE_SHARE = 0.5  # of a --budget-min budget, for tuning LightGBM with Optuna; the rest for the others
+TUNE_SHARE = 0.5  # of the search budget, for tuning LightGBM with Optuna (until it converges)
 
 
 def pipeline(
@@ -166,7 +167,8 @@ class TabularSearch:
         self.notes: list[str] = []
         self.outputs: dict[str, Any] = {}  # out-of-fold outputs per family (skills.ensemble)
         self.classes = sorted(set(y)) if task == TaskType.TABULAR_CLASSIFICATION else None
-        self.tune_s: float | None = None  # under --budget-min: LightGBM's share for Optuna
+        self.tune_s: float | None = None  # LightGBM's share of a time budget for Optuna
+        self.tune_trials: int | None = None  # under a count budget: trials instead of seconds
         self.tuning: dict[str, Any] = {}
 
     def fit_within_limits(
@@ -230,7 +232,7 @@ class TabularSearch:
             n_splits=max(2, folds), shuffle=True, random_state=self.seed
         )
         start = None
-        if self.tune_s and folds >= 2 and cand.name.startswith("lightgbm"):
+        if (self.tune_s or self.tune_trials) and folds >= 2 and cand.name.startswith("lightgbm"):
             start = self.tune_lightgbm(cand.name, splitter)
         pipe, hyper = self.fit_within_limits(cand.name, start)
         if folds >= 2:
@@ -274,39 +276,67 @@ class TabularSearch:
             )
             return float(np.mean(scores))
 
-        assert self.tune_s is not None
         result = tune(
-            objective, self.tune_s, self.path.parent, self.seed, enqueue=[defaults], name=f"tuning-{family}"
+            objective,
+            self.tune_s,
+            self.path.parent,
+            self.seed,
+            n_trials=self.tune_trials,
+            enqueue=[defaults],
+            name=f"tuning-{family}",
         )
         self.tuning[family] = {k: v for k, v in result.items() if k != "trials"} | {
             "trials": result["trials"][:50]
         }
         first = result["trials"][0]["value"] if result["trials"] else None
         if result["best_value"] is not None:
+            within = f"{self.tune_trials} trials" if self.tune_s is None else f"{self.tune_s:.0f} s"
+            ended = {"converged": "converged", "time": "time up", "trials": "trial count reached"}
             self.notes.append(
-                f"{family} tuned by Optuna within {self.tune_s:.0f} s: {result['n_complete']} of "
-                f"{result['n_trials']} trials, cross-validated {self.scoring} {result['best_value']:.4f}"
+                f"{family} tuned by Optuna within {within} ({ended[result['stopped']]}): "
+                f"{result['n_complete']} of {result['n_trials']} trials, cross-validated {self.scoring} "
+                f"{result['best_value']:.4f}"
                 + (f" (its defaults {first:.4f})." if first is not None else ".")
             )
         return {**start, **(result["best_params"] or defaults)}
 
 
 def train(
-    spec, task, x, y, out: Path, info, seed, budget_s, families, pool, distill, say, warm=None, given=None
+    spec,
+    task,
+    x,
+    y,
+    out: Path,
+    info,
+    seed,
+    budget_s,
+    families,
+    pool,
+    distill,
+    say,
+    warm=None,
+    given=None,
+    budget: SearchBudget | None = None,
 ) -> Trained:
     """Choose and fit a tabular model; `warm` (`skills.warm_start.WarmStart`) puts the closest
     registered model's families first (the defaults here have no grid for it to narrow). Models are
-    fitted on `y`; every score is computed on `given` (the person's labels, default `y`)."""
+    fitted on `y`; every score is computed on `given` (the person's labels, default `y`).
+    `budget_s` None: the default families; `budget` (default: `budget_s`, else DEFAULT_SELECT_S):
+    what the search may spend, LightGBM tuning for up to TUNE_SHARE of it until it converges."""
     import numpy as np
 
+    if budget is None:
+        budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
     search = TabularSearch(spec, task, x, y, info, out, seed, say, given)
-    if budget_s is not None:  # LightGBM is tried first and may tune for half the budget
-        search.tune_s = TUNE_SHARE * budget_s
+    if budget.counted:  # LightGBM is tried first and tunes for its trials, or half the time
+        search.tune_trials = budget.trials or DEFAULT_MAX_TRIALS
+    else:
+        search.tune_s = TUNE_SHARE * budget.seconds
     # the registered family is tried even when it is not a default one
     cands = to_try(task, families, budget_s, also=lambda c: warmed(warm, c))
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
     sizes = {"features": len(info["inputs"]), "classes": classes, "rows": len(y)}
-    total = budget_s if budget_s is not None else DEFAULT_SELECT_S
+    total = budget.seconds
     first = list(warm.families) if warm is not None else []
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
     if cuts := budget_cuts(sel, total):
@@ -331,7 +361,7 @@ def train(
             search.given,
             search.scoring,
             search.classes,
-            budget_given=budget_s is not None,
+            budget_given=budget.given,
             say=say,
         )
         ensemble.record(sel, outcome, search.notes)

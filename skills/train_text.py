@@ -4,6 +4,7 @@ a teacher into it when it misses a target. Called by `skills.train.train_model`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from skills.early_stopping import time_cut
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
+from skills.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
 from skills.select_model import Scored, budget_cuts, select, targets_met
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
@@ -126,7 +128,9 @@ class TextSearch:
         counts = np.unique(y, return_counts=True)[1]
         self.can_cv = len(y) <= CV_MAX_ROWS and int(counts.min()) >= FOLDS
         self.counts: Counts | None = None
-        self.share_s = 0.0  # time each family may take (set by `train`)
+        self.share_s = 0.0  # time each family may take (set by `train`; inf under a count budget)
+        self.max_trials = DEFAULT_MAX_TRIALS  # a study's trials under a count budget
+        self.max_epochs: int | None = None  # a net's epochs at most (--max-epochs)
         self.tuning: dict[str, Any] = {}
         self.notes: list[str] = []
         self.model_dir: str | Path | None = None  # a saved transformers model (--model-dir)
@@ -228,11 +232,13 @@ class TextSearch:
                 knob: float(min(bounds[1], max(bounds[0], float(registered[knob])))),
             }
             warm = [first, *[w for w in warm if w != first]]
+        counted = math.isinf(budget_s)  # a count budget: trials, not seconds
         result = tune(
             objective,
-            budget_s,
+            None if counted else budget_s,
             out_dir=self.out / "models",
             seed=self.seed,
+            n_trials=self.max_trials if counted else None,
             enqueue=warm,
             name=f"tuning-{family}",
         )
@@ -314,7 +320,8 @@ class TextSearch:
             hidden=hidden,
             seed=self.seed,
             progress=show,
-            time_limit_s=self.share_s or None,
+            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            epochs=self.max_epochs or torch_text.EPOCHS,
             init=init,
             score_labels=list(self.given),
         )
@@ -381,7 +388,8 @@ class TextSearch:
             param_limit=self.param_limit,
             config={**hf_text.CANDIDATE_CONFIG, **cand.config},
             seed=self.seed,
-            time_limit_s=self.share_s or None,
+            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            epochs=self.max_epochs or hf_text.NET_EPOCHS,
             progress=show,
             score_labels=list(self.given),
         )
@@ -428,6 +436,7 @@ def train(
     say,
     warm=None,
     given=None,
+    budget: SearchBudget | None = None,
 ) -> Trained:
     """Choose, tune and fit a text model (see the module docstring); `warm` is a registry warm start
     (`skills.warm_start.WarmStart`). Models are fitted on `y`; every score is computed on `given`
@@ -444,8 +453,11 @@ def train(
         also=lambda c: warmed(warm, c) or (bool(model_dir) and c.framework == "hf" and c.exportable),
         what="text ",
     )
-    total = budget_s if budget_s is not None else DEFAULT_SELECT_S
+    if budget is None:
+        budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
+    total = budget.seconds
     search.share_s = total / max(1, len(cands))
+    search.max_trials, search.max_epochs = budget.trials or DEFAULT_MAX_TRIALS, budget.epochs
     if search.class_weight:
         search.notes.append(
             "Classes weighted inversely to their frequency because a requirement is on F1, "

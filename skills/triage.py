@@ -44,6 +44,8 @@ def triage(
     policy: EthicsPolicy | None = None,
     judges: Sequence[EthicsJudge] | None = None,
     budget_min: float | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
 ) -> TaskSpec:
     """Set `decision`, `reasons`, `questions`, `proposal`, `estimate` and `plan` on a copy of `spec`.
 
@@ -109,6 +111,8 @@ def triage(
         n_classes=n_classes,
         n_test=n_test,
         budget_min=budget_min,
+        max_trials=max_trials,
+        max_epochs=max_epochs,
     )
     spec.plan = make_plan(spec, spec.estimate)
     return spec

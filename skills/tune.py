@@ -1,5 +1,6 @@
-"""Hyperparameter search with Optuna under a time budget, pruning bad trials; the study (an Optuna
-journal file) and a JSON summary are saved in the run directory.
+"""Hyperparameter search with Optuna under a time budget or a trial count, pruning bad trials and
+stopping once converged (no gain over the last `converge_after` finished trials); the study (an
+Optuna journal file) and a JSON summary are saved in the run directory.
 
     def objective(trial):
         c = trial.suggest_float("C", 0.1, 100, log=True)
@@ -20,18 +21,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from skills.search_budget import CONVERGE_AFTER, MIN_GAIN
+
 
 def tune(
     objective: Callable[[Any], float],
-    budget_s: float,
+    budget_s: float | None,
     out_dir: str | Path | None = None,
     seed: int = 0,
     n_trials: int | None = None,
     direction: str = "maximize",
     enqueue: Sequence[dict[str, Any]] = (),
     name: str = "tuning",
+    converge_after: int | None = CONVERGE_AFTER,
 ) -> dict[str, Any]:
-    """Run an Optuna study until `n_trials` are done or the budget would be overrun.
+    """Run an Optuna study until `n_trials` are done, the budget would be overrun, or it converged:
+    the last `converge_after` finished trials did not raise the best score by `MIN_GAIN` (None: never).
+    `budget_s` None: no clock at all (a count budget; `n_trials` is then required), so the study
+    is the same on any load for the same seed. `result["stopped"]` says which ended it.
 
     The budget is kept by predicting: a new trial starts only when the time spent plus the longest
     trial so far fits in it (Optuna's own `timeout` only stops after the trial that crossed it).
@@ -61,24 +68,45 @@ def tune(
     for params in enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
 
+    if budget_s is None and n_trials is None:
+        raise ValueError("tune() needs a time budget or a number of trials")
     longest = [0.0]
+    stopped = ["trials"]
+    best: list[float | None] = [None]
+    stale = [0]
+    sign = 1.0 if direction == "maximize" else -1.0
 
-    def stop_before_overrun(study: Any, trial: Any) -> None:
+    def stop_when_done(study: Any, trial: Any) -> None:
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+            value = sign * float(trial.value)
+            if best[0] is None or value > best[0] + MIN_GAIN:
+                best[0], stale[0] = value, 0
+            else:
+                stale[0] += 1
+            if converge_after is not None and stale[0] >= converge_after:
+                stopped[0] = "converged"
+                study.stop()
+                return
+        if budget_s is None:
+            return
         if trial.datetime_start and trial.datetime_complete:
             longest[0] = max(longest[0], (trial.datetime_complete - trial.datetime_start).total_seconds())
         if time.perf_counter() - start + longest[0] > budget_s:
+            stopped[0] = "time"
             study.stop()
 
-    left = budget_s - (time.perf_counter() - start)
+    left = None if budget_s is None else budget_s - (time.perf_counter() - start)
     study.optimize(
         objective,
-        n_trials=n_trials if left > 0 else 1,  # always one trial, so there is a result
-        timeout=max(left, 0.001),
-        callbacks=[stop_before_overrun],
+        n_trials=n_trials if left is None or left > 0 else 1,  # always one trial, so there is a result
+        timeout=None if left is None else max(left, 0.001),
+        callbacks=[stop_when_done],
         gc_after_trial=False,
         catch=(ValueError, ArithmeticError),
     )
     elapsed = time.perf_counter() - start
+    if stopped[0] == "trials" and (n_trials is None or len(study.trials) < n_trials):
+        stopped[0] = "time"  # Optuna's own timeout ended it
     states = optuna.trial.TrialState
     trials = [
         {
@@ -92,7 +120,10 @@ def tune(
     ]
     complete = [t for t in study.trials if t.state == states.COMPLETE]
     result: dict[str, Any] = {
-        "budget_s": round(budget_s, 3),
+        "budget_s": None if budget_s is None else round(budget_s, 3),
+        "max_trials": n_trials,
+        "converge_after": converge_after,
+        "stopped": stopped[0],
         "elapsed_s": round(elapsed, 3),
         "n_trials": len(study.trials),
         "n_complete": len(complete),

@@ -175,10 +175,11 @@ def test_the_training_estimate_follows_measured_times_and_the_budget() -> None:
         train = estimate(text, n_rows=rows, n_test=1000)["steps_seconds"]["train"]
         assert 0.75 * measured <= train <= 1.25 * measured, (rows, train)
     # digits (1,437 x 64, 10 classes): 46.9 + 3 s, most of it gradient boosting a tree per class, and
-    # LightGBM's 0.26x of gradient boosting's 38.9 s (skills.plan._train_seconds says where from)
+    # LightGBM's 0.26x of gradient boosting's 38.9 s, and a fifth more for tuning LightGBM within the
+    # budget sized to the data until it converges (skills.plan._train_seconds says where from)
     table = TaskSpec(request="classify digits", task_type="tabular_classification")
     digits = estimate(table, n_rows=1437, n_features=64, n_classes=10, n_test=360)["steps_seconds"]["train"]
-    assert 0.75 * 60.0 <= digits <= 1.25 * 60.0
+    assert 0.75 * 70.0 <= digits <= 1.25 * 70.0
     # a budget: text tunes for all of it, so the estimate is about the budget
     budgeted = estimate(text, n_rows=4000, n_test=1000, budget_min=5)
     assert 300 <= budgeted["steps_seconds"]["train"] <= 330 and budgeted["budget_min"] == 5
