@@ -165,7 +165,8 @@ def fit_image_net(
     schedule: bool = True,
 ) -> tuple[Any, ImageNetConfig]:
     """Train on uint8 pixels [n, side, side, channels]; stop early when the held-back validation
-    accuracy has not improved for `patience` epochs and keep the best epoch.
+    accuracy has not improved for `patience` epochs (with `schedule`, not before three quarters of
+    `epochs`: validation is noisy while the rate is high) and keep the best epoch.
 
     Args:
         epochs: the most epochs; the learning-rate schedule is sized to it.
@@ -192,6 +193,7 @@ def fit_image_net(
         config = ImageNetConfig(labels=classes, side=side, channels=channels, widths=list(widths))
         model = make_image_net(config, batch_norm=norm)
     shift = shift_for(side) if shift is None else shift
+    min_epochs = (3 * epochs) // 4 if schedule else 0
     config.recipe = {
         "shift": shift,
         "flip": flip,
@@ -201,6 +203,7 @@ def fit_image_net(
         "schedule": "warm-up + cosine" if schedule else "constant",
         "max_epochs": epochs,
         "patience": patience,
+        "min_epochs": min_epochs,
         "seed": seed,
     }
     pixels = _tensor(np.ascontiguousarray(x))
@@ -242,6 +245,7 @@ def fit_image_net(
             config.history,
             progress,
             time_limit_s,
+            min_epochs=min_epochs,
         )
     if norm:
         model = fold_batch_norm(model, config)
