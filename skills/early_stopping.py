@@ -37,12 +37,14 @@ def train_epochs(
     history: list[dict[str, float]] | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
     time_limit_s: float | None = None,
+    min_epochs: int = 0,
 ) -> list[dict[str, float]]:
     """Run up to `epochs` epochs and leave `model` in eval mode with its best epoch's weights.
 
     An epoch's score is its validation accuracy (or, without validation rows, minus its training
     loss). Entries are appended to `history` (a new list when None), which is returned; when
-    `time_limit_s` ended the loop before `epochs`, the last entry says so (`time_cut`).
+    `time_limit_s` ended the loop before `epochs`, the last entry says so (`time_cut`). Early
+    stopping waits for `min_epochs` (a decaying learning rate's late epochs are often its best).
     """
     history = [] if history is None else history
     best, best_state, stale = float("-inf"), None, 0
@@ -61,7 +63,7 @@ def train_epochs(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-            if stale >= patience:
+            if stale >= patience and epoch >= min_epochs:
                 break
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
             if epoch < epochs:  # the clock, not convergence, ended it: say so where it is read back

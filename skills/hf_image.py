@@ -100,7 +100,7 @@ def _rebuild(hf_config: dict[str, Any]) -> Any:
 
 def hf_image_net(config: Any, hf_model: Any = None) -> Any:
     """The net of an `ImageNetConfig` with arch "hf": float [n, channels, side, side] in [0, 1] ->
-    class probabilities (`forward`) or logits (`logits`), as `skills.train_image.make_image_net`."""
+    class probabilities (`forward`) or logits (`logits`), as `skills.image_cnn.make_image_net`."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -146,7 +146,7 @@ def build_hf_image(
     len(labels) classes, or a ViT from scratch with `scratch` (the catalog's config)."""
     from transformers import AutoModelForImageClassification, ViTConfig, ViTForImageClassification
 
-    from skills.train_image import ImageNetConfig
+    from skills.image_cnn import ImageNetConfig
 
     labels = [str(v) for v in labels]
     id2label = dict(enumerate(labels))

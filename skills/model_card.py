@@ -39,7 +39,7 @@ class Trained:
 def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> tuple[Path, int]:
     models.mkdir(parents=True, exist_ok=True)
     if trained.framework == "torch" and task == TaskType.IMAGE_CLASSIFICATION:
-        from skills.train_image import save_image_net
+        from skills.image_cnn import save_image_net
 
         path = models / "model.pt"
         net, config = trained.model

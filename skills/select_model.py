@@ -8,6 +8,7 @@ are met and the time budget is spent, and keep the best (the smallest among near
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -128,8 +129,9 @@ def select(
 ) -> Selection:
     """Try `cands` (filtered by the limits, ordered by expected quality, then cost) with `evaluate`.
 
-    Families named in `first` are tried before the others. Stops when the budget is spent (at
-    least one candidate is always tried) or when the list ends.
+    Families named in `first` are tried before the others, then (under a finite budget) the
+    cheapest one. Stops when the budget is spent (at least one candidate is always tried) or when
+    the list ends.
     The winner is the highest score; candidates within `tolerance` of it count as ties and the one
     with the fewest parameters is kept. A fitted model over the parameter limit is not kept.
     """
@@ -144,8 +146,12 @@ def select(
             tried.append(Tried(cand.name, "filtered", "; ".join(why), estimated_params=est))
         else:
             feasible.append((cand, est))
-    # `first` (a warm start's families) go ahead of the usual order
-    feasible.sort(key=lambda ce: (ce[0].name not in first, -ce[0].quality, ce[0].cost))
+    # `first` (a warm start's families) go ahead of the usual order; under a time budget the
+    # cheapest family goes next, so a quick baseline exists however soon the clock runs out
+    cheapest = min(feasible, key=lambda ce: ce[0].cost)[0].name if feasible and budget_s < math.inf else ""
+    feasible.sort(
+        key=lambda ce: (ce[0].name not in first, ce[0].name != cheapest, -ce[0].quality, ce[0].cost)
+    )
     if not feasible and cands:  # nothing fits the limits: try the smallest, and say so
         smallest = min(
             (c for c in cands if c.exportable), key=lambda c: c.estimate_params(**sizes), default=None

@@ -576,7 +576,7 @@ def predict_with(info: dict[str, Any], model: Any, x: Any) -> tuple[Any, Any]:
     if info["task_type"] == TaskType.IMAGE_CLASSIFICATION.value and info.get("framework") == "torch":
         import numpy as np
 
-        from skills.train_image import predict_proba_net
+        from skills.image_cnn import predict_proba_net
 
         net, config = model
         proba = predict_proba_net(net, config, x)
@@ -600,7 +600,7 @@ def load_model(model_path: str | Path) -> Any:
         info_path = Path(model_path).with_name("model.json")
         task = json.loads(info_path.read_text()).get("task_type") if info_path.is_file() else None
         if task == TaskType.IMAGE_CLASSIFICATION.value:
-            from skills.train_image import load_image_net
+            from skills.image_cnn import load_image_net
 
             return load_image_net(model_path)
         from skills.torch_text import load_text_net

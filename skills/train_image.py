@@ -7,21 +7,32 @@ Input size: the median image side of the training data, clipped to 8..32 px (sma
 parameter limit needs it); grayscale when every image is, else RGB. Pixels are uint8 in
 [N, side, side, channels] (`skills.image_data.load_arrays`); every family scales them to [0, 1].
 The ONNX export (`skills.export_image`) takes the same uint8 array, so the service only decodes
-and resizes. Called by `skills.train.train_model`.
+and resizes. Called by `skills.train.train_model`. The nets' training is `skills.image_cnn`.
 
-    net, config = fit_image_net(x, y, side=8, channels=1, time_limit_s=60)
-    proba = predict_proba_net(net, config, x_test)
+Time: without a budget (--budget-min) no clock is read: the CNN trains up to its epoch cap with
+early stopping on validation, and every default family is tried, so a busy machine gives the same
+model, only later. Under a budget each family gets an equal share of it, and a net the clock
+stopped is reported as a cut (`skills.select_model.budget_cuts`). `max_epochs` caps the nets'
+epochs exactly and turns their clock off even under a budget.
+
+    trained = train(spec, x, y, side=8, channels=1, info=info, seed=0, budget_s=None,
+                    families=None, say=print, max_epochs=20)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skills.early_stopping import time_cut, train_epochs
+from skills.early_stopping import time_cut
+from skills.image_cnn import (
+    CNN_WIDTHS,
+    EPOCHS,
+    cnn_params,
+    count_net_params,
+    fit_image_net,
+)
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, candidates, to_try
 from skills.search_budget import SearchBudget
@@ -34,11 +45,8 @@ MIN_SIDE, MAX_SIDE = 8, 32
 C_GRID = (0.1, 1.0)
 FOLDS = 3
 CV_MAX_ROWS = 5_000  # above this the logistic regression is scored on one held-back split
-CNN_WIDTHS = ((16, 32, 64), (8, 16, 32), (4, 8, 16))  # tried in turn until the parameter limit holds
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
-DEFAULT_SELECT_S = 120.0
-CNN_EPOCHS = 40  # at most; early stopping on validation usually ends it sooner
-HF_EPOCHS, HF_PATIENCE = 60, 8  # a ViT from scratch climbs unevenly: more patience than the CNN's 5
+HF_EPOCHS, HF_PATIENCE = 60, 8  # a ViT from scratch climbs unevenly
 HF_LR_SCRATCH, HF_LR_PRETRAINED = 5e-4, 1e-4
 
 
@@ -58,16 +66,6 @@ def input_shape(widths: Any, heights: Any, modes: Any) -> tuple[int, int]:
 def lr_params(side: int, channels: int, classes: int) -> int:
     rows = 1 if classes == 2 else classes
     return side * side * channels * rows + rows
-
-
-def cnn_params(side: int, channels: int, classes: int, widths: tuple[int, ...]) -> int:
-    total, c = 0, channels
-    for w in widths:
-        total += 9 * c * w + w
-        c = w
-    cells = (side // 2 ** (len(widths) - 1)) ** 2
-    k = max(2, classes)
-    return total + c * cells * k + k
 
 
 def side_for_limit(limit: int | None, side: int, count: Callable[[int], int]) -> int:
@@ -116,182 +114,6 @@ def shrink(x: Any, side: int) -> Any:
     return out
 
 
-# ---------------------------------------------------------------- the CNN
-
-
-@dataclass
-class ImageNetConfig:
-    """Saved next to the weights; loading rebuilds the net from it."""
-
-    labels: list[str]
-    side: int
-    channels: int
-    widths: list[int] = field(default_factory=lambda: list(CNN_WIDTHS[0]))
-    history: list[dict[str, float]] = field(default_factory=list)
-    # arch "hf": a transformers classifier (`skills.hf_image`) rebuilt from `hf_config`; it resizes
-    # to model_side, converts to model_channels and normalises with mean/std inside the net
-    arch: str = "cnn"
-    hf_config: dict[str, Any] = field(default_factory=dict)
-    model_side: int = 0
-    model_channels: int = 0
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-    source: str = ""
-
-
-def make_image_net(config: ImageNetConfig) -> Any:
-    """pixels float [n, channels, side, side] in [0, 1] -> class probabilities [n, k].
-
-    3x3 convolutions with ReLU, 2x2 max-pooling between them, then one linear layer over the
-    flattened maps (no batch norm: every exported number is a parameter). Arch "hf": the
-    transformers net of `skills.hf_image` (same input and outputs)."""
-    import torch
-    from torch import nn
-
-    if config.arch == "hf":
-        from skills.hf_image import hf_image_net
-
-        return hf_image_net(config)
-
-    n_out = max(2, len(config.labels))
-
-    class SmallCNN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            layers: list[nn.Module] = []
-            c = config.channels
-            for i, w in enumerate(config.widths):
-                layers += [nn.Conv2d(c, w, kernel_size=3, padding=1), nn.ReLU()]
-                if i < len(config.widths) - 1:
-                    layers.append(nn.MaxPool2d(2))
-                c = w
-            self.features = nn.Sequential(*layers)
-            self.dropout = nn.Dropout(0.25)
-            cells = (config.side // 2 ** (len(config.widths) - 1)) ** 2
-            self.out = nn.Linear(c * cells, n_out)
-
-        def logits(self, x: Any) -> Any:
-            return self.out(self.dropout(torch.flatten(self.features(x), 1)))
-
-        def forward(self, x: Any) -> Any:
-            return torch.softmax(self.logits(x), dim=-1)
-
-    return SmallCNN()
-
-
-def _tensor(x: Any) -> Any:
-    import torch
-
-    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)
-
-
-def fit_image_net(
-    x: Any,
-    y: Any,
-    side: int,
-    channels: int,
-    widths: tuple[int, ...] = CNN_WIDTHS[0],
-    epochs: int = CNN_EPOCHS,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    patience: int = 5,
-    val_frac: float = 0.1,
-    seed: int = 0,
-    progress: Callable[[dict[str, float]], None] | None = None,
-    time_limit_s: float | None = None,
-    net: tuple[Any, ImageNetConfig] | None = None,
-) -> tuple[Any, ImageNetConfig]:
-    """Train on uint8 pixels [n, side, side, channels]; stop early when the held-back validation
-    accuracy has not improved for `patience` epochs (or the time is up) and keep the best epoch.
-    `net`: a built (model, config) to train instead of a new CNN (`skills.hf_image`)."""
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    classes = sorted({str(v) for v in y})
-    target = torch.tensor([classes.index(str(v)) for v in y], dtype=torch.long)
-    if net is not None:
-        model, config = net
-    else:
-        config = ImageNetConfig(labels=classes, side=side, channels=channels, widths=list(widths))
-        model = make_image_net(config)
-    pixels = _tensor(np.ascontiguousarray(x))
-    order = rng.permutation(len(x))
-    n_val = max(1, int(len(x) * val_frac)) if len(x) >= 20 else 0
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-
-    def one_epoch() -> float:
-        perm = rng.permutation(train_idx)
-        total = 0.0
-        for i in range(0, len(perm), batch_size):
-            rows = torch.from_numpy(perm[i : i + batch_size])
-            loss = torch.nn.functional.cross_entropy(model.logits(pixels[rows]), target[rows])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(rows)
-        return total / max(1, len(perm))
-
-    def val_accuracy() -> float:
-        pred = _proba(model, pixels[torch.from_numpy(val_idx)]).argmax(axis=1)
-        return float(np.mean(pred == target[val_idx].numpy()))
-
-    train_epochs(
-        model,
-        epochs,
-        one_epoch,
-        val_accuracy if n_val else None,
-        patience,
-        config.history,
-        progress,
-        time_limit_s,
-    )
-    return model, config
-
-
-def _proba(model: Any, pixels: Any, batch_size: int = 512) -> Any:
-    import numpy as np
-    import torch
-
-    model.eval()
-    with torch.inference_mode():
-        out = [model(pixels[i : i + batch_size]).numpy() for i in range(0, len(pixels), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
-
-
-def predict_proba_net(model: Any, config: ImageNetConfig, x: Any) -> Any:
-    """Class probabilities [n, len(labels)] of uint8 pixels [n, side, side, channels]."""
-    import numpy as np
-
-    return _proba(model, _tensor(np.ascontiguousarray(x)))
-
-
-def save_image_net(model: Any, config: ImageNetConfig, path: str | Path) -> int:
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "image", "config": asdict(config), "state": model.state_dict()}, path)
-    return path.stat().st_size
-
-
-def load_image_net(path: str | Path) -> tuple[Any, ImageNetConfig]:
-    import torch
-
-    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-    config = ImageNetConfig(**saved["config"])
-    model = make_image_net(config)
-    model.load_state_dict(saved["state"])
-    model.eval()
-    return model, config
-
-
-def count_net_params(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
 # ---------------------------------------------------------------- the search
 
 
@@ -316,8 +138,8 @@ class ImageSearch:
         self.metric, self.scoring = primary_metric(TaskType.IMAGE_CLASSIFICATION, spec.requirements)
         self.param_limit = upper_limit(spec.requirements, "params")
         self.min_count = int(np.unique(y, return_counts=True)[1].min())
-        self.share_s = 0.0  # inf under a count budget: no clock
-        self.max_epochs: int | None = None
+        self.share_s = 0.0  # a family's share of the budget; 0: no clock
+        self.max_epochs: int | None = None  # the nets' exact epoch cap (then no clock either)
         self.notes: list[str] = []
         self.pretrained: dict[str, str] = {}  # hf family -> the directory of its pretrained model
 
@@ -380,10 +202,10 @@ class ImageSearch:
             side,
             self.channels,
             widths=widths,
+            epochs=self.max_epochs or EPOCHS,
             seed=self.seed,
             progress=show,
-            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
-            epochs=self.max_epochs or CNN_EPOCHS,
+            time_limit_s=self.time_limit(),
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
         detail = {
@@ -392,6 +214,7 @@ class ImageSearch:
             "widths": list(widths),
             "epochs": len(config.history),
             "tuning": "early stopping on a 10% validation split",
+            "recipe": config.recipe,
         }
         if cut := time_cut(config.history):
             detail["cut"] = cut
@@ -427,8 +250,10 @@ class ImageSearch:
             patience=HF_PATIENCE,
             seed=self.seed,
             progress=show,
-            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            time_limit_s=self.time_limit(),
             net=net,
+            shift=0,  # the CNN's recipe is measured on the CNN only: the transformers keep theirs
+            schedule=False,
         )
         hf = config.hf_config
         detail = {
@@ -450,6 +275,10 @@ class ImageSearch:
             detail=detail,
             payload=("torch", (model, config), self.side),
         )
+
+    def time_limit(self) -> float | None:
+        """A net's wall-clock limit: its budget share, unless there is none or `max_epochs` rules."""
+        return None if self.max_epochs is not None or not self.share_s else self.share_s
 
     def __call__(self, cand: Candidate) -> Scored:
         if cand.framework == "hf":
@@ -527,18 +356,27 @@ def train(
     budget: SearchBudget | None = None,
 ) -> Trained:
     """Choose and fit an image model; sets info["family"], ["framework"] and the input size.
-    `model_dir`: a saved transformers image classifier (--model-dir) for the hf families.
-    `budget_s` None: the default families; `budget` (default: `budget_s`, else DEFAULT_SELECT_S):
-    the time for the search, or counts (no clock); `max_epochs`: a net's epochs at most."""
+
+    Args:
+        budget_s: seconds for the search (--budget-min): each family gets an equal share and a net
+            stopped by its share is reported as cut; None: no clock on the nets, every default
+            family tried in full unless `budget` (the one sized to the data) is spent first.
+        model_dir: a saved transformers image classifier (--model-dir) for the hf families.
+        max_epochs: the most epochs of the CNN and transformers nets (--max-epochs), honoured
+            exactly: early stopping on validation may end them sooner, the clock never does, so
+            the same seed and `max_epochs` give the same nets; None: each net's default cap.
+    """
+    import math
+
     search = ImageSearch(spec, x, y, side, channels, seed, say)
+    search.max_epochs = max_epochs
     every = candidates(TaskType.IMAGE_CLASSIFICATION)
     search.pretrained = find_pretrained(every, model_dir)
     cands, left = _candidates(families, budget_s, search.pretrained)
-    if budget is None:
-        budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
-    total = budget.seconds
-    search.share_s = total / max(1, len(cands))
-    search.max_epochs = max_epochs or budget.epochs
+    total = budget_s if budget_s is not None else math.inf
+    search.share_s = total / max(1, len(cands)) if budget_s is not None and math.isfinite(total) else 0.0
+    if budget_s is None and budget is not None and not budget.counted:
+        total = budget.seconds  # the sized default: no family starts once it is spent
     k = len(search.classes)
     sizes = {"features": side * side * channels, "classes": 1 if k == 2 else k, "channels": channels}
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)

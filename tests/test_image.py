@@ -150,10 +150,10 @@ def test_training_respects_the_parameter_limit_and_exports_with_parity(trained: 
 def test_small_cnn_exports_with_parity_and_exact_parameter_count(trained: dict) -> None:
     from skills.export import onnx_param_count
     from skills.export_image import image_to_onnx
+    from skills.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
     from skills.image_data import load_arrays
     from skills.onnx_predict import OnnxPredictor
     from skills.train import labels_of, read_csv
-    from skills.train_image import cnn_params, count_net_params, fit_image_net, predict_proba_net
 
     data = trained["data"]
     pick = np.random.default_rng(0).permutation(data.n_train)[:600]  # the file is in class order

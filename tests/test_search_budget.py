@@ -113,7 +113,8 @@ def test_a_count_budget_gives_the_same_model_on_an_idle_and_a_busy_machine(tmp_p
 
 def test_the_cli_refuses_a_clock_and_a_count_budget_together(tmp_path) -> None:
     data = tmp_path / "reviews.csv"
-    data.write_text("review,score\n" + "".join(f"good food {i},great\nbad food {i},other\n" for i in range(20)))
+    rows = "".join(f"good food {i},great\nbad food {i},other\n" for i in range(20))
+    data.write_text("review,score\n" + rows)
     result = run_cli(
         "run", "Classify reviews", "--data", str(data), "--budget-min", "1", "--max-trials", "3",
         "--out", str(tmp_path / "runs"),
