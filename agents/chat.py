@@ -1,8 +1,8 @@
 """The group chat: `user`, the Task agent (hub) and three specialists, run by a GroupChatManager.
 
-Tools are registered for the LLM on the agent that owns them and for execution on `user`; the
-speaker-selection function wraps the pure `routing.next_speaker`. Every message appended to the
-chat is written to the transcript as it happens, so a crash loses nothing.
+Tools are registered for the LLM on the agent that owns their step (`skills.pipeline`) and for
+execution on `user`; the speaker-selection function wraps the pure `routing.next_speaker`. Every
+message appended to the chat is written to the transcript as it happens, so a crash loses nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 from agents import data, model, routing, server, task
 from agents.run_state import Run
-from agents.tools import STEP_OWNER, make_tools
+from agents.tools import make_tools
+from skills.pipeline import tools_of
 
 AGENT_MODULES = (task, data, model, server)
 MAX_ROUND = 80
@@ -25,11 +26,10 @@ Renderer = Callable[[str, dict[str, Any]], None]
 
 
 def plan_next(run: Run) -> str | None:
-    """Who the plan says speaks next when the hub names no valid speaker."""
-    for step, owner in STEP_OWNER.items():
-        if not run.done(step):
-            return owner
-    return None
+    """Who the plan says speaks next when the hub names no valid speaker: the owner of the first
+    unfinished step of the pipeline."""
+    step = run.next_step()
+    return step.owner if step else None
 
 
 class _QuietIO:
@@ -100,7 +100,7 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     agents = {}
     for module in AGENT_MODULES:
         agent = module.make(llm.llm_config(module.NAME) if llm else llm_config)
-        for tool_name in module.TOOLS:
+        for tool_name in tools_of(module.NAME):
             fn = tools[tool_name]
             user.register_for_execution(name=tool_name)(
                 agent.register_for_llm(name=tool_name, description=(fn.__doc__ or "").strip())(fn)

@@ -1,4 +1,5 @@
-"""The data agent (data_agent): its description and the tools it may call."""
+"""The data agent (data_agent): its description (its tools are those of the steps it owns in
+skills/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from agents.factory import make_agent
 
 NAME = "data_agent"
 DESCRIPTION = "Loads, checks, cleans and describes the data; holds out a test set."
-TOOLS = ("prepare_data",)
 
 
 def make(llm_config: dict[str, Any] | Literal[False]) -> Any:

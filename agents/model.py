@@ -1,4 +1,5 @@
-"""The model agent (model_agent): its description and the tools it may call."""
+"""The model agent (model_agent): its description (its tools are those of the steps it owns in
+skills/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from agents.factory import make_agent
 
 NAME = "model_agent"
 DESCRIPTION = "Chooses, trains and evaluates the model against the requirements."
-TOOLS = ("train_model",)
 
 
 def make(llm_config: dict[str, Any] | Literal[False]) -> Any:

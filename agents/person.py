@@ -24,9 +24,9 @@ from typing import Any
 
 from agents import approvals, routing
 from agents.run_state import Run
+from skills.pipeline import NAMES, from_step, tool_for
 from skills.specs import Requirement, TaskSpec
 
-ORDER = ("data", "train", "export", "serve", "report")
 SERVING_ONLY = frozenset({"qps", "memory_mb"})  # measured on the service; the model stays as it is
 DEFINING = ("task_type", "label_column", "text_column", "feature_columns")
 _QUIT = {"quit", "stop", "exit", "q", "abort", "cancel", "bye"}
@@ -281,7 +281,7 @@ def _stop(run: Run, why: str) -> Turn:
     spec = run.result("parse")
     if spec["decision"] != "accept" and not run.done("report"):
         run.save()
-        return Turn(text=f"{why} Writing the report with what is still open.", tool="write_report")
+        return Turn(text=f"{why} Writing the report with what is still open.", tool=tool_for("report"))
     if not run.done("report"):
         chat["stopped"] = True
         why += f" The run can go on later: trainer-agent resume {run.run_dir}"
@@ -301,7 +301,7 @@ def _change(run: Run, text: str) -> Turn:
     _set_request(run, run.options.request.rstrip() + "\n" + text)
     run.transcript.event("request_changed", change=text, by=approvals.BY_PERSON)
     redo(run, ["parse"], f"the person changed the request: {text}")
-    return Turn(text=f'Noted: "{text}". Reading the request again with it.', tool="parse_request")
+    return Turn(text=f'Noted: "{text}". Reading the request again with it.', tool=tool_for("parse"))
 
 
 def _new_data(run: Run, paths: list[str]) -> Turn:
@@ -316,7 +316,7 @@ def _new_data(run: Run, paths: list[str]) -> Turn:
         "data_changed", data=paths[0], test_data=run.options.test_data, by=approvals.BY_PERSON, **before
     )
     redo(run, ["parse"], f"the person gave new data: {', '.join(paths)}")
-    return Turn(text=f"Using the data in {paths[0]}. Reading the request against it.", tool="parse_request")
+    return Turn(text=f"Using the data in {paths[0]}. Reading the request against it.", tool=tool_for("parse"))
 
 
 def apply_recorded(run: Run, event: dict[str, Any]) -> None:
@@ -363,14 +363,15 @@ def redo(run: Run, steps: list[str], reason: str) -> None:
 
 
 def affected_steps(before: dict[str, Any], after: dict[str, Any], data_changed: bool = False) -> list[str]:
-    """The steps after `parse` that a change of the TaskSpec (or of the data) makes stale, in order.
+    """The steps after `parse` that a change of the TaskSpec (or of the data) makes stale, in
+    pipeline order: the step the change starts at and every step that needs it (`skills.pipeline`).
 
     New data, task, label or columns: everything from the data step; a changed metric target or
     model constraint: from training; only the service's throughput or memory: from the service.
     The report always follows.
     """
     if data_changed or any(before.get(k) != after.get(k) for k in DEFINING):
-        return list(ORDER)
+        return list(from_step("data"))
     old = {_key(r): r for r in before.get("requirements", [])}
     new = {_key(r): r for r in after.get("requirements", [])}
     changed = {k[0] for k in old.keys() ^ new.keys()}
@@ -381,8 +382,7 @@ def affected_steps(before: dict[str, Any], after: dict[str, Any], data_changed: 
     }
     if not changed:
         return ["report"] if before.get("decision") != after.get("decision") else []
-    start = "serve" if changed <= SERVING_ONLY else "train"
-    return list(ORDER[ORDER.index(start) :])
+    return list(from_step("serve" if changed <= SERVING_ONLY else "train"))
 
 
 def _key(req: dict[str, Any]) -> tuple[str, str | None, bool]:
@@ -395,7 +395,7 @@ def _redo_affected(run: Run, before: dict[str, Any], data_changed: bool) -> str:
     if not stale:
         return ""
     redo(run, stale, "the change affects them")
-    kept = [s for s in ORDER if s in run.state["steps"]]
+    kept = [s for s in NAMES if s != "parse" and s in run.state["steps"]]
     return f"The change affects: {', '.join(stale)} (they run again)" + (
         f"; kept as they are: {', '.join(kept)}." if kept else "."
     )

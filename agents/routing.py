@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from skills.pipeline import HUB, SPECIALISTS
+
 EXECUTOR = "user"
-HUB = "task_agent"
-SPECIALISTS = ("data_agent", "model_agent", "server_agent")
 AGENT_NAMES = (EXECUTOR, HUB, *SPECIALISTS)
 
 # Allowed transitions: speaker -> who may speak after it. `None` ends the chat.

@@ -1,6 +1,7 @@
 """One run: its directory, its step state (`state.json`) and its transcript.
 
-Every stage of the pipeline is a *step*. A step that finished has its result in `state.json`, so a
+Every stage of the pipeline is a *step* (the steps, their order and prerequisites are the table in
+`skills/pipeline.py`). A step that finished has its result in `state.json`, so a
 run that was interrupted (Ctrl-C, kill -9, crash) can be resumed: finished steps return their
 recorded result instead of doing the work again.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.transcript import Transcript
+from skills.pipeline import Step, next_step
 
 STATE_FILE = "state.json"
 
@@ -115,6 +117,18 @@ class Run:
 
     def result(self, step: str) -> Any:
         return self.state["steps"].get(step, {}).get("result")
+
+    def done_steps(self) -> set[str]:
+        return {name for name, st in self.state["steps"].items() if st.get("status") == "done"}
+
+    def decision(self) -> str | None:
+        """The TaskSpec's decision ("accept", "ask", ...) once the request was read, else None."""
+        parsed = self.result("parse") if self.done("parse") else None
+        return parsed.get("decision") if isinstance(parsed, dict) else None
+
+    def next_step(self) -> Step | None:
+        """The first step of the pipeline (`skills.pipeline`) that has not finished."""
+        return next_step(self.done_steps())
 
     def step(self, name: str, fn: Callable[[], Any]) -> Any:
         """Run `fn` as step `name` once; return the recorded result if it already finished.

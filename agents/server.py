@@ -1,4 +1,5 @@
-"""The server agent (server_agent): its description and the tools it may call."""
+"""The server agent (server_agent): its description (its tools are those of the steps it owns in
+skills/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from agents.factory import make_agent
 
 NAME = "server_agent"
 DESCRIPTION = "Exports the model to ONNX, measures it, and serves it with docs and monitoring."
-TOOLS = ("export_model", "deploy_service")
 
 
 def make(llm_config: dict[str, Any] | Literal[False]) -> Any:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from agents.run_state import Run
+from skills.pipeline import SPECIALISTS
 from skills.report import fmt_value
 from skills.specs import DataReport, Deployment, ExportResult, ServerReport, TaskSpec, TrainResult
 
@@ -31,7 +32,7 @@ def handoff(run: Run, step: str) -> str:
         from skills.plan import plan_lines
 
         eta = spec.estimate.get("seconds")
-        plan = "\n".join(plan_lines(spec.plan)) or "data_agent -> model_agent -> server_agent -> report"
+        plan = "\n".join(plan_lines(spec.plan)) or " -> ".join([*SPECIALISTS, "report"])
         return (
             f"Task: {spec.task_type.value.replace('_', ' ')} ({cols}). Requirements: {reqs}.\n"
             "Plan" + (f" (about {eta:.0f} s)" if eta else "") + f":\n{plan}\n"

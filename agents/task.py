@@ -1,4 +1,5 @@
-"""The task agent (task_agent): its description and the tools it may call."""
+"""The task agent (task_agent): its description (its tools are those of the steps it owns in
+skills/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from agents.factory import make_agent
 
 NAME = "task_agent"
 DESCRIPTION = "The hub. Parses the request, judges it, plans, routes the specialists and writes the report."
-TOOLS = ("parse_request", "write_report")
 
 
 def make(llm_config: dict[str, Any] | Literal[False]) -> Any:

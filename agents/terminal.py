@@ -265,9 +265,9 @@ class Terminal:
 
     # -- progress --------------------------------------------------------------------------------
     def _estimate(self, tool: str) -> float | None:
-        from agents.tools import TOOL_FOR_STEP
+        from skills.pipeline import step_for_tool
 
-        run, step = self.run, next((s for s, t in TOOL_FOR_STEP.items() if t == tool), None)
+        run, step = self.run, step_for_tool(tool)
         if run is None or step is None or not run.done("parse"):
             return None
         seconds = (run.result("parse") or {}).get("estimate", {}).get("steps_seconds", {}).get(step)

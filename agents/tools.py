@@ -14,43 +14,29 @@ from typing import Any
 
 from agents.run_state import Run
 from skills.errors import UserError
+from skills.pipeline import PIPELINE, Step, refusal
 from skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
 
-# Which agent owns which step (and the tool that performs it), in pipeline order.
-STEP_OWNER = {
-    "parse": "task_agent",
-    "data": "data_agent",
-    "train": "model_agent",
-    "export": "server_agent",
-    "serve": "server_agent",
-    "report": "task_agent",
-}
-TOOL_FOR_STEP = {
-    "parse": "parse_request",
-    "data": "prepare_data",
-    "train": "train_model",
-    "export": "export_model",
-    "serve": "deploy_service",
-    "report": "write_report",
-}
 
-
-def _guard(run: Run, step: str, fn: Callable[[], dict[str, Any]]) -> str:
-    """Run a step; turn its outcome into the text the agent sees."""
+def _guard(run: Run, step: Step, fn: Callable[[], dict[str, Any]]) -> str:
+    """Run a step once the steps it needs have run; turn its outcome into the text the agent sees."""
     if run.fatal is not None:
         return f"Error: the run has already stopped: {run.fatal}"
+    if why := refusal(step.tool, run.done_steps(), run.decision()):  # a step it needs has not run
+        run.transcript.event("tool_refused", step=step.name, reason=why)
+        return f"Error: {why}."
     try:
-        result = run.step(step, fn)
+        result = run.step(step.name, fn)
     except UserError as err:
         run.fatal = err
-        run.transcript.event("error", step=step, error=str(err), error_kind="user")
+        run.transcript.event("error", step=step.name, error=str(err), error_kind="user")
         return f"Error: {err}"
     except Exception as err:  # a bug: stop the run, keep the details in the transcript
         run.fatal = err
         run.transcript.event(
-            "error", step=step, error=repr(err), error_kind="internal", trace=traceback.format_exc()
+            "error", step=step.name, error=repr(err), error_kind="internal", trace=traceback.format_exc()
         )
-        return f"Error: internal error in {step}: {err!r}"
+        return f"Error: internal error in {step.name}: {err!r}"
     return json.dumps(result, default=str)
 
 
@@ -260,42 +246,27 @@ def _report(run: Run) -> dict[str, Any]:
     return {"decision": report.decision, "all_met": report.all_met, "report": str(run.run_dir / "report.md")}
 
 
+# The work of each step of the pipeline table (skills.pipeline), by step name.
+WORK: dict[str, Callable[[Run], dict[str, Any]]] = {
+    "parse": _parse,
+    "data": _prepare,
+    "train": _train,
+    "export": _export,
+    "serve": _deploy,
+    "report": _report,
+}
+
+
 def make_tools(run: Run) -> dict[str, Callable[[], str]]:
-    """Every tool by name, as zero-argument callables whose docstrings the LLM sees."""
+    """Every step's tool by name (`skills.pipeline`), as a zero-argument callable whose docstring,
+    the step's `detail`, is what an LLM is told it does."""
 
-    def parse_request() -> str:
-        """Parse the person's request against the data into a TaskSpec: task type, label and text
-        columns, requirements (metric targets and constraints), and the decision to go on or not."""
-        return _guard(run, "parse", lambda: _parse(run))
+    def tool(step: Step) -> Callable[[], str]:
+        def fn() -> str:
+            return _guard(run, step, lambda: WORK[step.name](run))
 
-    def prepare_data() -> str:
-        """Load, validate and clean the data, split a held-out test set when none was given, write
-        data_card.md, and return the DataReport."""
-        return _guard(run, "data", lambda: _prepare(run))
+        fn.__name__ = fn.__qualname__ = step.tool
+        fn.__doc__ = step.detail[:1].upper() + step.detail[1:]
+        return fn
 
-    def train_model() -> str:
-        """Train the model family that fits the task within the parameter limit, evaluate it on the
-        held-out data, write model_card.md, and return the TrainResult."""
-        return _guard(run, "train", lambda: _train(run))
-
-    def export_model() -> str:
-        """Export the trained model to ONNX, check parity with the original on the test set, measure
-        its latency (batch 1 and batch 32), try int8 quantization and a TensorRT engine where they
-        apply (saying why not otherwise), and return the ExportResult."""
-        return _guard(run, "export", lambda: _export(run))
-
-    def deploy_service() -> str:
-        """Start the web service for the ONNX model on 127.0.0.1, smoke-test /predict, /health,
-        /metrics and /docs, measure one replica's capacity and memory, estimate the replicas for
-        the requested QPS/latency/memory, verify it with a short load test, write service/API.md,
-        openapi.json, k8s.yaml and a Dockerfile, and return the Deployment."""
-        return _guard(run, "serve", lambda: _deploy(run))
-
-    def write_report() -> str:
-        """Check every requirement against what was measured and write report.md and report.json."""
-        return _guard(run, "report", lambda: _report(run))
-
-    return {
-        fn.__name__: fn
-        for fn in (parse_request, write_report, prepare_data, train_model, export_model, deploy_service)
-    }
+    return {step.tool: tool(step) for step in PIPELINE}

@@ -21,50 +21,9 @@ import os
 import shutil
 from typing import Any
 
+from skills.pipeline import PIPELINE, STOP_STEPS
 from skills.search_budget import CV_MAX_ROWS, SearchBudget, default_search_seconds, for_data
 from skills.specs import TaskSpec, TaskType
-
-# (step, agent, tool, what it does): the order in which the Task agent hands over the work. Step
-# names and tools are those of agents/tools.py (STEP_OWNER, TOOL_FOR_STEP).
-STEPS: tuple[tuple[str, str, str, str], ...] = (
-    (
-        "parse",
-        "task_agent",
-        "parse_request",
-        "read the request against the data; judge ethics and feasibility",
-    ),
-    (
-        "data",
-        "data_agent",
-        "prepare_data",
-        "load, check and clean the data, hold out a test set, write data_card.md",
-    ),
-    (
-        "train",
-        "model_agent",
-        "train_model",
-        "{family} within the constraints, evaluate it, write model_card.md",
-    ),
-    (
-        "export",
-        "server_agent",
-        "export_model",
-        "export to ONNX, check parity with the trained model, measure latency",
-    ),
-    (
-        "serve",
-        "server_agent",
-        "deploy_service",
-        "start the web service, smoke-test it, measure throughput and memory",
-    ),
-    (
-        "report",
-        "task_agent",
-        "write_report",
-        "check every requirement against what was measured, write report.md",
-    ),
-)
-STOP_STEPS = ("parse", "report")
 
 OVERHEAD_S = 5.0  # process start, the group chat, the report
 LLM_TURNS_PER_STEP = 3  # hand-over, tool call, summary
@@ -167,7 +126,7 @@ def estimate(
         "tries": _tries(spec.task_type, budget.given),
         "llm": "offline planner (no LLM)",
         "llm_calls": 0,
-        "llm_calls_with_llm_brain": LLM_TURNS_PER_STEP * len(STEPS),
+        "llm_calls_with_llm_brain": LLM_TURNS_PER_STEP * len(PIPELINE),
         "llm_cost_usd": 0.0,
         "basis": "rule of thumb timed on 2 CPU cores for this version's models; more cores train faster",
     }
@@ -180,7 +139,8 @@ def _wide(est: dict[str, Any] | None) -> bool:
 
 
 def make_plan(spec: TaskSpec, est: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The steps in order, each with its agent, tool, what it does and its time budget (2x estimate).
+    """The pipeline's steps (`skills.pipeline`) in order, each with its agent, tool, what it does and
+    its time budget (2x estimate).
 
     A request that is not accepted gets the short plan: the Task agent writes the report with its
     reasons and questions, and no other agent acts.
@@ -188,29 +148,29 @@ def make_plan(spec: TaskSpec, est: dict[str, Any] | None = None) -> list[dict[st
     if spec.decision != "accept":
         return [
             {
-                "step": step,
-                "agent": agent,
-                "tool": tool,
+                "step": step.name,
+                "agent": step.owner,
+                "tool": step.tool,
                 "does": "explain the decision, its reasons and questions in report.md"
-                if step == "report"
-                else does.format(family=""),
+                if step.name == "report"
+                else step.does.format(family=""),
             }
-            for step, agent, tool, does in STEPS
-            if step in STOP_STEPS
+            for step in PIPELINE
+            if step.name in STOP_STEPS
         ]
     seconds = (est or {}).get("steps_seconds", {})
     plan = []
-    for step, agent, tool, does in STEPS:
+    for step in PIPELINE:
         item: dict[str, Any] = {
-            "step": step,
-            "agent": agent,
-            "tool": tool,
-            "does": does.format(family=_trains(spec.task_type, _wide(est))),
+            "step": step.name,
+            "agent": step.owner,
+            "tool": step.tool,
+            "does": step.does.format(family=_trains(spec.task_type, _wide(est))),
         }
-        if step == "train" and (est or {}).get("search_budget_note"):
+        if step.name == "train" and (est or {}).get("search_budget_note"):
             item["does"] += f" ({(est or {})['search_budget_note'].rstrip('.')})"
-        if step in seconds:
-            item["budget_s"] = round(HIGH * seconds[step] + 1, 0)
+        if step.name in seconds:
+            item["budget_s"] = round(HIGH * seconds[step.name] + 1, 0)
         plan.append(item)
     return plan
 

@@ -153,7 +153,7 @@ def test_unusable_label_columns(wine: pd.DataFrame) -> None:
 
 
 def test_accept_carries_the_estimate_and_the_plan_of_the_pipeline(wine: pd.DataFrame) -> None:
-    from agents.tools import STEP_OWNER, TOOL_FOR_STEP
+    from skills.pipeline import PIPELINE
 
     spec = _judge("classify the cultivar, accuracy >= 0.8", wine)
     assert spec.decision == "accept" and not spec.reasons
@@ -161,7 +161,7 @@ def test_accept_carries_the_estimate_and_the_plan_of_the_pipeline(wine: pd.DataF
     assert est["llm_cost_usd"] == 0.0 and est["rows"] == len(wine) and "CPU" in est["compute"]
     assert 0 < est["seconds_low"] < est["seconds"] < est["seconds_high"]
     assert [(p["step"], p["agent"], p["tool"]) for p in spec.plan] == [
-        (step, owner, TOOL_FOR_STEP[step]) for step, owner in STEP_OWNER.items()
+        (step.name, step.owner, step.tool) for step in PIPELINE
     ]
     assert all(p["budget_s"] > 0 for p in spec.plan)
 

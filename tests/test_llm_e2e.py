@@ -210,7 +210,8 @@ def test_what_the_server_received(wire_run: dict[str, Any]) -> None:
         "model_agent": ["train_model"],
         "server_agent": ["export_model", "deploy_service"],
     }
-    prompts = Path(__file__).resolve().parents[1] / "agents" / "prompts"
+    from agents.prompts import load_prompt
+
     for agent, tools in offered.items():
         requests = server.chat_requests(agent)
         assert requests, agent
@@ -219,7 +220,7 @@ def test_what_the_server_received(wire_run: dict[str, Any]) -> None:
             assert r.body["model"] == ("fake-small" if agent == "data_agent" else "fake-large")
             assert r.body["temperature"] == 0.0 and r.body["max_tokens"] == 800
             assert r.headers["authorization"] == f"Bearer {KEY}"
-            assert r.messages[0] == {"role": "system", "content": (prompts / f"{agent}.md").read_text()}
+            assert r.messages[0] == {"role": "system", "content": load_prompt(agent)}
     first = server.chat_requests("task_agent")[0]
     assert first.messages[-1]["content"] == REQUEST and first.messages[-1]["role"] == "user"
     # The data agent saw the Task agent's hand-off, the model agent the data agent's report.

@@ -33,24 +33,15 @@ from agents.json_repair import fenced_blocks, loads_lenient
 from agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
 from agents.run_state import Run
 from agents.spec_check import MAX_SPEC_RETRIES, SPEC_OF, check_specialist_message, extract_json
-from agents.tools import TOOL_FOR_STEP
 from agents.transcript import add_secret, redact
 from agents.usage import BudgetExceeded, Usage
 from skills.errors import UserError
+from skills.pipeline import refusal, specialist_steps, tool_for
 
 MAX_REPLY_RETRIES = 2  # an unusable reply (unknown tool, bad arguments, empty) is sent back this often
 MAX_HUB_REPEATS = 3  # the hub may speak this many times in a row without acting
 DEFAULT_MAX_SECONDS = 7200.0
 CODE_TIMEOUT = 600.0
-SPECIALIST_STEPS = {"data_agent": ("data",), "model_agent": ("train",), "server_agent": ("export", "serve")}
-# Steps that must have finished before a step's tool may run (after parse, for an accepted request).
-PREREQUISITES = {
-    "data": (),
-    "train": ("data",),
-    "export": ("train",),
-    "serve": ("export",),
-    "report": ("data", "train", "export", "serve"),
-}
 RUNNABLE = ("python", "py", "python3", "sh", "bash", "shell")
 OFFLINE_LINE = "offline planner (deterministic, no LLM configured)"
 
@@ -228,17 +219,17 @@ def tool_result_spec(run: Run, agent: str) -> dict[str, Any] | None:
     if agent == "server_agent":
         served = run.result("serve") or {}
         return {"export": run.result("export"), "deployment": served if "url" in served else None}
-    step = SPECIALIST_STEPS[agent][0]
+    step = specialist_steps(agent)[0]
     result = run.result(step)
     return result if isinstance(result, dict) else None
 
 
 def spec_problem(run: Run, agent: str, content: Any) -> tuple[str | None, list[str]]:
     """(what is wrong with the specialist's report or None, the JSON repairs that were needed)."""
-    missing = [s for s in SPECIALIST_STEPS[agent] if not run.done(s)]
+    missing = [s for s in specialist_steps(agent) if not run.done(s)]
     name = SPEC_OF[agent].__name__
     if missing:
-        tool = TOOL_FOR_STEP[missing[0]]
+        tool = tool_for(missing[0])
         return f"{agent}: call {tool} first, then report with its result as your {name} JSON.", []
     problem = check_specialist_message(agent, content)
     if problem:
@@ -448,19 +439,7 @@ class LLMBrain:
 
     def _not_yet(self, tool: str) -> str | None:
         """Why `tool` cannot run now (a step it needs has not finished), else None."""
-        step = next((s for s, t in TOOL_FOR_STEP.items() if t == tool), None)
-        if step is None or step == "parse" or self.run.done(step):
-            return None
-        if not self.run.done("parse"):
-            return f"{tool} cannot run before parse_request has finished"
-        if self._declined() and step != "report":
-            decision = self.run.result("parse")["decision"]
-            return f"{tool} cannot run: the request was not accepted (decision: {decision})"
-        needed = () if self._declined() else PREREQUISITES.get(step, ())
-        missing = [s for s in needed if not self.run.done(s)]
-        if missing:
-            return f"{tool} cannot run before {TOOL_FOR_STEP[missing[0]]} has finished"
-        return None
+        return refusal(tool, self.run.done_steps(), self.run.decision())
 
     # the hub's guard: specialists' specs -----------------------------------------------------
     def _hub_guard(self, recipient: Any, messages: Any = None, sender: Any = None, config: Any = None) -> Any:
@@ -516,7 +495,7 @@ class LLMBrain:
         if self._declined():  # no specialist has work: the hub reports and ends
             plan = None if self.run.done("report") else routing.HUB
         if proposed in routing.SPECIALISTS and proposed != plan:
-            ready = not self._declined() and all(self.run.done(s) for s in SPECIALIST_STEPS[proposed])
+            ready = not self._declined() and all(self.run.done(s) for s in specialist_steps(proposed))
             if not ready:
                 self.run.transcript.event(
                     "routing", named=proposed, chosen=plan, why="out of the plan's order"

@@ -16,14 +16,12 @@ from openai.types.chat import ChatCompletion
 
 from agents import summaries
 from agents.brains.completion import FreeClient, completion
-from agents.routing import SPECIALISTS, TERMINATE
+from agents.routing import HUB, SPECIALISTS, TERMINATE
 from agents.run_state import Run
 from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
-from agents.tools import STEP_OWNER, TOOL_FOR_STEP
+from skills.pipeline import specialist_steps, tool_for
 
 MODEL_NAME = "offline-planner"
-SPECIALIST_STEPS = {"data_agent": ("data",), "model_agent": ("train",), "server_agent": ("export", "serve")}
-PIPELINE = ("data", "train", "export", "serve")
 
 
 @dataclass
@@ -35,17 +33,17 @@ class Action:
 
 
 def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
-    if agent_name == "task_agent":
+    if agent_name == HUB:
         return _task_agent(run, messages)
-    for step in SPECIALIST_STEPS[agent_name]:
+    for step in specialist_steps(agent_name):
         if not run.done(step):
-            return Action(tool=TOOL_FOR_STEP[step])
+            return Action(tool=tool_for(step))
     return Action(text=summaries.specialist_summary(agent_name, run))
 
 
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     if not run.done("parse"):
-        return Action(tool="parse_request")
+        return Action(tool=tool_for("parse"))
     from agents import person  # in `trainer-agent chat`: questions, the plan's approval, changes
 
     if (turn := person.task_turn(run, messages)) is not None:
@@ -53,7 +51,7 @@ def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     spec = run.result("parse")
     if spec["decision"] != "accept":
         if not run.done("report"):
-            return Action(tool="write_report")
+            return Action(tool=tool_for("report"))
         return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
 
     last = messages[-1] if messages else {}
@@ -73,14 +71,14 @@ def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
 
 
 def next_work(run: Run) -> Action:
-    """The hand-off of the plan's next unfinished step, the report, or the final summary."""
-    for step in PIPELINE:
-        if not run.done(step):
-            owner = STEP_OWNER[step]
-            return Action(text=summaries.handoff(run, step) + f"\nNEXT: {owner}")
-    if not run.done("report"):
-        return Action(tool="write_report")
-    return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
+    """The pipeline's next unfinished step: the hub's own tool call (the report) or the hand-off to
+    the specialist who owns it; the final summary once every step has run."""
+    step = run.next_step()
+    if step is None:
+        return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
+    if step.owner == HUB:
+        return Action(tool=step.tool)
+    return Action(text=summaries.handoff(run, step.name) + f"\nNEXT: {step.owner}")
 
 
 class OfflinePlanner(FreeClient):
