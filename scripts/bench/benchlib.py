@@ -54,6 +54,17 @@ class Task:
     def test_path(self) -> Path:
         return DATA / self.test
 
+    def run_args(self, out: Path, seed: int, sandbox: str = "local") -> list[str]:
+        """`trainer-agent run` on this task as the benchmarks run it: offline brain, JSON report, and
+        no warm start from the model library (runs must not learn from each other)."""
+        args = ["run", self.request, "--data", str(self.train_path), "--test-data", str(self.test_path)]
+        if self.kind != "image_classification":
+            args += ["--label", self.label]
+        if self.text:
+            args += ["--text", self.text]
+        args += ["--out", str(out), "--llm", "offline", "--sandbox", sandbox, "--seed", str(seed), "--json"]
+        return [*args, "--no-warm-start"]
+
 
 def demo_request() -> str:
     return (ROOT / "configs" / "demo" / "request.txt").read_text(encoding="utf-8").strip()

@@ -260,13 +260,7 @@ def run_agent(
 ) -> dict[str, Any]:
     """`trainer-agent run` of the code in `tree` on the set; its report, re-scored metric and times."""
     task = ps.task
-    args = ["run", task.request, "--data", str(task.train_path), "--test-data", str(task.test_path)]
-    if task.kind != "image_classification":
-        args += ["--label", task.label]
-    if task.text:
-        args += ["--text", task.text]
-    args += ["--out", str(out), "--llm", "offline", "--sandbox", "local", "--seed", str(SEED), "--json"]
-    args += ["--no-warm-start"]  # the two commits must not learn from each other's library entries
+    args = task.run_args(out, SEED)  # no warm start: the two commits must not share a library
     if budget_min:
         args += ["--budget-min", str(budget_min)]
     shutil.rmtree(out, ignore_errors=True)
