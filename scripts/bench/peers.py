@@ -27,7 +27,7 @@ import time
 import warnings
 from typing import Any
 
-from benchlib import TASKS, categories_like_train, make_datasets, peer_data, read_result, write_result
+from benchlib import TASKS, Task, categories_like_train, make_datasets, peer_data, read_result, write_result
 
 DEFAULT_BUDGET_S = 30.0
 
@@ -141,6 +141,19 @@ def flaml_automl(kind: str, x: Any, y: Any, xt: Any, yt: Any, is_text: bool, bud
     }
 
 
+def both_peers(task: Task, budget: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """scikit-learn defaults, then FLAML with `budget` seconds, on the task's peer files."""
+    train, test, text = peer_data(task)
+    regression = task.kind == "tabular_regression"
+    x, y, xt, yt = load_split(train, test, task.label, text, regression)
+    kind = "tabular_classification" if task.kind == "image_classification" else task.kind
+    base = sklearn_baseline(kind, x, y, xt, yt, text is not None)
+    print(f"{task.name}: scikit-learn {base['metrics']} in {base['fit_s']} s", flush=True)
+    auto = flaml_automl(kind, x, y, xt, yt, text is not None, budget)
+    print(f"{task.name}: {auto['model']} {auto['metrics']} in {auto['fit_s']} s", flush=True)
+    return base, auto
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default=",".join(TASKS))
@@ -152,17 +165,10 @@ def main() -> int:
     out: dict[str, Any] = {}
     for name in args.tasks.split(","):
         task = TASKS[name]
-        train, test, text = peer_data(task)
-        regression = task.kind == "tabular_regression"
-        x, y, xt, yt = load_split(train, test, task.label, text, regression)
+        train, test, _ = peer_data(task)
         ours = e2e.get(name, {})
         train_s = (ours.get("stages_s") or {}).get("train")
-        budget = args.budget_s or train_s or DEFAULT_BUDGET_S
-        kind = "tabular_classification" if task.kind == "image_classification" else task.kind
-        base = sklearn_baseline(kind, x, y, xt, yt, text is not None)
-        print(f"{name}: scikit-learn {base['metrics']} in {base['fit_s']} s", flush=True)
-        auto = flaml_automl(kind, x, y, xt, yt, text is not None, budget)
-        print(f"{name}: {auto['model']} {auto['metrics']} in {auto['fit_s']} s", flush=True)
+        base, auto = both_peers(task, args.budget_s or train_s or DEFAULT_BUDGET_S)
         out[name] = {
             "metric_name": task.metric,
             "train_file": str(train),

@@ -58,7 +58,7 @@ from benchlib import (
     split_csv,
     write_result,
 )
-from peers import DEFAULT_BUDGET_S, flaml_automl, load_split, score, sklearn_baseline
+from peers import DEFAULT_BUDGET_S, both_peers, score
 
 OUT = WORK / "public_sets"
 WHEELS = WORK / "wheels"
@@ -360,18 +360,6 @@ def checkout(rev: str) -> Iterator[tuple[Path, str]]:
 # ------------------------------------------------------------------ peers and the check
 
 
-def run_peers(ps: PublicSet, budget: float) -> dict[str, Any]:
-    task = ps.task
-    train, test, text = peer_data(task)
-    regression = task.kind == "tabular_regression"
-    x, y, xt, yt = load_split(train, test, task.label, text, regression)
-    kind = "tabular_classification" if task.kind == "image_classification" else task.kind
-    return {
-        "sklearn": sklearn_baseline(kind, x, y, xt, yt, text is not None),
-        "flaml": flaml_automl(kind, x, y, xt, yt, text is not None, budget),
-    }
-
-
 def check(row: dict[str, Any], metric: str) -> dict[str, Any]:
     """trainer-agent (this tree) against the better of the two peers, 0.5 points allowed."""
     peers = [(row[k] or {}).get("metrics", {}).get(metric) for k in ("sklearn", "flaml")]
@@ -421,7 +409,7 @@ def main() -> int:
                     row[label] = run_agent(tree, ps, OUT / label / name, args.budget_min, args.timeout_s)
                     print(f"{name} {label}: {_brief(row[label], ps.task.metric)}", flush=True)
             budget = (row["current"].get("train_s") or DEFAULT_BUDGET_S) if "current" in row else 0
-            row |= run_peers(ps, budget)
+            row["sklearn"], row["flaml"] = both_peers(ps.task, budget)
             row["flaml"]["budget_from"] = (
                 "this tree's train step"
                 if row["current"].get("train_s")
