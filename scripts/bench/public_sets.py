@@ -354,7 +354,6 @@ def checkout(rev: str) -> Iterator[tuple[Path, str]]:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, capture_output=True)
 
 
 # ------------------------------------------------------------------ peers and the check
@@ -408,13 +407,9 @@ def main() -> int:
                 if tree is not None:
                     row[label] = run_agent(tree, ps, OUT / label / name, args.budget_min, args.timeout_s)
                     print(f"{name} {label}: {_brief(row[label], ps.task.metric)}", flush=True)
-            budget = (row["current"].get("train_s") or DEFAULT_BUDGET_S) if "current" in row else 0
-            row["sklearn"], row["flaml"] = both_peers(ps.task, budget)
-            row["flaml"]["budget_from"] = (
-                "this tree's train step"
-                if row["current"].get("train_s")
-                else f"default {DEFAULT_BUDGET_S:g} s"
-            )
+            train_s = row["current"].get("train_s")  # FLAML gets what this tree's training took
+            row["sklearn"], row["flaml"] = both_peers(ps.task, train_s or DEFAULT_BUDGET_S)
+            row["flaml"]["budget_from"] = "this tree's train step" if train_s else "default"
             row["check"] = check(row, ps.task.metric)
             print(
                 f"{name} peers: scikit-learn {row['sklearn']['metrics']}, {row['flaml']['model']} "
