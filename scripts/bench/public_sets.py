@@ -53,6 +53,7 @@ from benchlib import (
     WORK,
     Task,
     cli,
+    machine,
     make_datasets,
     peer_data,
     split_csv,
@@ -387,6 +388,7 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         previous = None if args.no_previous else stack.enter_context(checkout(args.previous))
         payload: dict[str, Any] = {
+            "commit": machine()["commit"],  # this tree when the run began (write_result's is at its end)
             "previous": {"rev": args.previous, "commit": previous[1]} if previous else None,
             "budget_min": args.budget_min,
             "points": POINTS,

@@ -578,7 +578,7 @@ def section_public_sets(ps: dict[str, Any] | None) -> list[str]:
     if not ps:
         return [*lines, "Not run yet (`scripts/bench/public_sets.py`).", ""]
     prev = ps.get("previous") or {}
-    commit = ps["machine"].get("commit")
+    commit = ps.get("commit") or ps["machine"].get("commit")
     budget = f", `--budget-min {ps['budget_min']:g}`" if ps.get("budget_min") else ""
     lines += [
         f"`trainer-agent run` of commit {commit} and of the previous commit {prev.get('commit', '—')} "
