@@ -54,6 +54,17 @@ class Task:
     def test_path(self) -> Path:
         return DATA / self.test
 
+    def run_args(self, out: Path, seed: int, sandbox: str = "local") -> list[str]:
+        """`trainer-agent run` on this task as the benchmarks run it: offline brain, JSON report, and
+        no warm start from the model library (runs must not learn from each other)."""
+        args = ["run", self.request, "--data", str(self.train_path), "--test-data", str(self.test_path)]
+        if self.kind != "image_classification":
+            args += ["--label", self.label]
+        if self.text:
+            args += ["--text", self.text]
+        args += ["--out", str(out), "--llm", "offline", "--sandbox", sandbox, "--seed", str(seed), "--json"]
+        return [*args, "--no-warm-start"]
+
 
 def demo_request() -> str:
     return (ROOT / "configs" / "demo" / "request.txt").read_text(encoding="utf-8").strip()
@@ -127,11 +138,11 @@ def make_datasets() -> dict[str, dict[str, str]]:
     bc = load_breast_cancer(as_frame=True)
     frame = bc.frame.rename(columns={"target": "diagnosis"})
     frame["diagnosis"] = frame["diagnosis"].map({0: "malignant", 1: "benign"})
-    _split_csv(frame, "diagnosis", DATA / "breast_cancer", stratify=True)
+    split_csv(frame, "diagnosis", DATA / "breast_cancer", stratify=True)
 
     db = load_diabetes(as_frame=True, scaled=False)
     frame = db.frame.rename(columns={"target": "progression"})
-    _split_csv(frame, "progression", DATA / "diabetes", stratify=False)
+    split_csv(frame, "progression", DATA / "diabetes", stratify=False)
 
     digits = load_digits()
     idx = list(range(len(digits.target)))
@@ -148,7 +159,7 @@ def make_datasets() -> dict[str, dict[str, str]]:
     return out
 
 
-def _split_csv(frame: Any, label: str, folder: Path, stratify: bool) -> None:
+def split_csv(frame: Any, label: str, folder: Path, stratify: bool) -> None:
     from sklearn.model_selection import train_test_split
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -263,16 +274,37 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def cli(*args: str, timeout: float = 900) -> tuple[int, float, str, str]:
-    """Run `trainer-agent ARGS` as a person would; (exit code, wall seconds, stdout, stderr)."""
+def cli(*args: str, timeout: float = 900, tree: Path | None = None) -> tuple[int, float, str, str]:
+    """Run `trainer-agent ARGS` as a person would; (exit code, wall seconds, stdout, stderr).
+
+    `tree`: run the code of that checkout instead (`python -m agents.cli` with it first on
+    PYTHONPATH, this interpreter and its packages), e.g. a previous commit in a `git worktree`."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+    command = [str(ROOT / ".venv" / "bin" / "trainer-agent")]
+    if tree is not None:
+        command = [sys.executable, "-m", "agents.cli"]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), env.get("PYTHONPATH", "")) if p)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "trainer-agent"), *args],
-        cwd=ROOT,
+        [*command, *args],
+        cwd=tree or ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
     )
     return proc.returncode, time.perf_counter() - t0, proc.stdout, proc.stderr
+
+
+def categories_like_train(train: Any, test: Any) -> tuple[Any, Any]:
+    """Copies of two feature frames with every non-numeric column as a pandas category, the test's
+    categories those of the training frame (unseen values become missing), as HistGradientBoosting
+    (`categorical_features="from_dtype"`), LightGBM and FLAML read them."""
+    import pandas as pd
+
+    train, test = train.copy(), test.copy()
+    for c in train.columns:
+        if not pd.api.types.is_numeric_dtype(train[c]):
+            train[c] = train[c].astype("category")
+            test[c] = pd.Categorical(test[c], categories=train[c].cat.categories)
+    return train, test

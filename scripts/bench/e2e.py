@@ -50,13 +50,7 @@ def _overhead_parts(state: dict[str, Any]) -> tuple[float | None, float | None, 
 
 def one_run(task_name: str, seed: int, sandbox: str, out: Path) -> dict[str, Any]:
     task = TASKS[task_name]
-    args = ["run", task.request, "--data", str(task.train_path), "--test-data", str(task.test_path)]
-    if task.kind != "image_classification":
-        args += ["--label", task.label]
-    if task.text:
-        args += ["--text", task.text]
-    args += ["--out", str(out), "--llm", "offline", "--sandbox", sandbox, "--seed", str(seed), "--json"]
-    args += ["--no-warm-start"]  # each repeat trains cold, independent of the model library
+    args = task.run_args(out, seed, sandbox)  # each repeat trains cold, independent of the model library
     before = set(out.glob("*")) if out.exists() else set()
     code, wall, stdout, stderr = cli(*args)
     new = sorted(set(out.glob("*")) - before)

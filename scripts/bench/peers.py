@@ -27,22 +27,31 @@ import time
 import warnings
 from typing import Any
 
-from benchlib import TASKS, make_datasets, peer_data, read_result, write_result
+from benchlib import TASKS, Task, categories_like_train, make_datasets, peer_data, read_result, write_result
 
 DEFAULT_BUDGET_S = 30.0
 
 
-def _xy(path: Any, label: str, text: str | None, regression: bool) -> tuple[Any, Any]:
+def load_split(train: Any, test: Any, label: str, text: str | None, regression: bool) -> tuple[Any, ...]:
+    """(x, y, x_test, y_test) from two files: the text column as strings; a table of numbers as a
+    float array; a table with string columns as frames whose strings are categories (the peers
+    read those natively, as a person using them would)."""
     import pandas as pd
 
-    frame = pd.read_csv(path)
-    y = frame[label].astype(float) if regression else frame[label].astype(str)
+    frames = [pd.read_csv(path) for path in (train, test)]
+    ys = [(f[label].astype(float) if regression else f[label].astype(str)).to_numpy() for f in frames]
     if text:
-        return frame[text].fillna("").astype(str).to_numpy(), y.to_numpy()
-    return frame.drop(columns=[label]).to_numpy(dtype=float), y.to_numpy()
+        xs = [f[text].fillna("").astype(str).to_numpy() for f in frames]
+    else:
+        xs = [f.drop(columns=[label]) for f in frames]
+        if all(pd.api.types.is_numeric_dtype(xs[0][c]) for c in xs[0].columns):
+            xs = [x.to_numpy(dtype=float) for x in xs]
+        else:
+            xs = list(categories_like_train(*xs))
+    return xs[0], ys[0], xs[1], ys[1]
 
 
-def _score(kind: str, y_true: Any, y_pred: Any) -> dict[str, float]:
+def score(kind: str, y_true: Any, y_pred: Any) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 
     if kind == "tabular_regression":
@@ -85,7 +94,7 @@ def sklearn_baseline(
         "model": name,
         "fit_s": statistics.median(times),
         "fit_s_each": times,
-        "metrics": _score(kind, yt, pred),
+        "metrics": score(kind, yt, pred),
     }
 
 
@@ -127,9 +136,22 @@ def flaml_automl(kind: str, x: Any, y: Any, xt: Any, yt: Any, is_text: bool, bud
         "model": f"FLAML {automl.best_estimator}",
         "fit_s": round(fit_s, 3),
         "budget_s": round(budget, 1),
-        "metrics": _score(kind, yt, pred),
+        "metrics": score(kind, yt, pred),
         "best_config": automl.best_config,
     }
+
+
+def both_peers(task: Task, budget: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """scikit-learn defaults, then FLAML with `budget` seconds, on the task's peer files."""
+    train, test, text = peer_data(task)
+    regression = task.kind == "tabular_regression"
+    x, y, xt, yt = load_split(train, test, task.label, text, regression)
+    kind = "tabular_classification" if task.kind == "image_classification" else task.kind
+    base = sklearn_baseline(kind, x, y, xt, yt, text is not None)
+    print(f"{task.name}: scikit-learn {base['metrics']} in {base['fit_s']} s", flush=True)
+    auto = flaml_automl(kind, x, y, xt, yt, text is not None, budget)
+    print(f"{task.name}: {auto['model']} {auto['metrics']} in {auto['fit_s']} s", flush=True)
+    return base, auto
 
 
 def main() -> int:
@@ -143,18 +165,10 @@ def main() -> int:
     out: dict[str, Any] = {}
     for name in args.tasks.split(","):
         task = TASKS[name]
-        train, test, text = peer_data(task)
-        regression = task.kind == "tabular_regression"
-        x, y = _xy(train, task.label, text, regression)
-        xt, yt = _xy(test, task.label, text, regression)
+        train, test, _ = peer_data(task)
         ours = e2e.get(name, {})
         train_s = (ours.get("stages_s") or {}).get("train")
-        budget = args.budget_s or train_s or DEFAULT_BUDGET_S
-        kind = "tabular_classification" if task.kind == "image_classification" else task.kind
-        base = sklearn_baseline(kind, x, y, xt, yt, text is not None)
-        print(f"{name}: scikit-learn {base['metrics']} in {base['fit_s']} s", flush=True)
-        auto = flaml_automl(kind, x, y, xt, yt, text is not None, budget)
-        print(f"{name}: {auto['model']} {auto['metrics']} in {auto['fit_s']} s", flush=True)
+        base, auto = both_peers(task, args.budget_s or train_s or DEFAULT_BUDGET_S)
         out[name] = {
             "metric_name": task.metric,
             "train_file": str(train),

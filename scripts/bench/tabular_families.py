@@ -21,7 +21,7 @@ import time
 import warnings
 from typing import Any
 
-from benchlib import SEED, WORK, write_result
+from benchlib import SEED, WORK, categories_like_train, write_result
 
 OUT = WORK / "tabular_families"
 BUDGET_MIN = 1.0  # the `--budget-min` row: LightGBM tuned by Optuna for half of it, then the rest
@@ -74,16 +74,11 @@ SETS = {"churn_like": churn_like, "friedman_cats": friedman_cats}
 
 
 def _peers(train: Any, test: Any, features: list[str], classify: bool) -> dict[str, Any]:
-    import pandas as pd
     from lightgbm import LGBMClassifier, LGBMRegressor
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.metrics import accuracy_score, r2_score
 
-    xtr, xte = train[features].copy(), test[features].copy()
-    for c in features:
-        if not pd.api.types.is_numeric_dtype(xtr[c]):
-            xtr[c] = xtr[c].astype("category")
-            xte[c] = pd.Categorical(xte[c], categories=xtr[c].cat.categories)
+    xtr, xte = categories_like_train(train[features], test[features])
     hgb = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
     lgbm = LGBMClassifier if classify else LGBMRegressor
     out = {}
