@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import train_epochs
 from skills.image_recipe import Progress, augment, shift_for, warmup_cosine
+from skills.net_io import load_net, save_net
 
 CNN_WIDTHS = ((16, 32, 64), (8, 16, 32), (4, 8, 16))  # tried in turn until the parameter limit holds
 EPOCHS = 30  # the default cap; early stopping usually ends sooner
@@ -270,23 +271,11 @@ def predict_proba_net(model: Any, config: ImageNetConfig, x: Any) -> Any:
 
 
 def save_image_net(model: Any, config: ImageNetConfig, path: str | Path) -> int:
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "image", "config": asdict(config), "state": model.state_dict()}, path)
-    return path.stat().st_size
+    return save_net(model, config, path, kind="image")
 
 
 def load_image_net(path: str | Path) -> tuple[Any, ImageNetConfig]:
-    import torch
-
-    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-    config = ImageNetConfig(**saved["config"])
-    model = make_image_net(config)
-    model.load_state_dict(saved["state"])
-    model.eval()
-    return model, config
+    return load_net(path, ImageNetConfig, make_image_net)
 
 
 def count_net_params(model: Any) -> int:

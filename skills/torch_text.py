@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import train_epochs
+from skills.net_io import load_net, save_net
 
 PAD, UNK = 0, 1
 PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
@@ -274,23 +275,11 @@ def predict(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
 
 
 def save_text_net(model: Any, config: TextNetConfig, path: str | Path) -> int:
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(config), "state": model.state_dict()}, path)
-    return path.stat().st_size
+    return save_net(model, config, path)
 
 
 def load_text_net(path: str | Path) -> tuple[Any, TextNetConfig]:
-    import torch
-
-    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-    config = TextNetConfig(**saved["config"])
-    model = make_net(config)
-    model.load_state_dict(saved["state"])
-    model.eval()
-    return model, config
+    return load_net(path, TextNetConfig, make_net)
 
 
 def quantize_net(model: Any) -> Any:
