@@ -1,17 +1,19 @@
 """What the Model agent's search may spend, declared once: the plan states it, the training obeys it.
 
 Two kinds of budget:
-- **time** (the default): seconds for choosing and tuning models. Without `--budget-min` it is sized
-  to the data: `DEFAULT_FACTOR` times the estimated time of the default search (the plan's rule of
-  thumb, `skills.plan`), within `MIN_DEFAULT_S`..`MAX_DEFAULT_S`. Met targets do not end the search;
-  a tuning study ends early only when it has converged: no gain over its last `CONVERGE_AFTER`
-  finished trials (`skills.tune`). When the clock cuts a search short, the report says what it cut.
+- **time**: with `--budget-min`, seconds for choosing (every exportable family, the cheapest first)
+  and tuning. Without it, seconds sized to the data: `DEFAULT_FACTOR` times the estimated time of
+  the default search (the plan's rule of thumb), within `MIN_DEFAULT_S`..`MAX_DEFAULT_S`; every
+  default family is then tried in full and the budget bounds tuning (tables: LightGBM's Optuna
+  study, up to half of it). Met targets do not end the search; a tuning study ends early only when
+  it has converged: no gain over its last `CONVERGE_AFTER` finished trials (`skills.tune`). When
+  the clock cuts a search short, the report says what it cut.
 - **counts** (`--max-trials`, `--max-epochs`): at most N tuning trials per study and N epochs per
   net, and no wall-clock cut anywhere, so the same request, data and `--seed` give the same model
   on an idle or a busy machine (only slower).
 
     budget = for_data(TaskType.TEXT_CLASSIFICATION, rows=4000, features=1, classes=2)
-    budget.seconds, budget.source, budget.describe()   # 54.0, "sized", "Search budget 54 s ..."
+    budget.seconds, budget.source, budget.describe()   # 54.0, "sized", "Tuning budget 54 s ..."
 """
 
 from __future__ import annotations
@@ -114,6 +116,13 @@ class SearchBudget:
         return self.source != "sized"
 
     @property
+    def select_s(self) -> float:
+        """What the family search may spend before it skips the families not yet tried: the
+        person's budget; under the sized default every default family is tried in full (the
+        budget bounds tuning), and under counts nothing is skipped."""
+        return self.seconds if self.source == "given" else math.inf
+
+    @property
     def time_limit_s(self) -> float | None:
         """What a net or a study may take by the clock; None under a count budget."""
         return None if self.counted else self.seconds
@@ -128,9 +137,9 @@ class SearchBudget:
                 f"Search budget by counts ({', '.join(parts)}), no wall-clock cut: the same --seed gives "
                 f"the same model on any load; {stop}."
             )
-        how = (
-            "given with --budget-min"
-            if self.source == "given"
-            else "sized to the data (--budget-min sets it)"
+        if self.source == "given":
+            return f"Search budget {self.seconds:.0f} s of wall clock, given with --budget-min; {stop}."
+        return (
+            f"Tuning budget {self.seconds:.0f} s of wall clock, sized to the data (--budget-min sets a "
+            f"search budget): every default family is tried in full; {stop}."
         )
-        return f"Search budget {self.seconds:.0f} s of wall clock, {how}; {stop}."

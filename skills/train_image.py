@@ -359,8 +359,8 @@ def train(
 
     Args:
         budget_s: seconds for the search (--budget-min): each family gets an equal share and a net
-            stopped by its share is reported as cut; None: no clock on the nets, every default
-            family tried in full unless `budget` (the one sized to the data) is spent first.
+            stopped by its share is reported as cut; None: no clock, every default family tried
+            in full (`budget`, when sized to the data, bounds tuning only: none here).
         model_dir: a saved transformers image classifier (--model-dir) for the hf families.
         max_epochs: the most epochs of the CNN and transformers nets (--max-epochs), honoured
             exactly: early stopping on validation may end them sooner, the clock never does, so
@@ -375,8 +375,6 @@ def train(
     cands, left = _candidates(families, budget_s, search.pretrained)
     total = budget_s if budget_s is not None else math.inf
     search.share_s = total / max(1, len(cands)) if budget_s is not None and math.isfinite(total) else 0.0
-    if budget_s is None and budget is not None and not budget.counted:
-        total = budget.seconds  # the sized default: no family starts once it is spent
     k = len(search.classes)
     sizes = {"features": side * side * channels, "classes": 1 if k == 2 else k, "channels": channels}
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric)

@@ -336,7 +336,7 @@ def train(
     cands = to_try(task, families, budget_s, also=lambda c: warmed(warm, c))
     classes = len(np.unique(y)) if task == TaskType.TABULAR_CLASSIFICATION else 1
     sizes = {"features": len(info["inputs"]), "classes": classes, "rows": len(y)}
-    total = budget.seconds
+    total = budget.select_s
     first = list(warm.families) if warm is not None else []
     sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
     if cuts := budget_cuts(sel, total):

@@ -455,8 +455,8 @@ def train(
     )
     if budget is None:
         budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
-    total = budget.seconds
-    search.share_s = total / max(1, len(cands))
+    total = budget.select_s
+    search.share_s = budget.seconds / max(1, len(cands))
     search.max_trials, search.max_epochs = budget.trials or DEFAULT_MAX_TRIALS, budget.epochs
     if search.class_weight:
         search.notes.append(
