@@ -79,10 +79,12 @@ def _family(task: TaskType) -> str:
 def _tries(task: TaskType, budget: bool) -> list[str]:
     """The catalog families the search tries, in the order it tries them (`skills.select_model`):
     the defaults, or every exportable model family within a budget."""
-    from skills.model_catalog import candidates
+    from skills.model_catalog import candidates, pretrained_only, resolve_pretrained
 
     try:
         cands = [c for c in candidates(task) if c.role == "model" and (c.exportable if budget else c.default)]
+        # a family that needs a local pretrained model is tried only when the library has one
+        cands = [c for c in cands if not pretrained_only(c) or resolve_pretrained(c)[1] is not None]
     except Exception:  # an unreadable catalog fails the training step with its own message
         return []
     return [c.name for c in sorted(cands, key=lambda c: (-c.quality, c.cost))]

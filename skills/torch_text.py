@@ -46,6 +46,7 @@ class TextNetConfig:
     pieces: list[list[int]] = field(default_factory=list)
     cls_id: int = -1
     source: str = ""
+    sep_id: int = -1  # arch "embed-linear" (`skills.embed_text`): [SEP] after the last piece
 
 
 def tokenize(text: str, pattern: str) -> list[str]:
@@ -85,6 +86,10 @@ def make_net(config: TextNetConfig) -> Any:
         from skills.hf_text import transformer_net
 
         return transformer_net(config)
+    if config.arch == "embed-linear":
+        from skills.embed_text import embed_net
+
+        return embed_net(config)
 
     n_vocab, n_out = len(config.vocab) + 2, max(2, len(config.labels))
 
