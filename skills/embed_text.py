@@ -141,12 +141,20 @@ def build_embed_net(
     """(net, TextNetConfig) from the saved sentence encoder at `model_path`; the head is untrained.
     `max_pieces` caps the pieces a text gets (with [CLS] and [SEP]) below the model's own maximum."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from skills.hf_text import _config_dict, _pretrained_pieces
     from skills.torch_text import TextNetConfig, make_net
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    encoder = AutoModel.from_pretrained(str(model_path), attn_implementation="eager", add_pooling_layer=False)
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report lists the unused pooler: expected, not news
+    try:
+        encoder = AutoModel.from_pretrained(
+            str(model_path), attn_implementation="eager", add_pooling_layer=False
+        )
+    finally:
+        hf_logging.set_verbosity(level)
     words = _vocabulary(texts, tokenizer, TOKEN_PATTERN)
     sep = tokenizer.sep_token_id
     extra = [int(sep)] if sep is not None else []

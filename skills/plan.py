@@ -90,6 +90,12 @@ def _tries(task: TaskType, budget: bool) -> list[str]:
     return [c.name for c in sorted(cands, key=lambda c: (-c.quality, c.cost))]
 
 
+def _encoder_tried(task: TaskType, budget: bool) -> bool:
+    from skills.model_catalog import candidate, pretrained_only
+
+    return any(pretrained_only(candidate(task, name)) for name in _tries(task, budget))
+
+
 def _trains(task: TaskType, budget: bool) -> str:
     names = _tries(task, budget)
     if len(names) > 1:
@@ -98,6 +104,9 @@ def _trains(task: TaskType, budget: bool) -> str:
 
 
 JOB_START_S = 3.0  # the training job's own process: Python and scikit-learn imports
+# A pretrained sentence encoder (tried when the model library has it) embeds every training row:
+# all-MiniLM-L6-v2 at 128 pieces took 620 s for the 4,000 demo reviews on 2 shared cores (load ~8).
+ENCODER_S_PER_ROW = 0.155
 
 
 def _train_seconds(
@@ -130,6 +139,8 @@ def _train_seconds(
         lightgbm = 0.4 + 1.05e-5 * cells * boosted  # 0.26x gradient boosting's time, measured side by side
         search = forest + boosting + linear + lightgbm
         finish = 2.0
+    if task == TaskType.TEXT_CLASSIFICATION and _encoder_tried(task, budget_min is not None):
+        search += ENCODER_S_PER_ROW * rows  # not inside the budget: the frozen embeddings are one pass
     if budget_min is not None:  # text tunes for the whole budget; tables tune LightGBM for up to
         budget_s = budget_min * 60  # half of it (train_tabular.TUNE_SHARE), then try the rest
         if task == TaskType.TEXT_CLASSIFICATION:

@@ -125,10 +125,12 @@ def select(
     tolerance: float = TIE_TOLERANCE,
     clock: Callable[[], float] = time.perf_counter,
     first: Sequence[str] = (),
+    last: Sequence[str] = (),
 ) -> Selection:
     """Try `cands` (filtered by the limits, ordered by expected quality, then cost) with `evaluate`.
 
-    Families named in `first` are tried before the others. Stops when the budget is spent (at
+    Families named in `first` are tried before the others, those in `last` after them (a slow
+    family that must not use up the time of the cheap ones). Stops when the budget is spent (at
     least one candidate is always tried) or when the list ends.
     The winner is the highest score; candidates within `tolerance` of it count as ties and the one
     with the fewest parameters is kept. A fitted model over the parameter limit is not kept.
@@ -145,7 +147,7 @@ def select(
         else:
             feasible.append((cand, est))
     # `first` (a warm start's families) go ahead of the usual order
-    feasible.sort(key=lambda ce: (ce[0].name not in first, -ce[0].quality, ce[0].cost))
+    feasible.sort(key=lambda ce: (ce[0].name in last, ce[0].name not in first, -ce[0].quality, ce[0].cost))
     if not feasible and cands:  # nothing fits the limits: try the smallest, and say so
         smallest = min(
             (c for c in cands if c.exportable), key=lambda c: c.estimate_params(**sizes), default=None

@@ -546,7 +546,11 @@ def train(
         "vocab": 20_000,
     }
     first = list(warm.families) if warm is not None else []
-    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    # the encoder after the others: embedding every row is slow on CPU, the defaults come first
+    last = list(encoders)
+    sel = select(
+        cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first, last=last
+    )
     teacher = _encoder_teacher(sel, encoders, search.notes, say)
     sel.tried += [Tried(name, "skipped", why) for name, why in encoders.items() if isinstance(why, str)]
     if cuts := budget_cuts(sel, total):
