@@ -22,7 +22,7 @@ from typing import Any
 from skills.early_stopping import train_epochs
 
 PAD, UNK = 0, 1
-PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
+PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with (longer when "#" is a word: skills.export_torch)
 MAX_LEN = 256
 ARCHS = ("bag", "cnn")
 

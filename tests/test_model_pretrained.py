@@ -115,6 +115,7 @@ def test_the_installed_package_is_found_offline_and_models_add_links_it(tmp_path
 
 def test_minilm_embed_linear_exports_raw_text_in_with_parity(minilm_run):
     from skills.onnx_predict import OnnxPredictor
+    from skills.torch_text import load_text_net, predict_proba
 
     result, export, lines = minilm_run
     assert result.family == FAMILY and result.source == "pretrained-package"
@@ -125,8 +126,14 @@ def test_minilm_embed_linear_exports_raw_text_in_with_parity(minilm_run):
     assert result.metrics["accuracy"] >= 0.6
     parity = export.parity
     assert parity.n == 60 and parity.label_agreement == 1.0 and parity.max_abs_diff < 1e-4
-    got = OnnxPredictor(export.onnx_path).predict(["Great coffee, will buy again!", "", "!!!"])
+    predictor = OnnxPredictor(export.onnx_path)
+    got = predictor.predict(["Great coffee, will buy again!", "", "!!!"])
     assert [sorted(g["probabilities"]) for g in got] == [["great", "other"]] * 3
+    # punctuation is a token here, "#" too (the graph's Tokenizer must pad with something else)
+    texts = ["Why get 5# when you can get 10#?", "# ## ###", "Manicardi #8 vinegar, not #12!"]
+    net, config = load_text_net(result.model_path)
+    _, proba = predictor.run(predictor.feeds(texts))
+    assert np.abs(np.asarray(proba) - predict_proba(net, config, texts)).max() < 1e-4
 
 
 def test_the_graph_embeds_as_sentence_transformers_does(minilm_run):
