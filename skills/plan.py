@@ -105,8 +105,9 @@ def _trains(task: TaskType, budget: bool) -> str:
 
 JOB_START_S = 3.0  # the training job's own process: Python and scikit-learn imports
 # A pretrained sentence encoder (tried when the model library has it) embeds every training row:
-# all-MiniLM-L6-v2 at 128 pieces took 620 s for the 4,000 demo reviews on 2 shared cores (load ~8).
-ENCODER_S_PER_ROW = 0.155
+# all-MiniLM-L6-v2 at 128 pieces took 220 s for the 4,000 demo reviews on 2 shared cores (load
+# average ~4; 620 s at ~8).
+ENCODER_S_PER_ROW = 0.055
 
 
 def _train_seconds(

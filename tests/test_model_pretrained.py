@@ -201,3 +201,15 @@ def test_fine_tuning_is_time_bounded_and_never_worse_on_validation(minilm_run):
     rows = np.random.default_rng(0).permutation(len(texts))[: len(texts) // 10]  # fine_tune's 10%
     pred = np.asarray(config.labels)[predict_proba(net, config, [texts[i] for i in rows]).argmax(axis=1)]
     assert float(np.mean(pred == np.asarray(labels)[rows])) == pytest.approx(kept, abs=1e-3)
+
+
+def test_a_budget_too_small_to_fine_tune_is_reported_as_a_cut(tmp_path, monkeypatch):
+    from skills.train import train_model
+
+    _require_minilm()
+    monkeypatch.setenv("TRAINER_AGENT_MODEL_PACKAGES", "on")
+    spec, data = _small(tmp_path / "data", n_train=90, n_test=30)
+    result = train_model(spec, data, tmp_path, families=[FAMILY], budget_min=0.02, seed=0)
+    row = next(r for r in result.candidates if r["name"] == FAMILY)
+    assert row["detail"]["cut"].startswith("not fine-tuned (an epoch takes about")
+    assert any("cut the search short" in n and "not fine-tuned" in n for n in result.notes)
