@@ -462,6 +462,10 @@ from agents import data_cmds  # noqa: E402  (light: typer only; the skills are i
 
 app.add_typer(data_cmds.app, name="data")
 
+from agents import models_cmds  # noqa: E402  (light: typer only; the library is imported when run)
+
+app.add_typer(models_cmds.app, name="models")
+
 from agents import chat_cmd  # noqa: E402  (light: typer only; the chat is imported when run)
 
 app.command("chat")(chat_cmd.chat_command)

@@ -51,12 +51,17 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+RUNTIME_EXTRAS = ("pretrained",)  # where installed: the model library's packages run in the sandbox too
+
+
 def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
-    """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here
-    (dev tools such as pytest, ruff and mypy are not in the closure)."""
+    """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here, with
+    the `pretrained` extra when it is installed (its model packages are found offline inside the
+    sandbox as outside); dev tools such as pytest, ruff and mypy are not in the closure."""
     from sandbox.lockfile import closure
 
-    return sorted((f"{n}=={v}" for n, v in closure(dist_name).values()), key=str.lower)
+    pins = closure(dist_name, RUNTIME_EXTRAS).values()
+    return sorted((f"{n}=={v}" for n, v in pins), key=str.lower)
 
 
 def _wheel_file(pin: str, wheelhouse: Path) -> Path | None:

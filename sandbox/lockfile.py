@@ -35,8 +35,9 @@ from pathlib import Path
 PROJECT_DIST = "trainer-agent"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCK = PROJECT_ROOT / "constraints.txt"
-# The extras whose closure the lock must cover (scripts/setup installs dev; scripts/bench/run_all bench).
-LOCKED_EXTRAS = ("dev", "bench")
+# The extras whose closure the lock must cover (scripts/setup installs dev and pretrained;
+# scripts/bench/run_all bench).
+LOCKED_EXTRAS = ("dev", "bench", "pretrained")
 # pip comes with the venv and the project is this checkout. setuptools stays in: torch needs it at
 # run time, so the sandbox image installs it too.
 UNLOCKED = frozenset({"pip", PROJECT_DIST})

@@ -91,10 +91,15 @@ def distil_text(
     budget_s: float | None = None,
     teacher_factory: Callable[[int], Any] | None = None,
     given: Any = None,
+    teacher_name: str = "tfidf-word-char-logistic-regression",
+    teacher_params: int | None = None,
 ) -> Outcome:
     """Distil a teacher into `student` (a fitted TF-IDF + logistic regression pipeline) on `x`, `y`
     and the unlabelled texts `pool` (may be None). See the module docstring. The validation rows
-    are scored on `given` (default `y`; the person's labels when `y` carries corrections)."""
+    are scored on `given` (default `y`; the person's labels when `y` carries corrections).
+    `teacher_factory` (seed -> unfitted pipeline on raw texts) replaces the default teacher, e.g.
+    a pretrained sentence encoder (`skills.embed_text.teacher_factory`), named `teacher_name`
+    with `teacher_params` parameters in the report."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
@@ -111,7 +116,7 @@ def distil_text(
         "student": {"family": "tfidf-logistic-regression", "vocabulary": k},
         "pool_rows": len(pool),
     }
-    if model_dir is not None:
+    if model_dir is not None and teacher_factory is None:
         report["teacher_note"] = (
             "a local transformers model was given; the TF-IDF word+char teacher is used for "
             "distillation here (skills.hf_text trains transformers teachers separately)"
@@ -147,8 +152,10 @@ def distil_text(
     before, after = _score(plain, x_val, y_val, scoring), _score(distilled, x_val, y_val, scoring)
     teacher_score = _score(teacher, x_val, y_val, scoring)
     report["teacher"] = {
-        "family": "tfidf-word-char-logistic-regression",
-        "params": _teacher_params(teacher),
+        "family": teacher_name,
+        "params": _teacher_params(teacher)
+        if teacher_params is None
+        else teacher_params + _teacher_params(teacher),
         "validation": round(teacher_score, 4),
     }
     report["validation"] = {

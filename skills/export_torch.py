@@ -48,6 +48,12 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     from skills.export import stamp_metadata
     from skills.torch_text import PAD_TOKEN
 
+    # what the Tokenizer pads with must never be a token: "#" is a word of a vocabulary that keeps
+    # punctuation (skills.embed_text), and no run of two or more "#" is a token of its pattern
+    vocab = set(config.vocab)
+    pad = PAD_TOKEN
+    while pad in vocab:
+        pad += PAD_TOKEN
     buf = io.BytesIO()
     dummy = torch.ones((2, 5), dtype=torch.long)
     torch.onnx.export(
@@ -89,7 +95,7 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
             domain="com.microsoft",
             mark=0,
             mincharnum=1,
-            pad_value=PAD_TOKEN,
+            pad_value=pad,
             tokenexp=config.token_pattern,
         ),
         helper.make_node(
@@ -97,7 +103,7 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
             ["pre_tokens"],
             ["pre_ids"],
             domain="ai.onnx.ml",
-            keys_strings=[PAD_TOKEN, *config.vocab],
+            keys_strings=[pad, *config.vocab],
             values_int64s=[0, *range(2, len(config.vocab) + 2)],
             default_int64=1,
         ),

@@ -243,6 +243,34 @@ CANDIDATE_MAX_LEN = 128  # words fed to the model (the graph's Slice)
 SCRATCH_SOURCE = "from scratch (no local pretrained model; hub downloads are not possible here)"
 
 
+def pack_pieces(ids: Any, table: Any, pad: int, max_pieces: int, cls_id: int = -1, sep_id: int = -1) -> Any:
+    """Word ids [batch, length] (0 = padding) -> subword piece ids [batch, width] as a tokenizer
+    gives them: each word's pieces from `table`, packed to the left in order, at most `max_pieces`
+    per row, [CLS] first and [SEP] after the last piece when those ids are >= 0. Plain tensor ops,
+    so the ONNX export keeps the width dynamic."""
+    import torch
+    from torch import nn
+
+    ids = nn.functional.pad(ids, (0, 1), value=0)  # an empty text still has one column
+    pieces = table[ids].reshape(ids.shape[0], -1)
+    real = pieces != pad
+    n = pieces.shape[1]
+    # real pieces to the left, in order (keys are unique, so any sort keeps the order)
+    key = (~real).long() * n + torch.arange(n, device=ids.device).unsqueeze(0)
+    pieces = torch.gather(pieces, 1, torch.sort(key, dim=1).indices)
+    # a tensor, not an int: the exported graph keeps the width dynamic
+    counts = torch.clamp(real.sum(dim=1), max=max_pieces)
+    width: Any = torch.clamp(counts.max(), min=1, max=max_pieces)
+    pieces = pieces.index_select(1, torch.arange(width, device=ids.device))
+    if sep_id >= 0:  # one more column; each row's [SEP] goes right after its last piece
+        pieces = nn.functional.pad(pieces, (0, 1), value=pad)
+        sep = torch.full_like(pieces[:, :1], sep_id)
+        pieces = pieces.scatter(1, counts.unsqueeze(1), sep)
+    if cls_id >= 0:
+        pieces = torch.cat([torch.full_like(pieces[:, :1], cls_id), pieces], dim=1)
+    return pieces
+
+
 def transformer_net(config: Any) -> Any:
     """The module for a `skills.torch_text.TextNetConfig` with arch "transformer": word ids
     [batch, length] (0 = padding) -> class probabilities [batch, k]; `logits(ids)` for training."""
@@ -267,19 +295,7 @@ def transformer_net(config: Any) -> Any:
             self.register_buffer("pieces", torch.tensor(config.pieces, dtype=torch.long), persistent=False)
 
         def logits(self, ids: Any) -> Any:
-            ids = nn.functional.pad(ids, (0, 1), value=0)  # an empty text still has one column
-            table: Any = self.pieces
-            pieces = table[ids].reshape(ids.shape[0], -1)
-            real = pieces != pad
-            n = pieces.shape[1]
-            # real pieces to the left, in order (keys are unique, so any sort keeps the order)
-            key = (~real).long() * n + torch.arange(n, device=ids.device).unsqueeze(0)
-            pieces = torch.gather(pieces, 1, torch.sort(key, dim=1).indices)
-            # a tensor, not an int: the exported graph keeps the width dynamic
-            width: Any = torch.clamp(real.sum(dim=1).max(), min=1, max=max_pieces)
-            pieces = pieces.index_select(1, torch.arange(width, device=ids.device))
-            if config.cls_id >= 0:
-                pieces = torch.cat([torch.full_like(pieces[:, :1], config.cls_id), pieces], dim=1)
+            pieces = pack_pieces(ids, self.pieces, pad, max_pieces, config.cls_id)
             mask = (pieces != pad).long()
             if config.cls_id < 0:
                 mask[:, 0] = 1  # an empty text attends to something
@@ -352,14 +368,15 @@ def _prune_embeddings(model: Any, table: list[list[int]], keep: set[int], pad: i
 
 
 def _pretrained_pieces(
-    tokenizer: Any, model: Any, words: list[str], param_limit: int | None
-) -> tuple[list[str], list[list[int]], int]:
-    """(words kept, piece table [2 + words, K], [CLS] id) with the input embeddings pruned to the
-    pieces used; under `param_limit`, words are kept in frequency order while the model fits."""
+    tokenizer: Any, model: Any, words: list[str], param_limit: int | None, extra: Sequence[int] = ()
+) -> tuple[list[str], list[list[int]], int, dict[int, int]]:
+    """(words kept, piece table [2 + words, K], [CLS] id, {old piece id: new id}) with the input
+    embeddings pruned to the pieces used (and the `extra` ids, e.g. [SEP]); under `param_limit`,
+    words are kept in frequency order while the model fits."""
     pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
     unk = int(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else pad)
     cls = tokenizer.cls_token_id
-    keep = {pad, unk} | ({int(cls)} if cls is not None else set())
+    keep = {pad, unk, *(int(i) for i in extra)} | ({int(cls)} if cls is not None else set())
     hidden = int(model.get_input_embeddings().weight.shape[1])
     fixed = sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
     budget = None if param_limit is None else (param_limit - fixed) // hidden
@@ -368,17 +385,17 @@ def _pretrained_pieces(
     kept: list[str] = []
     for word, ids in zip(words, encoded, strict=True):
         ids = [int(i) for i in ids[:MAX_PIECES]] or [unk]
-        new = keep | set(ids)
-        if budget is not None and len(new) > budget:
+        new = set(ids) - keep
+        if budget is not None and len(keep) + len(new) > budget:
             continue
-        keep = new
+        keep |= new
         table.append(ids)
         kept.append(word)
     width = max(len(r) for r in table)
     table = [r + [pad] * (width - len(r)) for r in table]
     table = _prune_embeddings(model, table, keep, pad)
-    new_cls = sorted(keep).index(int(cls)) if cls is not None else -1
-    return kept, table, new_cls
+    new_id = {old: i for i, old in enumerate(sorted(keep))}
+    return kept, table, new_id[int(cls)] if cls is not None else -1, new_id
 
 
 def build_transformer(
@@ -408,7 +425,7 @@ def build_transformer(
         )
         # every training word is known to a pretrained tokenizer: keep the rare ones too
         words = build_vocab(texts, vocab_size or 30_000, pattern, min_count=1)
-        words, table, cls = _pretrained_pieces(tokenizer, model, words, param_limit)
+        words, table, cls, _ = _pretrained_pieces(tokenizer, model, words, param_limit)
         net_config = TextNetConfig(
             arch="transformer",
             vocab=words,

@@ -9,16 +9,15 @@ latency and quality, and where a pretrained model comes from.
 from __future__ import annotations
 
 import ast
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
+from skills.model_library import MODELS_ENV  # noqa: F401  (re-exported: the model library's variable)
 
 CATALOG = Path(__file__).resolve().parents[1] / "configs" / "models.yaml"
-MODELS_ENV = "TRAINER_AGENT_MODELS"
 _NAMES = {"features", "classes", "rows", "vocab", "embed", "hidden", "channels", "max", "min"}
 
 
@@ -35,6 +34,7 @@ class Candidate:
     role: str = "model"
     implemented: bool = True
     pretrained: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # installed Python packages that ship the pretrained model
     config: dict[str, Any] = field(default_factory=dict)
 
     def estimate_params(
@@ -79,7 +79,14 @@ def load_catalog(path: str | Path | None = None) -> dict[str, list[Candidate]]:
     out: dict[str, list[Candidate]] = {}
     for task, entries in raw.items():
         out[task] = [
-            Candidate(**{**e, "pretrained": tuple(e.get("pretrained", ())), "config": e.get("config") or {}})
+            Candidate(
+                **{
+                    **e,
+                    "pretrained": tuple(e.get("pretrained", ())),
+                    "packages": tuple(e.get("packages", ())),
+                    "config": e.get("config") or {},
+                }
+            )
             for e in entries
         ]
     return out
@@ -114,6 +121,11 @@ def to_try(
     return [c for c in cands if c.default or also(c)]
 
 
+def pretrained_only(cand: Candidate) -> bool:
+    """Families that exist only with a local pretrained model (no from-scratch recipe)."""
+    return cand.framework == "embed"
+
+
 def candidate(task_type: Any, name: str) -> Candidate:
     for c in candidates(task_type):
         if c.name == name:
@@ -122,19 +134,24 @@ def candidate(task_type: Any, name: str) -> Candidate:
 
 
 def resolve_pretrained(cand: Candidate, model_dir: str | Path | None = None) -> tuple[str, str | None]:
-    """Where a transformers model comes from: ("pretrained-local", dir) when `model_dir` (or
-    $TRAINER_AGENT_MODELS/<name>) holds a saved model, ("pretrained-cache", name) when the HF cache
-    has one of the catalog's names, else ("from-scratch", None): no download is attempted, since
+    """Where a transformers model comes from: ("pretrained-local", dir) when `model_dir` or the model
+    library (`skills.model_library`: $TRAINER_AGENT_MODELS or ~/.trainer-agent/models, under the
+    family's or a pretrained name) holds a saved model; ("pretrained-package", dir) when an
+    installed package the family names ships one; ("pretrained-cache", dir) when the HF cache has
+    one of the catalog's names; else ("from-scratch", None): no download is attempted, since
     training runs in a sandbox without network."""
+    from skills.model_library import find_in_packages, library_dir
+
     roots = [Path(model_dir)] if model_dir else []
-    if os.environ.get(MODELS_ENV):
-        roots.append(Path(os.environ[MODELS_ENV]))
+    roots.append(library_dir())
     for root in roots:
         for sub in (root, root / cand.name, *(root / n.split("/")[-1] for n in cand.pretrained)):
             if (sub / "config.json").is_file():
                 return "pretrained-local", str(sub)
     if model_dir and not Path(model_dir).is_dir():
         raise UserError(f"Model directory {model_dir} does not exist.")
+    if cand.packages and (shipped := find_in_packages(cand.packages)) is not None:
+        return "pretrained-package", str(shipped[1])
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -51,6 +51,19 @@ def default_search_seconds(task: TaskType, rows: int, features: int, classes: in
     return forest + boosting + linear + lightgbm
 
 
+# A pretrained sentence encoder (skills.embed_text, when the model library has one) embeds every
+# training row once:
+# all-MiniLM-L6-v2 at 128 pieces took 220 s for the 4,000 demo reviews on 2 shared cores (load
+# average ~4; 620 s at ~8).
+ENCODER_S_PER_ROW = 0.055
+
+
+def encoder_fits(rows: int, budget: SearchBudget) -> bool:
+    """Whether the default search tries a pretrained encoder: its one embedding pass fits the
+    budget sized to the data (a person's --budget-min or counts always let it try)."""
+    return budget.given or ENCODER_S_PER_ROW * rows <= budget.seconds
+
+
 def default_seconds(task: TaskType, rows: int, features: int, classes: int) -> float:
     """The time budget for choosing and tuning when the person gave none, sized to the data."""
     estimate = default_search_seconds(task, rows, features, classes)

@@ -126,12 +126,14 @@ def select(
     tolerance: float = TIE_TOLERANCE,
     clock: Callable[[], float] = time.perf_counter,
     first: Sequence[str] = (),
+    last: Sequence[str] = (),
 ) -> Selection:
     """Try `cands` (filtered by the limits, ordered by expected quality, then cost) with `evaluate`.
 
     Families named in `first` are tried before the others, then (under a finite budget) the
-    cheapest one. Stops when the budget is spent (at least one candidate is always tried) or when
-    the list ends.
+    cheapest one; those in `last` after all of them (a slow family that must not use up the time
+    of the cheap ones). Stops when the budget is spent (at least one candidate is always tried) or
+    when the list ends.
     The winner is the highest score; candidates within `tolerance` of it count as ties and the one
     with the fewest parameters is kept. A fitted model over the parameter limit is not kept.
     """
@@ -150,7 +152,13 @@ def select(
     # cheapest family goes next, so a quick baseline exists however soon the clock runs out
     cheapest = min(feasible, key=lambda ce: ce[0].cost)[0].name if feasible and budget_s < math.inf else ""
     feasible.sort(
-        key=lambda ce: (ce[0].name not in first, ce[0].name != cheapest, -ce[0].quality, ce[0].cost)
+        key=lambda ce: (
+            ce[0].name in last,
+            ce[0].name not in first,
+            ce[0].name != cheapest,
+            -ce[0].quality,
+            ce[0].cost,
+        )
     )
     if not feasible and cands:  # nothing fits the limits: try the smallest, and say so
         smallest = min(

@@ -23,7 +23,7 @@ from skills.early_stopping import train_epochs
 from skills.net_io import load_net, save_net
 
 PAD, UNK = 0, 1
-PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with; never a token (the pattern needs word characters)
+PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with (longer when "#" is a word: skills.export_torch)
 MAX_LEN = 256
 ARCHS = ("bag", "cnn")
 EPOCHS = 15  # fit_text_net: epochs at most (early stopping on validation)
@@ -48,6 +48,7 @@ class TextNetConfig:
     pieces: list[list[int]] = field(default_factory=list)
     cls_id: int = -1
     source: str = ""
+    sep_id: int = -1  # arch "embed-linear" (`skills.embed_text`): [SEP] after the last piece
 
 
 def tokenize(text: str, pattern: str) -> list[str]:
@@ -87,6 +88,10 @@ def make_net(config: TextNetConfig) -> Any:
         from skills.hf_text import transformer_net
 
         return transformer_net(config)
+    if config.arch == "embed-linear":
+        from skills.embed_text import embed_net
+
+        return embed_net(config)
 
     n_vocab, n_out = len(config.vocab) + 2, max(2, len(config.labels))
 

@@ -13,8 +13,8 @@ from typing import Any
 from skills.early_stopping import time_cut
 from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
-from skills.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
-from skills.select_model import Scored, budget_cuts, select, targets_met
+from skills.search_budget import DEFAULT_MAX_TRIALS, ENCODER_S_PER_ROW, SearchBudget, encoder_fits
+from skills.select_model import Scored, Tried, budget_cuts, select, targets_met
 from skills.specs import TaskSpec, TaskType
 from skills.train import (
     C_GRID,
@@ -413,7 +413,95 @@ class TextSearch:
             payload=("torch", (net, config), {"source": source}),
         )
 
+    # -- pretrained sentence encoders ------------------------------------------------------------
+    def embed_family(self, cand: Candidate) -> Scored:
+        """A frozen pretrained encoder + logistic head (`skills.embed_text`), C by cross-validation;
+        under a time budget the encoder is fine-tuned too when an epoch is expected to fit what is
+        left of the family's time share (else that is reported as a budget cut)."""
+        from skills import embed_text, torch_text
+        from skills.model_catalog import resolve_pretrained
+
+        source, path = resolve_pretrained(cand, self.model_dir)
+        if path is None:  # `train` leaves such families out; named explicitly, say why
+            from skills.errors import UserError
+            from skills.model_library import INSTALL_HINT
+
+            raise UserError(f"{cand.name} needs a local pretrained model: {INSTALL_HINT}.")
+        self.say(f"{cand.name}: pretrained from {path}")
+        started = time.perf_counter()
+        net, config, fit = embed_text.fit_embed_linear(
+            list(self.x),
+            list(self.y),
+            path,
+            seed=self.seed,
+            scoring=self.scoring,
+            given=list(self.given),
+            class_weight=self.class_weight,
+            max_pieces=cand.config.get("max_pieces"),
+        )
+        listed = ", ".join(f"{c:g}: {v:.3f}" for c, v in fit.scores.items())
+        settings = config.hf_config.get("sentence", {})
+        self.say(
+            f"{cand.name}: {self.metric} {fit.score:.4f} (cv), frozen encoder + logistic head (C {fit.c:g}); "
+            f"embeddings of {len(self.x):,} rows took {fit.embed_s:.1f} s"
+        )
+        hyper: dict[str, Any] = {
+            "arch": "pretrained sentence encoder + logistic regression",
+            "weights": config.source,
+            "pooling": settings.get("pooling"),
+            "normalize": settings.get("normalize"),
+            "max_pieces": settings.get("max_seq_length"),
+            "vocab": len(config.vocab),
+            "C": fit.c,
+            "tuning": f"{FOLDS}-fold grid of C on the frozen embeddings" + (f" ({listed})" if listed else ""),
+            "embed_s": round(fit.embed_s, 1),
+        }
+        score = fit.score
+        if self.budget_s is not None:
+            left = self.share_s - (time.perf_counter() - started)
+            epoch_s = embed_text.FINE_TUNE_COST * fit.embed_s
+            if left >= epoch_s:
+                self.say(f"{cand.name}: fine-tuning the encoder for up to {left:.0f} s")
+                history = embed_text.fine_tune(
+                    net,
+                    config,
+                    list(self.x),
+                    list(self.y),
+                    time_limit_s=left,
+                    seed=self.seed,
+                    score_labels=list(self.given),
+                    progress=lambda e: self.say(
+                        f"{cand.name} fine-tune epoch {e['epoch']:g}: loss {e['train_loss']:.4f}, "
+                        f"val acc {e['val_accuracy']:.4f}"
+                    ),
+                )
+                config.history = history
+                best = max(history, key=lambda h: h["val_accuracy"])
+                hyper["fine_tuned"] = {
+                    "epochs": history[-1]["epoch"],
+                    "val_accuracy_frozen": history[0]["val_accuracy"],
+                    "val_accuracy_best": best["val_accuracy"],
+                    "kept_epoch": best["epoch"],
+                }
+                if best["epoch"]:  # a fine-tuned epoch beat the frozen model on the 10% split
+                    score = best["val_accuracy"]
+                if cut := time_cut(history):
+                    hyper["cut"] = f"fine-tuning {cut}"
+            else:
+                hyper["cut"] = (
+                    f"not fine-tuned (an epoch takes about {epoch_s:.0f} s; {max(0.0, left):.0f} s of its "
+                    "time share were left)"
+                )
+        return Scored(
+            score=float(score),
+            params=torch_text.count_net_params(net),
+            detail=hyper,
+            payload=("torch", (net, config), {"source": source}),
+        )
+
     def __call__(self, cand: Candidate) -> Scored:
+        if cand.framework == "embed":
+            return self.embed_family(cand)
         if cand.framework == "torch":
             return self.torch_family(cand)
         if cand.framework == "hf":
@@ -455,6 +543,7 @@ def train(
     )
     if budget is None:
         budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
+    cands, encoders = _local_encoders(cands, model_dir, search.notes, say, len(y), budget)
     total = budget.select_s
     search.share_s = budget.seconds / max(1, len(cands))
     search.max_trials, search.max_epochs = budget.trials or DEFAULT_MAX_TRIALS, budget.epochs
@@ -469,7 +558,13 @@ def train(
         "vocab": 20_000,
     }
     first = list(warm.families) if warm is not None else []
-    sel = select(cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first)
+    # the encoder after the others: embedding every row is slow on CPU, the defaults come first
+    last = list(encoders)
+    sel = select(
+        cands, spec.requirements, search, total, sizes=sizes, metric=search.metric, first=first, last=last
+    )
+    teacher = _encoder_teacher(sel, encoders, search.notes, say)
+    sel.tried += [Tried(name, "skipped", why) for name, why in encoders.items() if isinstance(why, str)]
     if cuts := budget_cuts(sel, total):
         search.notes.append(cuts)
     if warm is not None:
@@ -530,10 +625,26 @@ def train(
     missed = not targets_met(spec.requirements, trained.cv_score) and any(
         r.name == search.metric for r in spec.requirements
     )
-    if kind == "sklearn" and "logistic" in best_name and (distill or (distill is None and missed)):
+    if (
+        kind == "sklearn"
+        and "logistic" in best_name
+        and (distill or (distill is None and (missed or teacher)))
+    ):
         from skills.distill import distil_text
 
-        say("the chosen model misses a target: training a teacher and distilling it into the student")
+        why = "misses a target" if missed else "is within a limit the pretrained encoder is not"
+        say(f"the chosen model {why}: training a teacher and distilling it into the student")
+        extra: dict[str, Any] = {}
+        if teacher is not None:
+            from skills.embed_text import teacher_factory
+
+            texts = [*map(str, x), *(map(str, pool) if pool is not None else [])]
+            make, encoder_params = teacher_factory(teacher[1], texts, teacher[0].config.get("max_pieces"))
+            extra = {
+                "teacher_factory": make,
+                "teacher_name": teacher[0].name,
+                "teacher_params": encoder_params,
+            }
         outcome = distil_text(
             x,
             y,
@@ -545,6 +656,7 @@ def train(
             say=say,
             budget_s=total,
             given=search.given,
+            **extra,
         )
         trained.distillation = outcome.report
         if outcome.student is not None:
@@ -562,6 +674,64 @@ def train(
     if kind == "sklearn" and size_limit is not None and "logistic" in best_name:
         _shrink_to_size(spec, trained, search, x, y, size_limit, out / "models" / "model.joblib", seed, info)
     return trained
+
+
+def _local_encoders(
+    cands: list[Candidate], model_dir: Any, notes: list[str], say, rows: int, budget: SearchBudget
+) -> tuple[list[Candidate], dict[str, Any]]:
+    """(the candidates to search, {encoder family: its (candidate, model path), or why it was left
+    out}): a family that needs a local pretrained model (`pretrained_only`) is left out when the
+    model library has none, with a note saying how to install one, and from the default search
+    when its embedding pass would not fit the budget sized to the data, with a note saying so."""
+    from skills.model_catalog import pretrained_only, resolve_pretrained
+    from skills.model_library import INSTALL_HINT
+
+    keep: list[Candidate] = []
+    encoders: dict[str, Any] = {}
+    for cand in cands:
+        if not pretrained_only(cand):
+            keep.append(cand)
+            continue
+        _, path = resolve_pretrained(cand, model_dir)
+        if path is None:
+            encoders[cand.name] = "no local pretrained model in the model library"
+            notes.append(
+                f"Text stayed with TF-IDF: a pretrained sentence encoder ({cand.name}) may help "
+                f"and none is installed. To add all-MiniLM-L6-v2: {INSTALL_HINT}."
+            )
+            say(f"{cand.name} skipped: no local pretrained model ({INSTALL_HINT})")
+        elif not encoder_fits(rows, budget):
+            need = ENCODER_S_PER_ROW * rows
+            encoders[cand.name] = f"embedding {rows:,} rows takes about {need:.0f} s, over the budget"
+            notes.append(
+                f"{cand.name} (installed) not tried: embedding {rows:,} rows takes about {need:.0f} s, "
+                f"over the {budget.seconds:.0f} s budget sized to the data; --budget-min "
+                f"{max(1, round(2 * need / 60))} lets the search try it."
+            )
+            say(f"{cand.name} not tried: its embedding pass (about {need:.0f} s) is over the budget")
+        else:
+            encoders[cand.name] = (cand, path)
+            keep.append(cand)
+    if cands and not keep:
+        from skills.errors import UserError
+
+        raise UserError(f"{', '.join(encoders)} needs a local pretrained model: {INSTALL_HINT}.")
+    return keep, encoders
+
+
+def _encoder_teacher(sel, encoders: dict[str, Any], notes: list[str], say) -> tuple[Candidate, str] | None:
+    """An available encoder family that the limits filtered out (said in the log and the notes):
+    it can still teach the small model (`skills.distill`)."""
+    found = None
+    for row in sel.tried:
+        if row.status == "filtered" and isinstance(encoders.get(row.name), tuple):
+            say(f"{row.name} not tried: {row.reason}")
+            notes.append(
+                f"{row.name} (a pretrained sentence encoder) was not tried: {row.reason}; it teaches the "
+                "small model instead (distillation, kept only if it improves validation)."
+            )
+            found = found or encoders[row.name]
+    return found
 
 
 def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s, say) -> tuple[Scored, str]:

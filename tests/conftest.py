@@ -32,6 +32,10 @@ def _own_library(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(autouse=True)
 def _fresh_library(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRAINER_AGENT_HOME", str(tmp_path_factory.mktemp("library")))
+    # the model library too: no installed model package (e.g. the pretrained extra's MiniLM) is
+    # found unless a test turns packages back on (tests/test_model_pretrained.py)
+    monkeypatch.delenv("TRAINER_AGENT_MODELS", raising=False)
+    monkeypatch.setenv("TRAINER_AGENT_MODEL_PACKAGES", "off")
 
 
 @dataclass

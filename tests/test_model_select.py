@@ -32,7 +32,7 @@ def test_catalog_lists_families_small_to_large_with_estimates():
     assert names[0] == "tfidf-logistic-regression" and "torch-text-cnn" in names and "bert-tiny" in names
     lr = text[0]
     assert lr.estimate_params(features=5000, classes=1) == 5000 * 2 + 1  # idf + weight, one intercept
-    assert all(c.framework in ("sklearn", "torch", "hf") for c in text)
+    assert all(c.framework in ("sklearn", "torch", "hf", "embed") for c in text)
     assert {c.name for c in candidates("tabular_regression") if c.default} >= {"ridge-regression"}
     image = {c.name: c for c in candidates("image_classification")}
     assert sorted(image) == ["pixels-logistic-regression", "resnet18", "small-cnn", "vit-tiny"]
