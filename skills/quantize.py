@@ -51,7 +51,15 @@ def quantize_int8(
             "keeping the float model",
         }
     out = Path(out_path) if out_path else src.with_name(src.stem + ".int8.onnx")
-    quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
+    try:
+        quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8)
+    except (RuntimeError, ValueError) as err:  # e.g. ops whose types shape inference cannot tell
+        out.unlink(missing_ok=True)
+        return {
+            "status": "skipped",
+            "reason": f"onnxruntime could not quantize this graph ({str(err).split('.')[0]}); "
+            "keeping the float model",
+        }
     # The quantizer keeps the graph but not always the model's metadata: copy it over.
     quant = onnx.load(str(out))
     have = {p.key for p in quant.metadata_props}

@@ -317,3 +317,22 @@ def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, na
         x, _ = load_features(b.spec.task_type, info, tmp_path / "unseen.csv")
         labels = sess.run(None, _feeds(sess, test))[0].ravel()
         assert (labels == pipe.predict(x)).all()
+
+
+def test_a_graph_the_quantizer_cannot_read_keeps_the_float_model(tmp_path):
+    """Complement naive Bayes on TF-IDF: onnxruntime's quantizer cannot type one of its nodes; the
+    export goes on with the float model and says why (it once failed the whole export job)."""
+    from skills.export import export_onnx
+    from skills.train import train_model
+    from tests.conftest_models import make_data
+
+    built = make_data("fine_foods")
+    result = train_model(
+        built.spec, built.data, tmp_path, families=["tfidf-complement-nb"], progress=lambda line: None
+    )
+    exported = export_onnx(built.spec, built.data, result, tmp_path)
+    assert exported.parity.label_agreement == 1.0
+    status = exported.quantization["status"]
+    assert status in ("kept", "rejected", "skipped")
+    if status == "skipped":
+        assert "keeping the float model" in exported.quantization["reason"]
