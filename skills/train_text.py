@@ -294,6 +294,10 @@ class TextSearch:
             score=float(score), params=count_params(pipe), detail=hyper, payload=("sklearn", pipe, how)
         )
 
+    def time_limit(self) -> float | None:
+        """A net's wall-clock limit: its share of the budget; None without one or under counts."""
+        return None if math.isinf(self.share_s) else self.share_s or None
+
     # -- torch families --------------------------------------------------------------------------
     def torch_family(self, cand: Candidate) -> Scored:
         from skills import torch_text
@@ -320,7 +324,7 @@ class TextSearch:
             hidden=hidden,
             seed=self.seed,
             progress=show,
-            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            time_limit_s=self.time_limit(),
             epochs=self.max_epochs or torch_text.EPOCHS,
             init=init,
             score_labels=list(self.given),
@@ -388,7 +392,7 @@ class TextSearch:
             param_limit=self.param_limit,
             config={**hf_text.CANDIDATE_CONFIG, **cand.config},
             seed=self.seed,
-            time_limit_s=None if math.isinf(self.share_s) else self.share_s or None,
+            time_limit_s=self.time_limit(),
             epochs=self.max_epochs or hf_text.NET_EPOCHS,
             progress=show,
             score_labels=list(self.given),
