@@ -125,6 +125,8 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
     try:
         with attached(run, terminal):
             run_conversation(run, render=terminal.render)
+        if terminal.stop_requested:  # a yes to "Stop the run?" whose interrupt Python dropped
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         terminal.stop_progress()
         run.transcript.event("interrupted", by="person at the terminal (Ctrl-C)")

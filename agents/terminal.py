@@ -128,7 +128,8 @@ class Terminal:
         self._task: Any = None
         self._prompting = False  # the main thread waits for a line
         self._asking = False  # a helper thread asks "Stop the run?" while the agents work on
-        self._stop_now = False
+        self._stop_now = False  # the person said yes to "Stop the run?"
+        self._raised = False  # the KeyboardInterrupt of that stop has been raised
         self._active = False
         self._idle = threading.Event()  # cleared while the helper thread asks
         self._idle.set()
@@ -143,6 +144,7 @@ class Terminal:
 
     def render(self, speaker: str, message: dict[str, Any]) -> None:
         self._wait_idle()  # the chat waits at its next message while the person answers "Stop?"
+        self._stop_if_asked()
         content = message.get("content")
         if speaker == "user" and not message.get("tool_responses") and self._typed is not None:
             typed, self._typed = self._typed, None
@@ -175,6 +177,7 @@ class Terminal:
     def say(self, text: str) -> None:
         """Tell the person something (a question follows): the progress bar steps aside until then."""
         self._wait_idle()
+        self._stop_if_asked()
         self._pause()
         with self._lock:
             self.console.print(f"[bold]{escape(text)}[/]")
@@ -183,6 +186,7 @@ class Terminal:
     def prompt(self, question: str) -> str:
         """A line from the person. Ctrl-C here asks whether to stop (yes: KeyboardInterrupt)."""
         self._wait_idle()
+        self._stop_if_asked()
         self._pause()
         self._prompting = True
         try:
@@ -192,6 +196,7 @@ class Terminal:
                 except KeyboardInterrupt:
                     print()
                     if self.confirm_stop():
+                        self._stop_now = self._raised = True
                         raise
                     continue
                 self._typed = typed.strip()
@@ -227,9 +232,14 @@ class Terminal:
             return
 
         def on_sigint(signum: int, frame: Any) -> None:
-            if self._stop_now or self._asking or self._prompting:
-                self._stop_now = self._stop_now or self._asking
-                raise KeyboardInterrupt  # stop (a prompt catches this and asks first)
+            if self._stop_now or self._asking:
+                self._stop_now = True
+                if not self._raised:  # once: a second one would cut into the stop's own clean-up
+                    self._raised = True
+                    raise KeyboardInterrupt
+                return
+            if self._prompting:
+                raise KeyboardInterrupt  # the prompt catches this and asks first
             self._asking = True
             self._idle.clear()
             threading.Thread(target=self._ask_to_stop, name="ask-to-stop", daemon=True).start()
@@ -262,6 +272,19 @@ class Terminal:
     def _wait_idle(self) -> None:
         if threading.current_thread() is threading.main_thread():
             self._idle.wait()
+
+    @property
+    def stop_requested(self) -> bool:
+        """The person said yes to "Stop the run?"."""
+        return self._stop_now
+
+    def _stop_if_asked(self) -> None:
+        """The stop's checkpoint at each message: the KeyboardInterrupt the signal handler raises
+        lands wherever the main thread happens to be, and there (a `__del__` run by the garbage
+        collector, for one) Python may print and drop it; the chat still stops here."""
+        if self._stop_now and threading.current_thread() is threading.main_thread():
+            self._raised = True
+            raise KeyboardInterrupt
 
     # -- progress --------------------------------------------------------------------------------
     def _estimate(self, tool: str) -> float | None:

@@ -283,3 +283,32 @@ def test_quit_at_the_data_question_ends_with_the_open_questions(tmp_path: Path) 
     assert said[1][0] == "task_agent" and "Which data should I learn from?" in said[1][1]
     assert said[2] == ("user", "quit") and said[-1][1].rstrip().endswith("TERMINATE")
     assert run.state["chat"]["closed"] is True and "stopped" not in run.state["chat"]
+
+
+def test_a_yes_to_stop_stops_at_the_next_message_when_python_dropped_the_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The KeyboardInterrupt that a yes sends can land in a `__del__` run by the garbage collector,
+    where Python prints and drops it; the chat must still stop, at its next message."""
+    import signal
+    import time
+
+    from agents.terminal import Terminal
+
+    terminal = Terminal()
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    dropped = 0
+    rendered = []
+    with pytest.raises(KeyboardInterrupt), terminal.catch_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: a helper thread asks, the answer is yes
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and dropped == 0:
+            try:
+                time.sleep(0.01)
+            except KeyboardInterrupt:  # what a __del__ does with it
+                dropped += 1
+        assert dropped == 1 and terminal.stop_requested
+        terminal.render("model_agent", {"content": "trained"})
+        rendered.append("went on")
+    assert rendered == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
