@@ -214,6 +214,8 @@ def _understand(run: Run, awaiting: str, text: str, messages: list[dict[str, Any
             "path to other data, or 'quit'.\nNEXT: user"
         )
     lowered = text.lower().strip(" .!")
+    if awaiting == "review" and (turn := _review_answer(run, lowered, messages)) is not None:
+        return turn
     if lowered in _QUIT:
         return _stop(run, "Stopping at your request.")
     paths, missing = _paths_in(text)
@@ -243,6 +245,29 @@ def _understand(run: Run, awaiting: str, text: str, messages: list[dict[str, Any
             text="I still need an answer to go on: see my question above, or type 'quit'.\nNEXT: user"
         )
     return _change(run, text)
+
+
+_TRY = {"try", "t", "try it", "try harder", "again", "retry", "try again"}
+
+
+def _review_answer(run: Run, lowered: str, messages: list[dict[str, Any]]) -> Turn | None:
+    """The person's answer to a review of an unmet target (`agents.review`): try the remedy, or
+    accept what was reached; None for the answers read as usual (data, a change, quit)."""
+    from agents import review
+
+    if lowered in _TRY:
+        if review.accept_offer(run):
+            return Turn(text="Trying it.\nNEXT: model_agent")
+        chat_state(run)["awaiting"] = "review"
+        run.save()
+        return Turn(
+            text="There is no other experiment to try: give a path to more data, change the target, "
+            "or type 'go on'.\nNEXT: user"
+        )
+    if lowered in _GO_ON or lowered in _DONE:
+        review.accept_reached(run)
+        return _carry_on(run, messages, "Going on with the best model reached.")
+    return None
 
 
 def _paths_in(text: str) -> tuple[list[str], str | None]:

@@ -155,9 +155,12 @@ def replay_one(
     options = RunOptions(**{**start, "serve": False, "approve": "auto", "warm_start": warm})
     Path(out).mkdir(parents=True, exist_ok=True)
     replay = Run.create(out, options, run_id=f"replay-{run_dir.name}-{secrets.token_hex(2)}")
+    # the Task agent's review as recorded (the replayed brain says what it said, without reviewing)
+    replay.state["review"] = recorded_state.get("review") or {"reviewed": 0, "rounds": []}
     if not execute:  # tools answer from the recorded results; the report is rebuilt from them
         replay.state["steps"] = {k: v for k, v in recorded_state.get("steps", {}).items() if k != "report"}
-        replay.save()
+        replay.state["experiments"] = recorded_state.get("experiments", [])
+    replay.save()
     replay.transcript.event("replay", source=str(transcript), execute=execute)
     if chat:
         replay.state["replaying_chat"] = True

@@ -130,20 +130,27 @@ class Run:
         """The first step of the pipeline (`skills.pipeline`) that has not finished."""
         return next_step(self.done_steps())
 
-    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+    def step(self, name: str, fn: Callable[[], Any], args: dict[str, Any] | None = None) -> Any:
         """Run `fn` as step `name` once; return the recorded result if it already finished.
 
-        `fn` returns something JSON-serialisable (usually a spec's `model_dump()`).
+        `fn` returns something JSON-serialisable (usually a spec's `model_dump()`); `args` are the
+        tool arguments the step ran with (`agents.tool_args`), recorded beside its result.
         """
         if self.done(name):
             self.transcript.event("step_skipped", step=name, reason="already done (resumed run)")
             return self.result(name)
-        self.state["steps"][name] = {"status": "running", "started": _now()}
+        self.state["steps"][name] = {"status": "running", "started": _now(), "args": args or {}}
         self.save()
         t0 = time.perf_counter()
         result = fn()
         seconds = round(time.perf_counter() - t0, 3)
-        self.state["steps"][name] = {"status": "done", "ended": _now(), "seconds": seconds, "result": result}
+        self.state["steps"][name] = {
+            "status": "done",
+            "ended": _now(),
+            "seconds": seconds,
+            "args": args or {},
+            "result": result,
+        }
         self.state["durations"][name] = seconds
         self.save()
         self.transcript.event("step_done", step=name, seconds=seconds)

@@ -79,6 +79,24 @@ def result_line(text: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+def call_line(name: str, arguments: Any, width: int = 60) -> str:
+    """`tool(arg=value, ...)` with the arguments a brain chose (those left null are defaults),
+    each value cut to `width` characters."""
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
+    except ValueError:
+        args = {"arguments": arguments}
+    if not isinstance(args, dict):
+        args = {"arguments": args}
+    shown = []
+    for key, value in args.items():
+        if value is None or value == "":
+            continue
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+        shown.append(f"{key}={text if len(text) <= width else text[: width - 3] + '...'}")
+    return f"{name}({', '.join(shown)})"
+
+
 def renderer(console: Any) -> Callable[[str, dict[str, Any]], None]:
     """Draw each group-chat message: `speaker: text`, `speaker calls tool()`, `  ↳ result`."""
 
@@ -96,7 +114,8 @@ def renderer(console: Any) -> Callable[[str, dict[str, Any]], None]:
         if text:
             console.print(f"{who}: {escape(text)}")
         for call in message.get("tool_calls") or []:
-            console.print(f"{who} [dim]calls[/] {call['function']['name']}()")
+            line = call_line(call["function"]["name"], call["function"].get("arguments"))
+            console.print(f"{who} [dim]calls[/] {escape(line)}")
 
     return render
 

@@ -38,6 +38,7 @@ def run_data_stage(
     approve: Approve | None = None,
     relabel_min_confidence: float | None = None,
     catalog_url: str | None = None,
+    test_fraction: float = 0.2,
 ) -> DataReport:
     """Run every data skill for `spec` and return the DataReport the Model agent trains from.
 
@@ -47,6 +48,7 @@ def run_data_stage(
         relabel_min_confidence: only suspects at least this confident are proposed for relabelling
             (default `skills.label_fixes.MIN_CONFIDENCE`).
         catalog_url: the dataset catalog to search for related data (default: the local one, if any).
+        test_fraction: the share held out as the test set when no test file was given.
     """
     from skills.data_io import load_table
     from skills.data_prep import prepare_data
@@ -67,7 +69,7 @@ def run_data_stage(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    report = prepare_data(spec, train_path, test_path, run_dir, seed=seed)
+    report = prepare_data(spec, train_path, test_path, run_dir, seed=seed, test_size=test_fraction)
     lap("prepare")
     task = TaskType(spec.task_type)
     classification = task != TaskType.TABULAR_REGRESSION

@@ -35,6 +35,8 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
         max_trials=spec.get("max_trials"),
         max_epochs=spec.get("max_epochs"),
         search_budget=spec.get("search_budget"),
+        families=spec.get("families"),
+        distill=spec.get("distill"),
     )
     return result.model_dump(mode="json")
 
@@ -44,7 +46,8 @@ def _export(spec: dict[str, Any]) -> dict[str, Any]:
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     train = TrainResult.model_validate(spec["train"])
-    return export_onnx(task, data, train, spec["run_dir"]).model_dump(mode="json")
+    quantize = bool(spec.get("quantize", True))
+    return export_onnx(task, data, train, spec["run_dir"], quantize=quantize).model_dump(mode="json")
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"train": _train, "export": _export}

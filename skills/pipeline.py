@@ -24,7 +24,9 @@ class Step:
     Attributes:
         name: the step's name in `state.json` and the plan.
         owner: the agent that calls its tool.
-        tool: the tool (skill) that performs it; it runs once per run (`Run.step`).
+        tool: the tool (skill) that performs it, with its decisions as arguments
+            (`agents.tool_args`); it runs once per run (`Run.step`), except that each further
+            `train_model` call is another experiment (`agents.experiments`).
         requires: the steps that must have finished first (directly; `missing` follows them on).
         produces: the contract (`skills.specs`) and files it leaves in the run directory.
         does: what it does, one line for the plan (`{family}`: what the Model agent trains).
@@ -77,9 +79,10 @@ PIPELINE: tuple[Step, ...] = (
         requires=("data",),
         produces="TrainResult (models/, model_card.md)",
         does="{family} within the constraints, evaluate it, write model_card.md",
-        detail="picks the model family for the task, keeps it within the parameter limit, trains "
-        "it on the prepared training data, evaluates it on the held-out data, writes model_card.md, "
-        "and returns the TrainResult as JSON.",
+        detail="runs one experiment: tries the given model families (default: the plan's) within the "
+        "budget and the parameter limit, tunes them, trains the best on the prepared training data, "
+        "evaluates it on the held-out data, writes model_card.md, and returns the TrainResult as "
+        "JSON. A later call is another experiment, kept only when it validates better.",
     ),
     Step(
         name="export",

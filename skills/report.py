@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from skills.pipeline import tool_for
 from skills.specs import (
     DataReport,
     Deployment,
@@ -101,6 +102,7 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         "html_report": data.html_report,
     }
     report.notes = [*report.notes, *train.notes]
+    report.review = review_lines(state)
     if export is not None:
         report.exports = {
             "onnx": export.onnx_path,
@@ -126,6 +128,38 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
             "artifacts": deployment.artifacts,
         }
     return report
+
+
+def review_lines(state: dict[str, Any]) -> list[str]:
+    """The agents' decisions and the Task agent's review (`agents.review`) from the run state: the
+    arguments the data, export and serve tools ran with, every experiment with its arguments and
+    scores, each remedy round, and why a target stayed unmet."""
+    review = state.get("review") or {}
+    lines = []
+    for name in ("data", "export", "serve"):  # the agents' other decisions (train: the experiments)
+        args = (state.get("steps", {}).get(name) or {}).get("args")
+        if args:
+            settings = ", ".join(f"{k}={v}" for k, v in args.items() if v not in (None, ""))
+            lines.append(f"{tool_for(name)}({settings})")
+    for e in state.get("experiments", []):
+        args = e.get("args") or {}
+        settings = ", ".join(f"{k}={v}" for k, v in args.items() if v not in (None, "") and k != "why")
+        score = "none" if e.get("validation") is None else f"{e['validation']:.4f}"
+        test = ", ".join(f"{k} {v}" for k, v in (e.get("test") or {}).items())
+        lines.append(
+            f"Experiment {e['n']} ({args.get('why') or 'no reason given'}; {settings}): {e['family']}, "
+            f"validation {score}, test {test}; {'kept' if e.get('kept') else 'not kept'}."
+        )
+    for r in review.get("rounds", []):
+        lines.append(
+            f"Review round {r['round']}: {r['unmet']}; asked for "
+            f"{r['args'].get('why') or 'another experiment'}."
+        )
+    if review.get("accepted"):
+        lines.append("The person accepted the best model reached.")
+    if review.get("final"):
+        lines.append(f"Still unmet: {review['final']}")
+    return lines
 
 
 def fmt_value(value: float | None) -> str:
@@ -176,6 +210,8 @@ def render_markdown(report: RunReport) -> str:
             *[f"- {n}" for n in report.notes],
             "",
         ]
+    if report.review:
+        out += ["## Decisions and review", *[f"- {line}" for line in report.review], ""]
     if report.data:
         d = report.data
         out += [

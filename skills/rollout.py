@@ -63,12 +63,14 @@ def deploy_model(
     capacity_seconds: float = 1.5,
     api_key: str | None = None,
     export: dict[str, Any] | None = None,
+    replicas: int | None = None,
 ) -> Deployment:
     """Start the service for `onnx_path`, smoke-test it, measure one replica, estimate replicas
     for the requirements (qps, latency_p95_ms, memory_mb), load-test one replica at its planned
     rate for `load_seconds`, and write service/API.md, openapi.json, k8s.yaml and Dockerfile.
     The service is stopped at the end unless `keep_running`. `export`: the ExportResult as a
-    dict, for the in-process numbers in API.md."""
+    dict, for the in-process numbers in API.md. `replicas`: the Server agent's choice instead of
+    the sized number (`skills.sizing.estimate`)."""
     import httpx
 
     from skills.api_docs import write_api_docs
@@ -95,7 +97,13 @@ def deploy_model(
                 api_key=api_key,
             )
             wants = targets_from(requirements or [])
-            est = estimate(capacity, wants["target_qps"], wants["latency_p95_ms"], wants["memory_limit_mb"])
+            est = estimate(
+                capacity,
+                wants["target_qps"],
+                wants["latency_p95_ms"],
+                wants["memory_limit_mb"],
+                chosen=replicas,
+            )
             load = load_test(url, examples, est["planned_qps_per_replica"], load_seconds, api_key=api_key)
         error = estimate_error(est, load)
         est["error"] = error

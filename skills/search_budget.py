@@ -151,7 +151,10 @@ class SearchBudget:
                 f"the same model on any load; {stop}."
             )
         if self.source == "given":
-            return f"Search budget {self.seconds:.0f} s of wall clock, given with --budget-min; {stop}."
+            return (
+                f"Search budget {self.seconds:.0f} s of wall clock, given (--budget-min, or the "
+                f"experiment's budget_s); {stop}."
+            )
         return (
             f"Tuning budget {self.seconds:.0f} s of wall clock, sized to the data (--budget-min sets a "
             f"search budget): every default family is tried in full; {stop}."

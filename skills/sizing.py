@@ -63,9 +63,13 @@ def estimate(
     latency_p95_ms: float | None = None,
     memory_limit_mb: float | None = None,
     headroom: float = HEADROOM,
+    chosen: int | None = None,
 ) -> dict[str, Any]:
     """Replicas and per-replica resources for `target_qps` (None: one replica, planned at half its
-    capacity) within `latency_p95_ms` and `memory_limit_mb` (each None: no constraint)."""
+    capacity) within `latency_p95_ms` and `memory_limit_mb` (each None: no constraint).
+
+    `chosen`: the number of replicas the Server agent chose instead of the sized one; the estimate then says
+    what that many replicas would do, and `fits` is false when they are too few."""
     cap = float(capacity["capacity_qps"])
     levels = capacity["levels"]
     if cap <= 0:
@@ -77,10 +81,22 @@ def estimate(
     if latency_p95_ms is not None and target_qps and floor <= latency_p95_ms:
         while replicas < MAX_REPLICAS and predicted_p95(levels, target_qps / replicas) > latency_p95_ms:
             replicas += 1
+    sized = replicas
+    if chosen is not None and chosen != sized:
+        replicas = chosen
+        notes.append(
+            f"{chosen} replica{'s' if chosen > 1 else ''} chosen; the measurements size it at {sized}"
+        )
     planned = target_qps / replicas if target_qps else round(cap * 0.5, 1)
     p95 = predicted_p95(levels, planned)
     fits_latency = latency_p95_ms is None or p95 <= latency_p95_ms
-    if not fits_latency:
+    if target_qps and planned > cap:
+        fits_latency = False
+        notes.append(
+            f"{replicas} replica{'s' if replicas > 1 else ''} would each get {planned:.1f} QPS, more than "
+            f"the {cap:g} QPS one replica measured"
+        )
+    if latency_p95_ms is not None and p95 > latency_p95_ms and replicas == sized:
         notes.append(
             f"even lightly loaded, one replica's p95 is {p95:.1f} ms, over the {latency_p95_ms:g} ms "
             "target: more replicas cannot fix that; a faster model or runtime can"
@@ -95,6 +111,7 @@ def estimate(
     limit = int(memory_limit_mb) if memory_limit_mb else memory  # the person's container limit
     return {
         "replicas": replicas,
+        "sized_replicas": sized,
         "target_qps": target_qps,
         "latency_p95_target_ms": latency_p95_ms,
         "per_replica_capacity_qps": cap,

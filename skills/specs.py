@@ -252,6 +252,10 @@ class RunReport(BaseModel):
     test_data: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, Any] = Field(default_factory=dict, description="the Data agent's findings, in short")
     notes: list[str] = Field(default_factory=list)
+    review: list[str] = Field(
+        default_factory=list,
+        description="the Task agent's review: experiments, remedies, and what an unmet target would need",
+    )
     llm_usage: dict[str, Any] = Field(default_factory=dict, description="LLM calls, tokens, cost per agent")
     cross_check: dict[str, Any] = Field(
         default_factory=dict, description="the LLM's reading of the request vs the parser's"

@@ -629,11 +629,13 @@ def train(
     missed = not targets_met(spec.requirements, trained.cv_score) and any(
         r.name == search.metric for r in spec.requirements
     )
-    if (
-        kind == "sklearn"
-        and "logistic" in best_name
-        and (distill or (distill is None and (missed or teacher)))
-    ):
+    wanted = bool(distill or (distill is None and (missed or teacher)))
+    if wanted and not (kind == "sklearn" and "logistic" in best_name):
+        trained.notes.append(
+            f"Distillation was not tried: its student is a TF-IDF logistic regression and the search "
+            f"chose {best_name}; an experiment with families=['tfidf-logistic-regression'] distils into it."
+        )
+    if kind == "sklearn" and "logistic" in best_name and wanted:
         from skills.distill import distil_text
 
         why = "misses a target" if missed else "is within a limit the pretrained encoder is not"

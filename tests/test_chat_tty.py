@@ -115,7 +115,7 @@ def test_a_chat_session_asks_listens_and_finishes(
     interrupted = False
     while True:
         seen = child.expect(
-            [r"train_model\(\)", "Stop the run", r"relabel \d+ training rows", "start a web service",
+            [r"train_model\(", "Stop the run", r"relabel \d+ training rows", "start a web service",
              "Anything to change", pexpect.EOF]
         )  # fmt: skip
         if seen == 0 and not interrupted:
@@ -187,7 +187,7 @@ def test_ctrl_c_stops_a_chat_and_resume_finishes_it(
     child = chat("--data", str(train), "--approve", str(policy))  # type: ignore[operator]
     child.expect(PROMPT)
     child.sendline(REQUEST)
-    child.expect(r"train_model\(\)")
+    child.expect(r"train_model\(")
     child.sendintr()
     child.expect("Stop the run")
     child.sendline("y")
@@ -312,3 +312,41 @@ def test_a_yes_to_stop_stops_at_the_next_message_when_python_dropped_the_interru
         rendered.append("went on")
     assert rendered == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.slow
+def test_a_missed_target_is_negotiated_with_the_person(
+    chat: object, reviews: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The review asks the person what to do about a missed target: 'try' runs the remedy it
+    offered, 'go on' accepts the best model reached."""
+    train, _ = reviews
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("approvals:\n  default: deny\n  plan: approve\n", encoding="utf-8")
+    child = chat("--data", str(train), "--approve", str(policy))  # type: ignore[operator]
+    child.expect(PROMPT)
+    child.sendline("Tell whether a review is great. Accuracy at least 90%, under 1M parameters")
+    child.expect(r"Review: accuracy [0-9.]+ against the target >= 0.9")
+    child.expect("What would help: ")
+    child.expect("'try' to run remedy 1")
+    child.expect(PROMPT)
+    child.sendline("try")
+    child.expect("Trying it")
+    child.expect(r"train_model\(families=")
+    child.expect("Review: accuracy", timeout=600)
+    child.expect(PROMPT)
+    child.sendline("go on")
+    child.expect("Going on with the best model reached")
+    child.expect("Anything to change")
+    child.expect(PROMPT)
+    child.sendline("")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3, (tmp_path / "session.log").read_text()[-3000:]
+    run_dir = _run_dir(tmp_path)
+    state = json.loads((run_dir / "state.json").read_text())
+    assert [e["n"] for e in state["experiments"]] == [1, 2]
+    assert state["review"]["accepted"] is True and len(state["review"]["rounds"]) == 1
+    reviews_asked = [r for r in _records(run_dir) if r.get("event") == "review"]
+    assert [r.get("by") for r in reviews_asked] == ["person"]
+    assert "The person accepted the best model reached." in (run_dir / "report.md").read_text()

@@ -163,7 +163,8 @@ def test_human_output_shows_the_chat_and_the_requirements_table(
     assert result.code == 0, result.stderr
     for text in (
         "task_agent",
-        "data_agent calls prepare_data()",
+        "data_agent calls prepare_data(test_fraction=0.2, relabel_min_confidence=0.9)",
+        "model_agent calls train_model(families=",
         "NEXT: model_agent",
         "Requirements",
         "report:",

@@ -31,6 +31,7 @@ RUN_FILES = (
     "transcript.jsonl",
     "state.json",
 )
+FAMILY = "random-forest-classifier"  # the offline policy tries every default tabular family
 READING = {
     "task_type": "tabular_classification",
     "label_column": "cultivar",
@@ -84,14 +85,16 @@ def script() -> dict[str, list[Reply]]:
         ],
         "data_agent": [
             fail(500),
-            call("prepare_data"),
+            call("prepare_data", json.dumps({"test_fraction": 0.3})),  # the offline policy holds out 0.2
             dynamic(count_rows_code),
             dynamic(data_report_as_python),
         ],
         "model_agent": [
             fail(429, headers={"retry-after-ms": "20"}),
             call("deploy_service"),
-            call("train_model"),
+            call(
+                "train_model", json.dumps({"families": [FAMILY], "why": "a forest suits 13 numeric columns"})
+            ),
             dynamic(train_report(wrong=True)),
             dynamic(train_report(wrong=False)),
         ],
@@ -312,3 +315,22 @@ def test_llm_requests_and_responses_are_in_the_transcript_without_the_key(wire_r
         if path.is_file() and path.suffix in (".json", ".jsonl", ".md", ".txt", ".py", ".log", ""):
             assert KEY not in path.read_text(errors="ignore"), path
     assert KEY not in wire_run["result"].stdout + wire_run["result"].stderr
+
+
+def test_the_llms_own_choices_are_honoured_and_reported(wire_run: dict[str, Any]) -> None:
+    """The LLM chose a 30% test split and one family, where the offline policy holds out 20% and
+    tries every default family: the run does what the LLM chose, and the report says so."""
+    from agents.tool_args import DataArgs
+
+    run_dir = wire_run["dir"]
+    state = json.loads((run_dir / "state.json").read_text())
+    assert DataArgs().test_fraction != 0.3
+    assert state["steps"]["data"]["args"]["test_fraction"] == 0.3
+    data = state["steps"]["data"]["result"]
+    assert abs(data["n_test"] / (data["n_train"] + data["n_test"]) - 0.3) < 0.02
+    assert state["experiments"][0]["args"]["families"] == [FAMILY]
+    assert state["steps"]["train"]["result"]["family"] == FAMILY
+    assert [c["name"] for c in state["steps"]["train"]["result"]["candidates"]] == [FAMILY]
+    report = (run_dir / "report.md").read_text()
+    assert "prepare_data(test_fraction=0.3" in report and f"families=['{FAMILY}']" in report
+    assert "a forest suits 13 numeric columns" in report

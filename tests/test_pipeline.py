@@ -13,6 +13,7 @@ from agents import routing
 from agents.chat import AGENT_MODULES, plan_next
 from agents.prompts import load_prompt, render
 from agents.run_state import Run, RunOptions
+from agents.tool_args import ARGS
 from skills import pipeline
 from skills.pipeline import PIPELINE, SPECIALISTS, specialist_steps, tool_for, tools_of
 from skills.specs import TaskSpec
@@ -84,8 +85,13 @@ def test_each_agent_has_the_tools_of_the_steps_it_owns(tmp_path: Path) -> None:
 def test_the_prompts_tool_lists_are_filled_from_the_table(agent: str) -> None:
     text = load_prompt(agent)
     assert "{{" not in text and "}}" not in text
-    listed = re.findall(r"^- `([a-z_]+)` \(no arguments\):", text, re.MULTILINE)
-    assert listed == list(tools_of(agent))
+    listed = re.findall(
+        r"^- `([a-z_]+)` \((?:no arguments|arguments, each optional: ([a-z_, ]+))\):", text, re.MULTILINE
+    )
+    assert [tool for tool, _ in listed] == list(tools_of(agent))
+    for tool, names in listed:  # each tool's decisions, as agents.tool_args declares them
+        step = pipeline.step_for_tool(tool)
+        assert names.split(", ") == (list(ARGS[step].model_fields) or [""])
     mentioned = set(re.findall(r"`([a-z_]+)`", text)) & TOOLS
     assert mentioned == set(tools_of(agent))  # a prompt names no other agent's tool
     if agent == pipeline.HUB:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from agents.run_state import Run, RunOptions
+from agents.tool_args import Experiment
 from agents.tools import _train
 from skills.specs import DataReport, TaskSpec, TrainResult
 from skills.warm_start import around
@@ -50,10 +51,12 @@ def _run(tmp: Path, name: str, seed: int, relabel: dict[str, str] | None = None)
 
 def test_a_second_run_on_similar_data_warm_starts_from_the_first(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("TRAINER_AGENT_HOME", str(tmp_path / "home"))  # the real library is untouched
-    first = TrainResult.model_validate(_train(_run(tmp_path, "first", seed=0)))
+    first = TrainResult.model_validate(_train(_run(tmp_path, "first", seed=0), Experiment()))
     assert not any("Warm start" in n for n in first.notes)  # an empty library: nothing to start from
 
-    second = TrainResult.model_validate(_train(_run(tmp_path, "second", seed=1)))  # other reviews
+    second = TrainResult.model_validate(
+        _train(_run(tmp_path, "second", seed=1), Experiment())
+    )  # other reviews
     note = next(n for n in second.notes if n.startswith("Warm start from registered model"))
     warm = second.tuning["warm_start"]
     from skills.registry import Registry
@@ -67,7 +70,7 @@ def test_a_second_run_on_similar_data_warm_starts_from_the_first(tmp_path: Path,
 
     # other labels (the same reviews called good/bad): the library has nothing close
     other = _run(tmp_path, "other", seed=1, relabel={"great": "good", "other": "bad"})
-    third = TrainResult.model_validate(_train(other))
+    third = TrainResult.model_validate(_train(other, Experiment()))
     assert not any("Warm start" in n for n in third.notes) and "warm_start" not in third.tuning
 
 

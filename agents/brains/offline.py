@@ -9,17 +9,19 @@ specialist's spec, names the next speaker with `NEXT: <agent>`, and ends with `T
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from agents import summaries
+from agents import review, summaries
 from agents.brains.completion import FreeClient, completion
 from agents.routing import HUB, SPECIALISTS, TERMINATE
 from agents.run_state import Run
 from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
-from skills.pipeline import specialist_steps, tool_for
+from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
+from skills.pipeline import owner, specialist_steps, tool_for
 
 MODEL_NAME = "offline-planner"
 
@@ -30,6 +32,7 @@ class Action:
 
     tool: str | None = None
     text: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
@@ -37,8 +40,38 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
         return _task_agent(run, messages)
     for step in specialist_steps(agent_name):
         if not run.done(step):
-            return Action(tool=tool_for(step))
+            return Action(tool=tool_for(step), args=arguments(run, step))
+    if agent_name == owner("train") and (remedy := review.pending(run)) is not None:
+        last = messages[-1] if messages else {}
+        if not (last.get("tool_responses") or last.get("role") == "tool"):  # not yet called
+            return Action(tool=tool_for("train"), args=remedy)
     return Action(text=summaries.specialist_summary(agent_name, run))
+
+
+def arguments(run: Run, step: str) -> dict[str, Any]:
+    """The offline policy's decisions for `step`'s tool (`agents.tool_args`), every field spelled
+    out so the transcript shows them: the Data agent's split and relabelling bar, the plan's
+    families and search budget for the first experiment, int8 tried at export, replicas sized
+    from the measurements."""
+    from agents.experiments import plan_budget, plan_families
+
+    if step == "data":
+        return shown(DataArgs())
+    if step == "train":
+        budget = plan_budget(run) or {}
+        return shown(
+            Experiment(
+                families=plan_families(run) or None,
+                budget_s=budget.get("seconds"),
+                max_trials=run.options.max_trials,
+                why="the plan's search",
+            )
+        )
+    if step == "export":
+        return shown(ExportArgs())
+    if step == "serve":
+        return shown(ServeArgs())
+    return {}
 
 
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
@@ -67,6 +100,14 @@ def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
                 f"{last['name']} sent an invalid spec {MAX_SPEC_RETRIES + 1} times: {problem}"
             )
             return Action(text=f"Stopping: {run.fatal}\n{TERMINATE}")
+    if (said := review.task_turn(run, person=person.present(run))) is not None:
+        if said.rstrip().endswith("NEXT: user"):
+            person.chat_state(run)["awaiting"] = "review"
+            run.save()
+        if said.rstrip().endswith("NEXT: model_agent") or said.rstrip().endswith("NEXT: user"):
+            return Action(text=said)
+        following = next_work(run)
+        return Action(tool=following.tool, text=said + ("\n" + following.text if following.text else ""))
     return next_work(run)
 
 
@@ -96,4 +137,7 @@ class OfflinePlanner(FreeClient):
     def create(self, params: dict[str, Any]) -> ChatCompletion:
         assert self.run is not None, "OfflinePlanner needs the run (register_model_client(run=...))"
         action = decide(self.agent_name, self.run, list(params.get("messages", [])))
-        return completion(MODEL_NAME, action.text, [(None, action.tool, "{}")] if action.tool else [])
+        calls: list[tuple[str | None, str, str]] = []
+        if action.tool:
+            calls.append((None, action.tool, json.dumps(action.args)))
+        return completion(MODEL_NAME, action.text, calls)

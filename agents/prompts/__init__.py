@@ -35,21 +35,27 @@ def render(text: str, values: dict[str, str], where: str = "prompt") -> str:
 
 def pipeline_values(agent_name: str) -> dict[str, str]:
     """What the pipeline table says about `agent_name`, as the placeholders' text."""
+    from agents.tool_args import ARGS
+
     steps = [s for s in PIPELINE if s.owner == agent_name]
     if len(steps) == 1:
-        heading = "Your tool (call it once; never imitate its output):"
+        heading = "Your tool (its arguments are your decisions; never imitate its output):"
     else:
-        heading = "Your tools (call each once, in this order; never imitate their output):"
-    items = [
-        textwrap.fill(
-            f"- `{s.tool}` (no arguments): {s.detail}",
-            width=WIDTH,
-            subsequent_indent="  ",
-            break_long_words=False,
-            break_on_hyphens=False,
+        heading = (
+            "Your tools (in this order; their arguments are your decisions; never imitate their output):"
         )
-        for s in steps
-    ]
+    items = []
+    for s in steps:
+        fields = ARGS[s.name].model_fields
+        what = "no arguments" if not fields else "arguments, each optional: " + ", ".join(fields)
+        lines = [f"- `{s.tool}` ({what}): {s.detail}"]
+        lines += [f"  - {name}: {field.description}" for name, field in fields.items()]
+        items += [
+            textwrap.fill(
+                line, width=WIDTH, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+            )
+            for line in lines
+        ]
     return {
         "tools": "\n".join([heading, *items]),
         "calls": ", then ".join(f"`{tool}`" for tool in tools_of(agent_name)),
