@@ -53,9 +53,15 @@ def compress(
     ):
         variants += _prune_text(trained, info, x_test, y_test, key)
     else:
+        why = (
+            "pruning applies only to a single linear model's TF-IDF weights; naive Bayes and a soft "
+            "vote keep theirs, with the vocabulary sized to the limits while training"
+            if task == TaskType.TEXT_CLASSIFICATION
+            else "trees are shrunk while training"
+        )
         return {
             "status": "skipped",
-            "reason": "no compression applies to this family (trees are shrunk while training)",
+            "reason": f"no compression applies to this family ({why})",
             "variants": variants,
         }
     for v in variants[1:]:

@@ -104,14 +104,30 @@ def make_data(name: str, requirements: tuple[Requirement, ...] = ()) -> Built:
     return built
 
 
-def trained(name: str, requirements: tuple[Requirement, ...] = (), export: bool = False) -> Built:
-    """A model trained (and, with `export`, exported) on a named data set, cached."""
+def trained(
+    name: str,
+    requirements: tuple[Requirement, ...] = (),
+    export: bool = False,
+    families: tuple[str, ...] = (),
+) -> Built:
+    """A model trained (and, with `export`, exported) on a named data set, cached. `families`: the
+    catalog families to try instead of the default search (train_model's `families`), for a test of
+    one family's own properties; the default search's choice follows the catalog's defaults."""
     from skills.export import export_onnx
     from skills.train import train_model
 
     built = make_data(name, requirements)
+    if families:  # the same data, its own run directory
+        key = ("families", name, tuple(r.model_dump_json() for r in requirements), families)
+        if key not in _CACHE:
+            folder = built.run_dir.parent / f"{built.run_dir.name}-{'+'.join(families)}"
+            folder.mkdir()
+            _CACHE[key] = Built(spec=built.spec, data=built.data, run_dir=folder)
+        built = _CACHE[key]
     if built.train is None:
-        built.train = train_model(built.spec, built.data, built.run_dir, seed=0)
+        built.train = train_model(
+            built.spec, built.data, built.run_dir, seed=0, families=list(families) or None
+        )
     if export and built.export is None:
         built.export = export_onnx(built.spec, built.data, built.train, built.run_dir)
     return built

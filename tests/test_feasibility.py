@@ -190,7 +190,10 @@ def test_the_training_estimate_follows_measured_times_and_the_budget() -> None:
         "logistic-regression by 3-fold"
     )
     plan = {p["step"]: p["does"] for p in make_plan(text, estimate(text, n_rows=800))}
-    assert plan["train"].startswith("train tfidf-logistic-regression within the constraints")
+    assert plan["train"].startswith(  # the catalog's default text families and their soft vote
+        "try tfidf-complement-nb, tfidf-logistic-regression by 3-fold cross-validation, keep the best "
+        "(or their soft vote)"
+    )
     plan = {p["step"]: p["does"] for p in make_plan(text, estimate(text, n_rows=800, budget_min=2))}
     assert "tfidf-complement-nb" in plan["train"] and "torch-text-bag" in plan["train"]
 

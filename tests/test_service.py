@@ -187,7 +187,8 @@ def test_ready_version_and_shutdown_state(text_model):
     assert re.fullmatch(r"[0-9a-f]{12}", version)
     assert client.get("/openapi.json").json()["info"]["version"] == version
     metrics = client.get("/metrics").text
-    labels = f'family="tfidf-logistic-regression",task_type="text_classification",version="{version}"'
+    family = trained("fine_foods", export=True).train.family  # the default search's choice
+    labels = f'family="{family}",task_type="text_classification",version="{version}"'
     assert f"trainer_agent_model_info{{{labels}}} 1.0" in metrics
     assert _sample(metrics, "trainer_agent_ready") == 1
     app.state.service["ready"] = False  # what SIGTERM does first

@@ -91,8 +91,11 @@ def test_vocabulary_drops_pairs_with_unknown_words():
 # ---------------------------------------------------------------- training
 
 
+LR = ("tfidf-logistic-regression",)
+
+
 def test_text_model_on_fine_foods():
-    b = trained("fine_foods")
+    b = trained("fine_foods", families=LR)  # this family's own size formula and card
     r = b.train
     assert r.family == "tfidf-logistic-regression"
     assert r.labels == ["great", "other"]
@@ -111,6 +114,31 @@ def test_text_model_on_fine_foods():
     assert b.spec.request in card and "tfidf-logistic-regression" in card
     assert f"{r.metrics['accuracy']:.4f}" in card
     assert any("cross-validation" in n for n in r.notes)
+
+
+def test_default_text_search_keeps_the_best_cross_validated_candidate():
+    from skills.model_catalog import candidates
+    from skills.select_model import TIE_TOLERANCE
+
+    defaults = {c.name for c in candidates("text_classification") if c.default}
+    assert {"tfidf-logistic-regression", "tfidf-complement-nb"} <= defaults
+    b = trained("fine_foods")
+    r = b.train
+    assert r.family in defaults | {"soft-voting-ensemble"}
+    scored = {c["name"]: c["score"] for c in r.candidates if c.get("score") is not None}
+    assert {"tfidf-logistic-regression", "tfidf-complement-nb"} <= set(scored)  # both tried
+    [chosen] = [c for c in r.candidates if c["status"] == "chosen"]
+    best_single = max(v for name, v in scored.items() if name != "soft-voting-ensemble")
+    assert chosen["name"] == r.family
+    if r.family == "soft-voting-ensemble":  # kept only when it beats the best single model
+        assert chosen["score"] > best_single + TIE_TOLERANCE - 1e-4  # scores rounded to 4 places
+    else:  # scores this close count as a tie, which the smaller model wins
+        assert chosen["score"] >= best_single - TIE_TOLERANCE - 1e-4
+    test_labels = pd.read_csv(b.data.test_path)["score"]
+    assert r.metrics["accuracy"] > float((test_labels == "great").mean()) + 0.05
+    assert r.params == count_params(joblib.load(r.model_path))
+    if r.compression["status"] == "skipped":  # naive Bayes or a soft vote: says why, not "trees"
+        assert "TF-IDF weights" in r.compression["reason"], r.compression
 
 
 def test_text_model_respects_a_parameter_limit():
@@ -183,7 +211,7 @@ def test_iris_and_diabetes_models():
 
 
 def test_evaluation_extras_and_model_card():
-    b = trained("fine_foods")
+    b = trained("fine_foods", families=LR)  # pruning applies to a linear model's weights
     r = b.train
     assert r.plots == ["plots/confusion_matrix.png", "plots/learning_curve.png"]
     for plot in r.plots:
@@ -197,6 +225,7 @@ def test_evaluation_extras_and_model_card():
     # compression variants are re-evaluated and reported against the float model
     variants = r.compression["variants"]
     assert variants[0]["kept"] and all("score" in v and "params" in v for v in variants)
+    assert len(variants) > 1, r.compression
     assert all(v["params"] < r.params for v in variants[1:])
 
 
