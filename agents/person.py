@@ -289,7 +289,7 @@ def _paths_in(text: str) -> tuple[list[str], str | None]:
 
 def _carry_on(run: Run, messages: list[dict[str, Any]], note: str) -> Turn:
     """`note`, then whatever comes next: another question or gate, or the next step of the plan."""
-    from agents.brains.offline import next_work
+    from agents.brains.next_step import next_work
 
     turn = task_turn(run, messages)
     if turn is None:

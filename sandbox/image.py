@@ -23,24 +23,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
+
+from sandbox.image_hash import HASH_LABEL, PROJECT_ROOT, content_hash, project_files, project_hash
 
 DEFAULT_IMAGE = "trainer-agent-sandbox:latest"
 DEFAULT_BASE_IMAGE = "trainer-agent-base:bookworm"
-HASH_LABEL = "org.trainer-agent.content-hash"
 PROJECT_DIST = "trainer-agent"
-# Top-level parts of the project copied into the image (the setuptools packages + metadata).
-PROJECT_PARTS = ("agents", "skills", "sandbox", "configs", "pyproject.toml")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:
@@ -102,45 +99,14 @@ def fill_wheelhouse(pins: list[str], wheelhouse: Path, log: Callable[[str], None
         os.unlink(req_file)
 
 
-def _iter_project_files(root: Path) -> Iterable[Path]:
-    for part in PROJECT_PARTS:
-        path = root / part
-        if path.is_file():
-            yield path
-        elif path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-                    yield p
-
-
 def copy_project(root: Path, dest: Path) -> None:
     """Copy the project's packages into `dest` (replacing what was there)."""
     if dest.exists():
         shutil.rmtree(dest)
-    for src in _iter_project_files(root):
+    for src in project_files(root):
         target = dest / src.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
-
-
-def content_hash(context: Path, base_image_id: str) -> str:
-    """Hash of everything that decides the image: base image, Dockerfile, pins and project source."""
-    h = hashlib.sha256(base_image_id.encode())
-    for rel in ("Dockerfile", "requirements.txt"):
-        h.update(rel.encode() + b"\0" + (context / rel).read_bytes())
-    project = context / "project"
-    for p in sorted(project.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(project)).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def project_hash(root: Path = PROJECT_ROOT) -> str:
-    """Hash of the project source alone, also stored as a label so staleness can be reported."""
-    h = hashlib.sha256()
-    for p in _iter_project_files(root):
-        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def ensure_base_image(client, base_image: str, log: Callable[[str], None] = print) -> str:

@@ -55,7 +55,7 @@ def make_sandbox(
     if client is not None:
         import docker
 
-        from sandbox.image import project_hash
+        from sandbox.image_hash import project_hash
 
         try:
             image = client.images.get(config.image)
@@ -92,7 +92,7 @@ def check(config: SandboxConfig | None = None) -> dict[str, object]:
     import os
 
     from sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
-    from sandbox.image import HASH_LABEL, project_hash
+    from sandbox.image_hash import HASH_LABEL, project_hash
 
     config = config or SandboxConfig()
     gpus = host_gpus()

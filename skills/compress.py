@@ -30,7 +30,8 @@ def compress(
     out: Path,
     say: Any,
 ) -> dict[str, Any]:
-    from skills.train import primary_metric, upper_limit
+    from skills.model_size import upper_limit
+    from skills.search_defaults import primary_metric
 
     key, _ = primary_metric(task, spec.requirements)
     base = metrics.get(key)
@@ -96,7 +97,7 @@ def _torch_int8(trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, ke
 
     import torch
 
-    from skills.model_card import compute
+    from skills.evaluate import compute
     from skills.torch_text import predict_proba, quantize_net
 
     net, config = trained.model
@@ -126,9 +127,9 @@ def _prune_text(
 ) -> list[dict[str, Any]]:
     import numpy as np
 
-    from skills.model_card import compute
-    from skills.train import count_params, keep_whole_pairs
-    from skills.train_text import text_pipeline
+    from skills.evaluate import compute
+    from skills.model_size import count_params
+    from skills.text_features import keep_whole_pairs, text_pipeline
 
     pipe = trained.model
     vec, clf = pipe.named_steps["tfidf"], pipe.named_steps["clf"]

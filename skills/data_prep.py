@@ -9,13 +9,13 @@ The person's files are only read. Every change made to the data is recorded in
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from skills.data_io import load_table
+from skills.data_split import label_counts_of, require_two_classes, split_rows
 from skills.errors import NeedsInput, UserError
 from skills.specs import DataReport, TaskSpec, TaskType
 
@@ -106,8 +106,8 @@ def prepare_data(
         split_note = f"Test set: the user's file '{test_name}' ({len(test)} rows after cleaning)."
     else:
         if classification:
-            _require_two_classes(train, cols.label, train_name)
-        train, test, split_note = _split(train, cols.label, classification, train_name, seed, test_size)
+            require_two_classes(train, cols.label, train_name)
+        train, test, split_note = split_rows(train, cols.label, classification, train_name, seed, test_size)
         test_from = "split"
 
     leaked = _leaked_rows(train, test, cols)
@@ -121,7 +121,7 @@ def prepare_data(
         if train.empty:
             raise UserError(f"every usable row of '{train_name}' also appears in the test set")
     if classification:
-        _require_two_classes(train, cols.label, train_name)
+        require_two_classes(train, cols.label, train_name)
         _note_class_coverage(train, test, cols.label, notes)
     if not cols.text:
         _note_feature_oddities(train, cols, train_name, notes)
@@ -141,7 +141,7 @@ def prepare_data(
         label_column=cols.label,
         text_column=cols.text,
         feature_columns=cols.features,
-        label_counts=_label_counts(train, cols.label) if classification else {},
+        label_counts=label_counts_of(train, cols.label) if classification else {},
         dropped_rows=n_given - len(train) - len(test),
         duplicate_rows=duplicate_rows,
         missing_values=missing_values,
@@ -277,16 +277,6 @@ def _numeric_labels(labels: pd.Series, column: str, name: str) -> pd.Series:
     return values
 
 
-def _require_two_classes(df: pd.DataFrame, label: str, name: str) -> None:
-    classes = sorted(df[label].unique())
-    if len(classes) < 2:
-        only = f" ('{classes[0]}')" if classes else ""
-        raise UserError(
-            f"the label column '{label}' in '{name}' has only one class{only}; "
-            "a classifier needs at least two"
-        )
-
-
 def _note_conflicting_labels(df: pd.DataFrame, cols: _Columns, name: str, notes: list[str]) -> None:
     per_input = df.groupby(cols.features, dropna=False)[cols.label].nunique()
     conflicts = int((per_input > 1).sum())
@@ -314,41 +304,6 @@ def _leaked_rows(train: pd.DataFrame, test: pd.DataFrame, cols: _Columns) -> pd.
     return train_keys.isin(set(test_keys.tolist()))
 
 
-def _split(
-    df: pd.DataFrame, label: str, classification: bool, name: str, seed: int, test_size: float
-) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    from sklearn.model_selection import train_test_split
-
-    if len(df) < 2:
-        raise UserError(f"'{name}' has only {len(df)} usable row; at least two are needed to hold one out")
-    stratify = None
-    why_not = ""
-    if classification:
-        counts = df[label].value_counts()
-        n_test = math.ceil(test_size * len(df))
-        if counts.min() < 2:
-            rare = ", ".join(f"'{c}'" for c in counts[counts < 2].index)
-            why_not = (
-                f" (not stratified: {rare} {'has' if (counts < 2).sum() == 1 else 'have'} fewer than 2 rows)"
-            )
-        elif n_test < len(counts) or len(df) - n_test < len(counts):
-            why_not = f" (not stratified: too few rows for {len(counts)} classes)"
-        else:
-            stratify = df[label]
-    try:
-        train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=stratify)
-    except ValueError as err:
-        raise UserError(
-            f"'{name}' has too few usable rows ({len(df)}) to hold out a test set: {err}"
-        ) from None
-    kind = "a stratified" if stratify is not None else "a random"
-    note = (
-        f"Test set: {kind} {test_size:.0%} split of '{name}' with seed {seed}{why_not}: "
-        f"{len(train)} train / {len(test)} test rows."
-    )
-    return train.sort_index(), test.sort_index(), note
-
-
 def _note_class_coverage(train: pd.DataFrame, test: pd.DataFrame, label: str, notes: list[str]) -> None:
     train_classes, test_classes = set(train[label]), set(test[label])
     counts = train[label].value_counts()
@@ -374,10 +329,6 @@ def _note_feature_oddities(df: pd.DataFrame, cols: _Columns, name: str, notes: l
             notes.append(f"'{name}': feature '{c}' has a single value; it cannot help a model.")
         elif not pd.api.types.is_numeric_dtype(df[c]) and distinct == len(df) and len(df) >= 20:
             notes.append(f"'{name}': feature '{c}' is different in every row; it looks like an identifier.")
-
-
-def _label_counts(df: pd.DataFrame, label: str) -> dict[str, int]:
-    return {str(k): int(v) for k, v in df[label].value_counts().sort_index().items()}
 
 
 # --- the data card -------------------------------------------------------------------------

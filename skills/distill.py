@@ -104,7 +104,7 @@ def distil_text(
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
-    from skills.train_text import Counts
+    from skills.text_features import Counts
 
     x = np.asarray(x, dtype=object)
     y = np.asarray([str(v) for v in y], dtype=object)

@@ -124,7 +124,7 @@ def _vocabulary(texts: Sequence[str], tokenizer: Any, pattern: str) -> list[str]
     """The training words (most frequent first), then the model's whole words (not ## pieces)."""
     import re
 
-    from skills.torch_text import build_vocab
+    from skills.text_net import build_vocab
 
     words = build_vocab(texts, 1_000_000, pattern, min_count=1)
     seen = set(words)
@@ -145,7 +145,7 @@ def build_embed_net(
     from transformers.utils import logging as hf_logging
 
     from skills.hf_text import _config_dict, _pretrained_pieces
-    from skills.torch_text import TextNetConfig, make_net
+    from skills.text_net import TextNetConfig
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     level = hf_logging.get_verbosity()
@@ -179,7 +179,7 @@ def build_embed_net(
         sep_id=new_sep,
         source=f"pretrained from {model_path}",
     )
-    net = make_net(config)
+    net = embed_net(config)
     missing, unexpected = net.encoder.load_state_dict(encoder.state_dict(), strict=False)
     assert not unexpected and not [m for m in missing if "position_ids" not in m], (missing, unexpected)
     return net, config
@@ -191,7 +191,7 @@ def embeddings(net: Any, config: Any, texts: Sequence[str], batch_size: int = BA
     import numpy as np
     import torch
 
-    from skills.torch_text import _batch, encode
+    from skills.text_net import batch_ids, encode
 
     ids = encode(texts, config)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -200,7 +200,7 @@ def embeddings(net: Any, config: Any, texts: Sequence[str], batch_size: int = BA
     with torch.inference_mode():
         for i in range(0, len(order), batch_size):
             rows = order[i : i + batch_size]
-            out[rows] = net.embed(_batch([ids[r] for r in rows])).numpy()
+            out[rows] = net.embed(batch_ids([ids[r] for r in rows])).numpy()
     return out
 
 
@@ -299,7 +299,7 @@ def fine_tune(
     import torch
 
     from skills.early_stopping import TIME_CUT
-    from skills.torch_text import _batch, _predict_ids, encode, label_indices
+    from skills.text_net import batch_ids, encode, label_indices, predict_ids
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -312,7 +312,7 @@ def fine_tune(
     val, tr = order[:n_val], order[n_val:]
 
     def val_accuracy() -> float:
-        pred = _predict_ids(net, [ids[i] for i in val], batch_size=BATCH).argmax(axis=1)
+        pred = predict_ids(net, [ids[i] for i in val], batch_size=BATCH).argmax(axis=1)
         return float(np.mean(pred == y_score[val]))
 
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
@@ -329,7 +329,7 @@ def fine_tune(
                 break
             rows = perm[i : i + BATCH]
             loss = torch.nn.functional.cross_entropy(
-                net.logits(_batch([ids[r] for r in rows])), torch.tensor(y[rows], dtype=torch.long)
+                net.logits(batch_ids([ids[r] for r in rows])), torch.tensor(y[rows], dtype=torch.long)
             )
             opt.zero_grad()
             loss.backward()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.specs import Requirement, RequirementResult
+from skills.specs import Requirement, RequirementResult, TaskType
 
 
 def compute_metrics(
@@ -208,3 +208,9 @@ def _save(fig: Any, plt: Any, path: Path, root: Path) -> str:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return str(path.relative_to(root))
+
+
+def compute(task: TaskType, y_true: Any, pred: Any, proba: Any, labels: list[str]) -> dict[str, float]:
+    if task == TaskType.TABULAR_REGRESSION:
+        return compute_metrics(task, y_true, pred)
+    return compute_metrics(task, y_true, pred, proba, labels)

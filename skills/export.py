@@ -14,7 +14,6 @@ Outputs: classifiers "label" and "probabilities" (columns in the order of the me
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sys
 from pathlib import Path
@@ -22,17 +21,25 @@ from typing import Any
 
 from skills.errors import UserError
 from skills.evaluate import compute_metrics
-from skills.onnx_predict import META_KEY, OnnxPredictor
+from skills.model_data import load_features
+from skills.model_files import read_model_info
+from skills.onnx_predict import OnnxPredictor
+from skills.onnx_tail import (
+    class_parity,
+    example_input,
+    finish_export,
+    held_out_rows,
+    stamp_metadata,
+    write_onnx,
+)
 from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
-from skills.train import TOKEN_PATTERN, load_features, read_csv, read_model_info
+from skills.text_features import TOKEN_PATTERN
 
 # Opset 17 / ai.onnx.ml 3 run on every onnxruntime since 1.13 and keep tree ensembles in the
 # attribute form that `onnx_param_count` reads.
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 LATENCY_CALLS = 200
 BATCH_SIZE = 32
-PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
-EXAMPLE_CHARS = 300
 
 
 def _initial_types(info: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -62,25 +69,6 @@ def _options(pipe: Any) -> dict[int, dict[str, Any]]:
                 if hasattr(member, "steps"):
                     options |= {k: v for k, v in _options(member).items() if k not in options}
     return options
-
-
-def _example(task: TaskType, info: dict[str, Any], test_path: str) -> Any:
-    """One input from the test set, for the API docs."""
-    import pandas as pd
-
-    frame = read_csv(test_path).head(1)
-    if frame.empty:
-        return None
-    if task == TaskType.TEXT_CLASSIFICATION:
-        return str(frame[info["text_column"]].iloc[0])[:EXAMPLE_CHARS]
-    row: dict[str, float | str | None] = {}
-    for spec in info["inputs"]:
-        value = frame[spec["column"]].iloc[0]
-        if pd.isna(value):
-            row[spec["column"]] = None
-        else:
-            row[spec["column"]] = float(value) if spec["kind"] == "float" else str(value)
-    return row
 
 
 @functools.cache
@@ -130,116 +118,13 @@ def convert(pipe: Any, info: dict[str, Any], example: Any = None) -> Any:
     return stamp_metadata(onx, info, info.get("labels") or [], example)
 
 
-def stamp_metadata(onx: Any, info: dict[str, Any], labels: list[str], example: Any) -> Any:
-    """Write the `trainer_agent` metadata the predictor and the service read into an ONNX model."""
-    meta = {
-        "task_type": info["task_type"],
-        "labels": labels,
-        "inputs": info["inputs"],
-        "text_column": info.get("text_column"),
-        "label_column": info["label_column"],
-        "family": info["family"],
-        "params": info.get("params"),
-        "example": example,
-    }
-    entry = onx.metadata_props.add()
-    entry.key, entry.value = META_KEY, json.dumps(meta)
-    onx.producer_name = "trainer-agent"
-    onx.doc_string = f"{info['family']} for {info['task_type']}"
-    return onx
-
-
-def _rows(task: TaskType, info: dict[str, Any], test_path: str) -> list[Any]:
-    """The test set as the predictor's plain-Python rows (strings or records by column)."""
-    import pandas as pd
-
-    frame = read_csv(test_path)
-    if task == TaskType.TEXT_CLASSIFICATION:
-        return ["" if pd.isna(v) else str(v) for v in frame[info["text_column"]]]
-    cols = [i["column"] for i in info["inputs"]]
-    records = frame[cols].astype(object).where(frame[cols].notna(), None).to_dict("records")
-    for rec in records:
-        for spec in info["inputs"]:
-            v = rec[spec["column"]]
-            if v is not None:
-                rec[spec["column"]] = float(v) if spec["kind"] == "float" else str(v)
-    return records
-
-
 def measure_latency(
     predictor: OnnxPredictor, rows: list[Any], calls: int = LATENCY_CALLS
 ) -> dict[str, float]:
     """p50/p95/p99 in ms of single-row calls (input building included), after a short warm-up."""
-    from skills.benchmark import batches_of, percentiles, time_calls
+    from skills.timing import batches_of, percentiles, time_calls
 
     return percentiles(time_calls(lambda b: predictor.run(predictor.feeds(b)), batches_of(rows, 1), calls))
-
-
-def write_onnx(onx: Any, out_dir: str | Path) -> Path:
-    """out_dir/exports/model.onnx, written."""
-    path = Path(out_dir) / "exports" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(onx.SerializeToString())
-    return path
-
-
-def class_parity(
-    task: TaskType,
-    y_test: Any,
-    onnx_labels: Any,
-    onnx_proba: Any,
-    ref_labels: Any,
-    ref_proba: Any,
-    labels: list[str],
-) -> Parity:
-    """How far a classifier's ONNX outputs are from the trained model's on the same test rows."""
-    import numpy as np
-
-    return Parity(
-        n=len(onnx_labels),
-        label_agreement=float(np.mean(onnx_labels == np.asarray(ref_labels).astype(str))),
-        max_abs_diff=float(np.abs(onnx_proba - np.asarray(ref_proba, dtype=float)).max()),
-        onnx_metrics=compute_metrics(task, y_test, onnx_labels, onnx_proba, labels),
-    )
-
-
-def finish_export(
-    path: Path,
-    rows: list[Any],
-    parity: Parity,
-    batch_size: int,
-    quantize: bool,
-    tensorrt: str | None,
-    tensorrt_skip: str = "",
-) -> ExportResult:
-    """The checked export: benchmark `path` on `rows`, then an int8 copy (with `quantize`) and a
-    TensorRT engine (a precision, where a GPU allows; `tensorrt_skip` says why none is tried)."""
-    import logging
-
-    from skills.benchmark import benchmark_model
-    from skills.quantize import quantize_int8
-    from skills.tensorrt_convert import tensorrt_engine
-
-    bench = benchmark_model(path, rows, batch_size=batch_size)
-    sample = rows[:PARITY_SAMPLE]
-    logging.disable(logging.WARNING)  # onnxruntime's quantizer logs advice on Conv graphs to the root logger
-    try:
-        quantization = quantize_int8(path, sample) if quantize else {"status": "off"}
-    finally:
-        logging.disable(logging.NOTSET)
-    if tensorrt_skip:
-        engine: dict[str, Any] = {"status": "skipped", "reason": tensorrt_skip}
-    else:
-        engine = tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"}
-    return ExportResult(
-        onnx_path=str(path),
-        size_bytes=path.stat().st_size,
-        parity=parity,
-        latency_ms=bench["batch_1_ms"],
-        benchmark=bench,
-        quantization=quantization,
-        tensorrt=engine,
-    )
 
 
 def export_onnx(
@@ -270,17 +155,17 @@ def export_onnx(
         from skills.export_torch import export_torch_model
 
         result = export_torch_model(spec, data, train, out_dir, quantize=quantize, batch_size=batch_size)
-        rows = _rows(task, info, data.test_path)[:LATENCY_CALLS]
+        rows = held_out_rows(task, info, data.test_path)[:LATENCY_CALLS]
         result.benchmark = {
             **result.benchmark,
             **torch_eager_comparison(train.model_path, result.onnx_path, rows),
         }
         return result
     pipe = joblib.load(train.model_path)
-    path = write_onnx(convert(pipe, info, _example(task, info, data.test_path)), out_dir)
+    path = write_onnx(convert(pipe, info, example_input(task, info, data.test_path)), out_dir)
     predictor = OnnxPredictor(path)
     x_test, y_test = load_features(task, info, data.test_path)
-    rows = _rows(task, info, data.test_path)
+    rows = held_out_rows(task, info, data.test_path)
     if not rows:
         raise UserError(f"Test data {data.test_path} has no rows to check the exported model on.")
     try:
@@ -311,7 +196,7 @@ _BRANCH_MODES = {b"BRANCH_LEQ", b"BRANCH_LT", b"BRANCH_GTE", b"BRANCH_GT", b"BRA
 
 
 def onnx_param_count(path: str | Path) -> int:
-    """Learned numbers stored in an exported model, counted as `skills.train.count_params` counts
+    """Learned numbers stored in an exported model, counted as `skills.model_size.count_params` counts
     them, to cross-check it:
 
     - float initializers (e.g. TF-IDF idf weights), all elements;
@@ -371,7 +256,8 @@ def torch_eager_comparison(model_path: str | Path, onnx_path: str | Path, rows: 
     `speedup_vs_eager` is the eager p50 over the ONNX p50."""
     import torch
 
-    from skills.benchmark import batches_of, compare_runtimes
+    from skills.benchmark import compare_runtimes
+    from skills.timing import batches_of
     from skills.torch_text import load_text_net, predict_proba
 
     model, config = load_text_net(model_path)

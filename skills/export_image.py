@@ -138,7 +138,7 @@ def image_to_onnx(model: Any, info: dict[str, Any], example: Any = None) -> Any:
     """The ONNX ModelProto of a trained image model (either family), with trainer-agent's metadata."""
     import onnx
 
-    from skills.export import stamp_metadata
+    from skills.onnx_tail import stamp_metadata
 
     spec = info["inputs"][0]
     side, channels = int(spec["side"]), int(spec["channels"])
@@ -174,10 +174,11 @@ def export_image_model(
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx for an image model; check parity with the trained model on
     the test images (sent through the predictor as base64 PNGs, so decoding is checked too)."""
-    from skills.export import class_parity, finish_export, write_onnx
     from skills.image_data import encode_png, open_image
+    from skills.model_data import load_features
+    from skills.model_files import load_model, predict_with, read_model_info
     from skills.onnx_predict import OnnxPredictor
-    from skills.train import load_features, load_model, predict_with, read_model_info
+    from skills.onnx_tail import class_parity, finish_export, write_onnx
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)

@@ -45,8 +45,8 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from skills.export import stamp_metadata
-    from skills.torch_text import PAD_TOKEN
+    from skills.onnx_tail import stamp_metadata
+    from skills.text_net import PAD_TOKEN
 
     # what the Tokenizer pads with must never be a token: "#" is a word of a vocabulary that keeps
     # punctuation (skills.embed_text), and no run of two or more "#" is a token of its pattern
@@ -140,18 +140,20 @@ def export_torch_model(
     import numpy as np
     import pandas as pd
 
-    from skills.export import _example, _rows, class_parity, finish_export, write_onnx
+    from skills.model_files import read_model_info
     from skills.onnx_predict import OnnxPredictor
+    from skills.onnx_tail import class_parity, example_input, finish_export, held_out_rows, write_onnx
     from skills.specs import TaskType
     from skills.torch_text import load_text_net, predict_proba
-    from skills.train import read_model_info
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
     model, config = load_text_net(train.model_path)
-    path = write_onnx(text_net_to_onnx(model, config, info, _example(task, info, data.test_path)), out_dir)
+    path = write_onnx(
+        text_net_to_onnx(model, config, info, example_input(task, info, data.test_path)), out_dir
+    )
 
-    rows = _rows(task, info, data.test_path)
+    rows = held_out_rows(task, info, data.test_path)
     if not rows:
         raise UserError(f"Test data {data.test_path} has no rows to check the exported model on.")
     predictor = OnnxPredictor(path)

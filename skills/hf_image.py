@@ -146,7 +146,7 @@ def build_hf_image(
     len(labels) classes, or a ViT from scratch with `scratch` (the catalog's config)."""
     from transformers import AutoModelForImageClassification, ViTConfig, ViTForImageClassification
 
-    from skills.image_cnn import ImageNetConfig
+    from skills.image_net_config import ImageNetConfig
 
     labels = [str(v) for v in labels]
     id2label = dict(enumerate(labels))

@@ -111,7 +111,8 @@ def load_or_build(
         BertForSequenceClassification,
     )
 
-    from skills.model_catalog import candidate, resolve_pretrained
+    from skills.model_catalog import candidate
+    from skills.model_library import resolve_pretrained
 
     id2label = dict(enumerate(labels))
     label2id = {v: k for k, v in id2label.items()}
@@ -409,7 +410,7 @@ def build_transformer(
 ) -> tuple[Any, Any]:
     """(net, TextNetConfig): from the saved model at `model_path` (its tokenizer gives each word's
     pieces), or a BERT from scratch whose vocabulary is the word vocabulary."""
-    from skills.torch_text import TextNetConfig, build_vocab, make_net
+    from skills.text_net import TextNetConfig, build_vocab
 
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
     n = max(2, len(classes))
@@ -438,7 +439,7 @@ def build_transformer(
             cls_id=cls,
             source=f"pretrained from {model_path}",
         )
-        net = make_net(net_config)
+        net = transformer_net(net_config)
         missing, unexpected = net.model.load_state_dict(model.state_dict(), strict=False)
         assert not unexpected and not [k for k in missing if "position_ids" not in k], (missing, unexpected)
         return net, net_config
@@ -458,7 +459,7 @@ def build_transformer(
         cls_id=len(words) + 2,
         source=SCRATCH_SOURCE,
     )
-    return make_net(net_config), net_config
+    return transformer_net(net_config), net_config
 
 
 def fit_transformer_net(
@@ -493,7 +494,7 @@ def fit_transformer_net(
     from torch import nn
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from skills.torch_text import _batch, encode, label_indices
+    from skills.text_net import batch_ids, encode, label_indices
 
     set_seed(seed)
     classes = sorted({str(v) for v in labels})
@@ -525,7 +526,7 @@ def fit_transformer_net(
 
     def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         return {
-            "input_ids": _batch([b["input_ids"] for b in batch]),
+            "input_ids": batch_ids([b["input_ids"] for b in batch]),
             "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long),
         }
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import train_epochs
+from skills.image_net_config import CNN_WIDTHS, ImageNetConfig
 from skills.image_recipe import Progress, augment, shift_for, warmup_cosine
 from skills.net_io import load_net, save_net
 
-CNN_WIDTHS = ((16, 32, 64), (8, 16, 32), (4, 8, 16))  # tried in turn until the parameter limit holds
 EPOCHS = 30  # the default cap; early stopping usually ends sooner
 PATIENCE = 8  # epochs without a better validation accuracy (the cosine decay climbs late)
 LR, WEIGHT_DECAY = 3e-3, 5e-4
@@ -40,27 +39,6 @@ def cnn_params(side: int, channels: int, classes: int, widths: tuple[int, ...]) 
     cells = (side // 2 ** (len(widths) - 1)) ** 2
     k = max(2, classes)
     return total + c * cells * k + k
-
-
-@dataclass
-class ImageNetConfig:
-    """Saved next to the weights; loading rebuilds the net from it."""
-
-    labels: list[str]
-    side: int
-    channels: int
-    widths: list[int] = field(default_factory=lambda: list(CNN_WIDTHS[0]))
-    history: list[dict[str, float]] = field(default_factory=list)
-    # arch "hf": a transformers classifier (`skills.hf_image`) rebuilt from `hf_config`; it resizes
-    # to model_side, converts to model_channels and normalises with mean/std inside the net
-    arch: str = "cnn"
-    hf_config: dict[str, Any] = field(default_factory=dict)
-    model_side: int = 0
-    model_channels: int = 0
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-    source: str = ""
-    recipe: dict[str, Any] = field(default_factory=dict)  # how it was trained (shift, flip, lr, ...)
 
 
 def make_image_net(config: ImageNetConfig, batch_norm: bool = False) -> Any:

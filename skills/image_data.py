@@ -240,7 +240,7 @@ def prepare_images(
     Raises:
         UserError: no image decodes, a column is missing, or there are too few images or classes.
     """
-    from skills.data_prep import _label_counts, _require_two_classes, _split
+    from skills.data_split import label_counts_of, require_two_classes, split_rows
 
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
@@ -268,12 +268,12 @@ def prepare_images(
                 "(train/test leakage)."
             )
             train = train[~leaked]
-        _require_two_classes(train, "label", train_name)
+        require_two_classes(train, "label", train_name)
         test_from = "user"
         split_note = f"Test set: the user's images '{test_name}' ({len(test)} after cleaning)."
     else:
-        _require_two_classes(train, "label", train_name)
-        train, test, split_note = _split(train, "label", True, train_name, seed, test_size)
+        require_two_classes(train, "label", train_name)
+        train, test, split_note = split_rows(train, "label", True, train_name, seed, test_size)
         test_from = "split"
     notes.append(split_note)
     columns = [IMAGE_COLUMN, "label", "width", "height", "mode"]
@@ -292,7 +292,7 @@ def prepare_images(
         label_column=label,
         text_column=None,
         feature_columns=[IMAGE_COLUMN],
-        label_counts=_label_counts(train, "label"),
+        label_counts=label_counts_of(train, "label"),
         dropped_rows=max(0, given - len(train) - (len(test) if test_from == "split" else 0)),
         duplicate_rows=duplicates,
         notes=notes,

@@ -124,7 +124,7 @@ async def _one(pool: _Pool, payload: bytes, timeout: float) -> tuple[str | None,
 
 
 def _summary(latencies: list[float], errors: dict[str, int], elapsed: float) -> dict[str, Any]:
-    from skills.benchmark import percentiles
+    from skills.timing import percentiles
 
     pct = percentiles(latencies)
     return {
@@ -175,7 +175,7 @@ async def _open_loop(
         tasks.append(asyncio.create_task(one(k)))
     await asyncio.gather(*tasks)
     pool.close()
-    from skills.benchmark import percentiles
+    from skills.timing import percentiles
 
     elapsed = max(last_done, start + n / rate) - start
     return {

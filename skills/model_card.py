@@ -6,34 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skills.evaluate import compute
 from skills.specs import DataReport, TaskSpec, TaskType, TrainResult
+from skills.trained import Trained
 
 LEARNING_CURVE_MAX_S = 20.0  # refit for a learning curve only when one fit is this quick
-
-
-@dataclass
-class Trained:
-    family: str
-    framework: str  # sklearn | torch
-    model: Any  # a fitted pipeline, or (net, config) for torch
-    params: int
-    source: str = "sklearn"
-    hyper: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    tuning: dict[str, Any] = field(default_factory=dict)
-    distillation: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
-    cv_score: dict[str, float] = field(default_factory=dict)
-    train_seconds: float = 0.0
-    seed: int = 0
-    refit: Callable[[float], Any] | None = None  # fits the family on a share of the rows (learning curve)
-    train_data: tuple[Any, Any] | None = None  # (x, y) the model was fitted on, for compression refits
-    before_model: Any = None  # the model before distillation, evaluated on the held-out data too
 
 
 def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> tuple[Path, int]:
@@ -50,7 +30,7 @@ def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> 
         path = models / "model.pt"
         net, config = trained.model
         return path, save_text_net(net, config, path)
-    from skills.train import save_joblib
+    from skills.model_files import save_joblib
 
     path = models / "model.joblib"
     return path, save_joblib(trained.model, path)
@@ -66,7 +46,9 @@ def finish_training(
 ) -> TrainResult:
     from skills.compress import compress
     from skills.evaluate import calibration, confusion_png, learning_curve_png
-    from skills.train import count_params, load_features, predict_with, upper_limit
+    from skills.model_data import load_features
+    from skills.model_files import predict_with
+    from skills.model_size import count_params, upper_limit
 
     task = TaskType(spec.task_type)
     path, size = save_model(trained, out / "models", task)
@@ -140,17 +122,9 @@ def finish_training(
     return result
 
 
-def compute(task: TaskType, y_true: Any, pred: Any, proba: Any, labels: list[str]) -> dict[str, float]:
-    from skills.evaluate import compute_metrics
-
-    if task == TaskType.TABULAR_REGRESSION:
-        return compute_metrics(task, y_true, pred)
-    return compute_metrics(task, y_true, pred, proba, labels)
-
-
 def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, info: dict[str, Any]) -> list:
     """Held-out score of the family refitted on 25%, 50% and 100% of the training rows."""
-    from skills.train import predict_with
+    from skills.model_files import predict_with
 
     assert trained.refit is not None
     key = "r2" if task == TaskType.TABULAR_REGRESSION else "accuracy"
@@ -190,7 +164,7 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         "",
         "## Model",
         f"- Family: {result.family} ({result.source})",
-        f"- Parameters: {result.params:,} (see `skills.train.count_params` for what is counted)",
+        f"- Parameters: {result.params:,} (see `skills.model_size.count_params` for what is counted)",
         f"- Saved size: {result.size_bytes:,} bytes (`{Path(result.model_path).name}`)",
         f"- Training time: {result.train_seconds:.1f} s",
         "- Hyperparameters:",

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from skills.errors import UserError
-from skills.model_library import MODELS_ENV  # noqa: F401  (re-exported: the model library's variable)
 
 CATALOG = Path(__file__).resolve().parents[1] / "configs" / "models.yaml"
 _NAMES = {"features", "classes", "rows", "vocab", "embed", "hidden", "channels", "max", "min"}
@@ -131,34 +130,3 @@ def candidate(task_type: Any, name: str) -> Candidate:
         if c.name == name:
             return c
     raise UserError(f"No model family '{name}' for {getattr(task_type, 'value', task_type)} in the catalog.")
-
-
-def resolve_pretrained(cand: Candidate, model_dir: str | Path | None = None) -> tuple[str, str | None]:
-    """Where a transformers model comes from: ("pretrained-local", dir) when `model_dir` or the model
-    library (`skills.model_library`: $TRAINER_AGENT_MODELS or ~/.trainer-agent/models, under the
-    family's or a pretrained name) holds a saved model; ("pretrained-package", dir) when an
-    installed package the family names ships one; ("pretrained-cache", dir) when the HF cache has
-    one of the catalog's names; else ("from-scratch", None): no download is attempted, since
-    training runs in a sandbox without network."""
-    from skills.model_library import find_in_packages, library_dir
-
-    roots = [Path(model_dir)] if model_dir else []
-    roots.append(library_dir())
-    for root in roots:
-        for sub in (root, root / cand.name, *(root / n.split("/")[-1] for n in cand.pretrained)):
-            if (sub / "config.json").is_file():
-                return "pretrained-local", str(sub)
-    if model_dir and not Path(model_dir).is_dir():
-        raise UserError(f"Model directory {model_dir} does not exist.")
-    if cand.packages and (shipped := find_in_packages(cand.packages)) is not None:
-        return "pretrained-package", str(shipped[1])
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        for name in cand.pretrained:
-            hit = try_to_load_from_cache(name, "config.json")
-            if isinstance(hit, str):
-                return "pretrained-cache", str(Path(hit).parent)
-    except Exception:  # no hub library or a broken cache: build from scratch
-        pass
-    return "from-scratch", None

@@ -46,7 +46,8 @@ def _family(task: TaskType) -> str:
 def _tries(task: TaskType, budget: bool) -> list[str]:
     """The catalog families the search tries, in the order it tries them (`skills.select_model`):
     the defaults, or every exportable model family within a budget."""
-    from skills.model_catalog import candidates, pretrained_only, resolve_pretrained
+    from skills.model_catalog import candidates, pretrained_only
+    from skills.model_library import resolve_pretrained
 
     try:
         cands = [c for c in candidates(task) if c.role == "model" and (c.exportable if budget else c.default)]

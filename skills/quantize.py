@@ -37,8 +37,8 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from skills.benchmark import batches_of, percentiles, time_calls
     from skills.onnx_predict import OnnxPredictor
+    from skills.timing import batches_of, percentiles, time_calls
 
     src = Path(onnx_path)
     model = onnx.load(str(src))

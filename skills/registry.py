@@ -117,9 +117,10 @@ class Registry:
     def reuse(self, spec: TaskSpec, data: DataReport, out_dir: str | Path) -> TrainResult | None:
         """Copy a registered model that meets the request into `out_dir`/models, re-evaluate it on the
         held-out data, and return its TrainResult (with `reused_from` and the time saved), or None."""
-        from skills.model_card import compute
+        from skills.evaluate import compute
+        from skills.model_data import load_features
+        from skills.model_files import load_model, predict_with, read_model_info
         from skills.specs import TaskType
-        from skills.train import load_features, load_model, predict_with, read_model_info
 
         start = time.perf_counter()
         entry, _ = self.find(spec, data)

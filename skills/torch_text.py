@@ -1,7 +1,7 @@
 """A small PyTorch text classifier with its own word vocabulary, trained with early stopping.
 
 Tokens are the same as the TF-IDF models' (lower-cased ASCII words of 2+ characters, see
-`skills.train.TOKEN_PATTERN`), so the ONNX graph can tokenize with the standard StringNormalizer
+`skills.text_features.TOKEN_PATTERN`), so the ONNX graph can tokenize with the standard StringNormalizer
 and Tokenizer ops (`skills.export_torch`). Ids: 0 padding, 1 unknown word, 2.. the vocabulary.
 
     model, history = fit_text_net(texts, labels, arch="bag", vocab_size=20000, epochs=10,
@@ -12,71 +12,16 @@ and Tokenizer ops (`skills.export_torch`). Ids: 0 padding, 1 unknown word, 2.. t
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import train_epochs
 from skills.net_io import load_net, save_net
+from skills.text_net import PAD, TextNetConfig, batch_ids, build_vocab, encode, label_indices, predict_ids
 
-PAD, UNK = 0, 1
-PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with (longer when "#" is a word: skills.export_torch)
-MAX_LEN = 256
 ARCHS = ("bag", "cnn")
 EPOCHS = 15  # fit_text_net: epochs at most (early stopping on validation)
-
-
-@dataclass
-class TextNetConfig:
-    """Saved next to the weights; loading rebuilds the net from it."""
-
-    arch: str
-    vocab: list[str]
-    labels: list[str]
-    embed: int = 64
-    hidden: int = 64
-    max_len: int = MAX_LEN
-    token_pattern: str = r"[a-zA-Z0-9_]{2,}"
-    history: list[dict[str, float]] = field(default_factory=list)
-    # arch "transformer" (`skills.hf_text.transformer_net`): the transformers config (to_dict), the
-    # subword pieces of each word id (rows padded with the model's pad id), the [CLS] id (-1: none)
-    # and where the weights came from ("pretrained from <dir>" or "from scratch (...)").
-    hf_config: dict[str, Any] = field(default_factory=dict)
-    pieces: list[list[int]] = field(default_factory=list)
-    cls_id: int = -1
-    source: str = ""
-    sep_id: int = -1  # arch "embed-linear" (`skills.embed_text`): [SEP] after the last piece
-
-
-def tokenize(text: str, pattern: str) -> list[str]:
-    return re.findall(pattern, text.lower())
-
-
-def build_vocab(texts: Sequence[str], size: int, pattern: str, min_count: int = 2) -> list[str]:
-    """The `size` most frequent tokens seen at least `min_count` times (ties by token, so stable)."""
-    counts = Counter(t for text in texts for t in tokenize(text, pattern))
-    ranked = sorted((c, t) for t, c in counts.items() if c >= min_count)
-    ranked.sort(key=lambda ct: (-ct[0], ct[1]))
-    return [t for _, t in ranked[:size]]
-
-
-def encode(texts: Sequence[str], config: TextNetConfig) -> list[list[int]]:
-    index = {t: i + 2 for i, t in enumerate(config.vocab)}
-    return [[index.get(t, UNK) for t in tokenize(x, config.token_pattern)][: config.max_len] for x in texts]
-
-
-def _batch(ids: Sequence[list[int]]) -> Any:
-    import torch
-
-    width = max(1, max((len(r) for r in ids), default=1))
-    out = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        if row:
-            out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
 
 
 def make_net(config: TextNetConfig) -> Any:
@@ -209,7 +154,7 @@ def fit_text_net(
         total = 0.0
         for i in range(0, len(perm), batch_size):
             rows = perm[i : i + batch_size]
-            logp = torch.log_softmax(model.logits(_batch([ids[r] for r in rows])), dim=-1)
+            logp = torch.log_softmax(model.logits(batch_ids([ids[r] for r in rows])), dim=-1)
             loss = -(targets[rows] * logp).sum(dim=1).mean()
             opt.zero_grad()
             loss.backward()
@@ -218,7 +163,7 @@ def fit_text_net(
         return total / max(1, len(perm))
 
     def val_accuracy() -> float:
-        pred = _predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
+        pred = predict_ids(model, [ids[r] for r in val_idx]).argmax(axis=1)
         return float(np.mean(pred == y_score[val_idx]))
 
     train_epochs(
@@ -234,14 +179,6 @@ def fit_text_net(
     return model, config
 
 
-def label_indices(labels: Sequence[str], classes: list[str]) -> Any:
-    """Class indices of `labels` (-1 for a label not among `classes`: never predicted, so wrong)."""
-    import numpy as np
-
-    index = {c: i for i, c in enumerate(classes)}
-    return np.asarray([index.get(str(v), -1) for v in labels])
-
-
 def warm_compatible(config: TextNetConfig, arch: str, embed: int, hidden: int, labels: list[str]) -> bool:
     """Whether a saved net can seed a new one: same kind of net, sizes and classes."""
     return (config.arch, config.embed, config.hidden, list(config.labels)) == (arch, embed, hidden, labels)
@@ -255,21 +192,9 @@ def epochs_to_reach(history: Sequence[dict[str, float]], target: float) -> int |
     return None
 
 
-def _predict_ids(model: Any, ids: Sequence[list[int]], batch_size: int = 256) -> Any:
-    import numpy as np
-    import torch
-
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(ids), batch_size):
-            out.append(model(_batch(ids[i : i + batch_size])).numpy())
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
-
-
 def predict_proba(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
     """Class probabilities [n, len(labels)] in the order of `config.labels`."""
-    return _predict_ids(model, encode(texts, config))
+    return predict_ids(model, encode(texts, config))
 
 
 def predict(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:

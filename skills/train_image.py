@@ -26,18 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import time_cut
-from skills.image_cnn import (
-    CNN_WIDTHS,
-    EPOCHS,
-    cnn_params,
-    count_net_params,
-    fit_image_net,
-)
-from skills.model_card import Trained
+from skills.image_cnn import EPOCHS, cnn_params, count_net_params, fit_image_net
+from skills.image_net_config import CNN_WIDTHS
 from skills.model_catalog import Candidate, candidates, to_try
 from skills.search_budget import SearchBudget
 from skills.select_model import Scored, Tried, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
+from skills.trained import Trained
 
 LR_FAMILY = "pixels-logistic-regression"
 CNN_FAMILY = "small-cnn"
@@ -123,7 +118,8 @@ class ImageSearch:
     def __init__(self, spec: TaskSpec, x: Any, y: Any, side: int, channels: int, seed: int, say: Any):
         import numpy as np
 
-        from skills.train import primary_metric, upper_limit
+        from skills.model_size import upper_limit
+        from skills.search_defaults import primary_metric
 
         self.spec, self.x, self.y, self.side, self.channels, self.seed, self.say = (
             spec,
@@ -161,7 +157,7 @@ class ImageSearch:
                 scores[c] = float(pipe.fit(x[fit], self.y[fit]).score(x[held], self.y[held]))
         c_best = max(scores, key=lambda c: scores[c])
         pipe = lr_pipeline(c_best, self.seed).fit(x, self.y)
-        from skills.train import count_params
+        from skills.model_size import count_params
 
         params = count_params(pipe)
         how = f"{FOLDS}-fold" if len(self.y) <= CV_MAX_ROWS and self.min_count >= FOLDS else "one 10% split"
@@ -291,7 +287,7 @@ def find_pretrained(cands: list[Candidate], model_dir: Any) -> dict[str, str]:
     config), from `model_dir`, $TRAINER_AGENT_MODELS/<family> or the HF cache. A `model_dir` whose
     model no family takes is one clear sentence."""
     from skills.hf_image import MODEL_TYPES_KEY, family_for_dir, model_type_of
-    from skills.model_catalog import resolve_pretrained
+    from skills.model_library import resolve_pretrained
 
     hf = [c for c in cands if c.framework == "hf"]
     found: dict[str, str] = {}

@@ -7,22 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
+from skills.model_files import save_joblib
+from skills.model_size import count_params, onnx_or_saved_size, tree_ensemble_params, upper_limit
 from skills.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
+from skills.search_defaults import DEFAULT_SELECT_S, GB_MAX_DEPTH, GB_N_ESTIMATORS, primary_metric
 from skills.select_model import Scored, budget_cuts, select
 from skills.specs import TaskSpec, TaskType
-from skills.train import (
-    DEFAULT_SELECT_S,
-    GB_MAX_DEPTH,
-    GB_N_ESTIMATORS,
-    count_params,
-    onnx_or_saved_size,
-    primary_metric,
-    save_joblib,
-    tree_ensemble_params,
-    upper_limit,
-)
+from skills.trained import Trained
 from skills.warm_start import warmed
 
 FOLDS = 3

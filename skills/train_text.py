@@ -11,91 +11,33 @@ from pathlib import Path
 from typing import Any
 
 from skills.early_stopping import time_cut
-from skills.model_card import Trained
 from skills.model_catalog import Candidate, to_try
-from skills.search_budget import DEFAULT_MAX_TRIALS, ENCODER_S_PER_ROW, SearchBudget, encoder_fits
+from skills.model_files import save_joblib
+from skills.model_size import limit_phrase, onnx_or_saved_size, upper_limit
+from skills.search_budget import (
+    CV_MAX_ROWS,
+    DEFAULT_MAX_TRIALS,
+    ENCODER_S_PER_ROW,
+    SearchBudget,
+    encoder_fits,
+)
+from skills.search_defaults import DEFAULT_SELECT_S, primary_metric
 from skills.select_model import Scored, Tried, budget_cuts, select, targets_met
 from skills.specs import TaskSpec, TaskType
-from skills.train import (
+from skills.text_features import (
     C_GRID,
-    CV_MAX_ROWS,
     DEFAULT_MAX_FEATURES,
-    DEFAULT_SELECT_S,
     TOKEN_PATTERN,
-    keep_whole_pairs,
-    limit_phrase,
-    onnx_or_saved_size,
-    primary_metric,
-    save_joblib,
-    upper_limit,
+    Counts,
+    text_classifier,
+    text_pipeline,
 )
+from skills.trained import Trained
 from skills.warm_start import WarmStart, warmed
 
 FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
 ALPHA_GRID = (0.1, 0.3, 1.0)
 FOLDS = 3
-
-
-class Counts:
-    """Word 1-2 gram counts of the training texts, computed once; any vocabulary size is a column
-    subset of it (TF-IDF of a subset equals TF-IDF fitted on that vocabulary)."""
-
-    def __init__(self, x: Any) -> None:
-        import numpy as np
-        from sklearn.feature_extraction.text import CountVectorizer
-
-        vec = CountVectorizer(ngram_range=(1, 2), min_df=2, token_pattern=TOKEN_PATTERN, lowercase=True)
-        try:
-            self.matrix = vec.fit_transform(x).tocsc()
-            self.terms = np.asarray(vec.get_feature_names_out(), dtype=object)
-        except ValueError:  # no term occurs twice: fall back to every term
-            vec.set_params(min_df=1)
-            self.matrix = vec.fit_transform(x).tocsc()
-            self.terms = np.asarray(vec.get_feature_names_out(), dtype=object)
-        freq = np.asarray(self.matrix.sum(axis=0)).ravel()
-        self.order = sorted(range(len(self.terms)), key=lambda i: (-freq[i], self.terms[i]))
-        self._cache: dict[int, tuple[list[str], Any]] = {}
-
-    @property
-    def n_terms(self) -> int:
-        return len(self.terms)
-
-    def vocabulary(self, k: int) -> list[str]:
-        return self.tfidf(k)[0]
-
-    def tfidf(self, k: int) -> tuple[list[str], Any]:
-        """(vocabulary of the k most frequent terms less broken pairs, TF-IDF matrix on it)."""
-        from sklearn.feature_extraction.text import TfidfTransformer
-
-        if k not in self._cache:
-            vocab = keep_whole_pairs([str(self.terms[i]) for i in self.order[:k]])
-            index = {str(t): i for i, t in enumerate(self.terms)}
-            cols = [index[t] for t in vocab]
-            self._cache[k] = (vocab, TfidfTransformer().fit_transform(self.matrix[:, cols].tocsr()))
-        return self._cache[k]
-
-
-def _clf(family: str, value: float, class_weight: str | None, binary: bool, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.naive_bayes import ComplementNB
-
-    if family == "tfidf-complement-nb":
-        return ComplementNB(alpha=value)
-    # liblinear is 5-30x faster than lbfgs on sparse binary problems here; multinomial needs lbfgs.
-    solver = "liblinear" if binary else "lbfgs"
-    return LogisticRegression(
-        C=value, max_iter=1000, class_weight=class_weight, solver=solver, random_state=seed
-    )
-
-
-def text_pipeline(family: str, vocabulary: list[str], value: float, class_weight, binary: bool, seed: int):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import Pipeline
-
-    vec = TfidfVectorizer(
-        ngram_range=(1, 2), vocabulary=vocabulary, token_pattern=TOKEN_PATTERN, lowercase=True
-    )
-    return Pipeline([("tfidf", vec), ("clf", _clf(family, value, class_weight, binary, seed))])
 
 
 def _feature_cap(family: str, param_limit: int | None, n_classes: int) -> int | None:
@@ -146,7 +88,7 @@ class TextSearch:
         assert self.counts is not None
         _, matrix = self.counts.tfidf(k)
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.seed)
-        clf = _clf(family, value, self.class_weight, self.binary, self.seed)
+        clf = text_classifier(family, value, self.class_weight, self.binary, self.seed)
         return np.asarray(
             cross_val_outputs(clf, matrix, self.y, cv, self.scoring, self.classes, self.given)[0]
         )
@@ -255,7 +197,7 @@ class TextSearch:
     def sklearn_family(self, cand: Candidate) -> Scored:
         import numpy as np
 
-        from skills.train import count_params
+        from skills.model_size import count_params
 
         family = cand.name
         if self.counts is None:
@@ -374,7 +316,7 @@ class TextSearch:
         """A transformer from `--model-dir` / $TRAINER_AGENT_MODELS / the HF cache, or from scratch;
         trained with the transformers Trainer on the word ids the ONNX graph makes (`skills.hf_text`)."""
         from skills import hf_text, torch_text
-        from skills.model_catalog import resolve_pretrained
+        from skills.model_library import resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
         self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else hf_text.SCRATCH_SOURCE))
@@ -423,7 +365,7 @@ class TextSearch:
         under a time budget the encoder is fine-tuned too when an epoch is expected to fit what is
         left of the family's time share (else that is reported as a budget cut)."""
         from skills import embed_text, torch_text
-        from skills.model_catalog import resolve_pretrained
+        from skills.model_library import resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
         if path is None:  # `train` leaves such families out; named explicitly, say why
@@ -666,7 +608,7 @@ def train(
         )
         trained.distillation = outcome.report
         if outcome.student is not None:
-            from skills.train import count_params
+            from skills.model_size import count_params
 
             trained.before_model = trained.model
             trained.model, trained.params = outcome.student, count_params(outcome.student)
@@ -689,8 +631,8 @@ def _local_encoders(
     out}): a family that needs a local pretrained model (`pretrained_only`) is left out when the
     model library has none, with a note saying how to install one, and from the default search
     when its embedding pass would not fit the budget sized to the data, with a note saying so."""
-    from skills.model_catalog import pretrained_only, resolve_pretrained
-    from skills.model_library import INSTALL_HINT
+    from skills.model_catalog import pretrained_only
+    from skills.model_library import INSTALL_HINT, resolve_pretrained
 
     keep: list[Candidate] = []
     encoders: dict[str, Any] = {}
@@ -754,7 +696,7 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
         knob = "alpha" if cand.name == "tfidf-complement-nb" else "C"
         _, matrix = search.counts.tfidf(int(member.detail["max_features"]))
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=search.seed)
-        clf = _clf(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
+        clf = text_classifier(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
         fold = ensemble.cross_val_outputs(
             clf, matrix, search.y, cv, search.scoring, search.classes, search.given
         )
@@ -801,7 +743,7 @@ def _shrink_to_size(
     spec, trained: Trained, search: TextSearch, x, y, size_limit: int, path: Path, seed: int, info
 ) -> None:
     """Cut the vocabulary until the ONNX file fits `size_limit` bytes (a few refits at most)."""
-    from skills.train import count_params
+    from skills.model_size import count_params
 
     pipe = trained.model
     size = save_joblib(pipe, path)

@@ -140,9 +140,9 @@ def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly
 
     from skills.ensemble import build
     from skills.export import convert
+    from skills.model_size import count_params
     from skills.onnx_predict import OnnxPredictor
-    from skills.train import count_params, select_vocabulary
-    from skills.train_text import text_pipeline
+    from skills.text_features import select_vocabulary, text_pipeline
 
     train, test = (pd.read_csv(p) for p in fine_foods_small)
     x, y = train["review"].astype(str).to_numpy(), train["score"].astype(str).to_numpy()
@@ -170,9 +170,9 @@ def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly
 def test_an_ensemble_with_a_lightgbm_member_converts_exactly(tmp_path: Path) -> None:
     from skills.ensemble import build
     from skills.export import convert
+    from skills.model_size import count_params
     from skills.onnx_predict import OnnxPredictor
     from skills.specs import TaskType
-    from skills.train import count_params
     from skills.train_tabular import _start_hyper, pipeline
 
     spec, data = _bundled("wine", 120, 0, tmp_path / "data")

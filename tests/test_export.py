@@ -269,8 +269,9 @@ def test_tensorrt_detection_and_skip_paths(monkeypatch):
 def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
     # The Model agent's torch text net (skills.torch_text), exported with its tokenizer in the graph
     # (skills.export_torch), timed against PyTorch eager at batch 1 on one thread each.
-    from skills.export import _rows, torch_eager_comparison
+    from skills.export import torch_eager_comparison
     from skills.export_torch import text_net_to_onnx
+    from skills.onnx_tail import held_out_rows
     from skills.specs import TaskType
     from skills.torch_text import fit_text_net, save_text_net
 
@@ -289,7 +290,7 @@ def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
         "label_column": "score",
     }
     (tmp_path / "model.onnx").write_bytes(text_net_to_onnx(model, config, info).SerializeToString())
-    rows = _rows(TaskType.TEXT_CLASSIFICATION, info, b.data.test_path)
+    rows = held_out_rows(TaskType.TEXT_CLASSIFICATION, info, b.data.test_path)
     result = torch_eager_comparison(tmp_path / "model.pt", tmp_path / "model.onnx", rows)
     eager, onnx = result["pytorch_eager_batch_1_ms"], result["onnx_batch_1_ms"]
     assert result["speedup_vs_eager"] == pytest.approx(eager["p50"] / onnx["p50"], rel=0.02)
@@ -303,7 +304,9 @@ def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, na
     import joblib
 
     from skills.export import export_onnx
-    from skills.train import load_features, read_model_info, train_model
+    from skills.model_data import load_features
+    from skills.model_files import read_model_info
+    from skills.train import train_model
 
     b = make_data(name)
     family = "lightgbm-regressor" if name == "diabetes" else "lightgbm-classifier"

@@ -152,8 +152,8 @@ def test_small_cnn_exports_with_parity_and_exact_parameter_count(trained: dict) 
     from skills.export_image import image_to_onnx
     from skills.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
     from skills.image_data import load_arrays
+    from skills.model_data import labels_of, read_csv
     from skills.onnx_predict import OnnxPredictor
-    from skills.train import labels_of, read_csv
 
     data = trained["data"]
     pick = np.random.default_rng(0).permutation(data.n_train)[:600]  # the file is in class order

@@ -69,7 +69,8 @@ def test_augmented_net_exports_the_same_interface_with_parity(digits: tuple, tmp
 def test_folding_batch_norm_keeps_the_outputs() -> None:
     import torch
 
-    from skills.image_cnn import ImageNetConfig, fold_batch_norm, make_image_net
+    from skills.image_cnn import fold_batch_norm, make_image_net
+    from skills.image_net_config import ImageNetConfig
 
     config = ImageNetConfig(labels=list("abc"), side=8, channels=3)
     torch.manual_seed(0)

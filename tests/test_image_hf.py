@@ -144,8 +144,8 @@ def test_pretrained_resnet_folds_batch_norm_in_onnx_with_parity(digits_data: tup
     from skills.hf_image import build_hf_image
     from skills.image_cnn import count_net_params, fit_image_net, predict_proba_net
     from skills.image_data import load_arrays
+    from skills.model_data import labels_of, read_csv
     from skills.onnx_predict import OnnxPredictor
-    from skills.train import labels_of, read_csv
 
     config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
     ResNetForImageClassification(config).save_pretrained(tmp_path / "resnet")  # no preprocessor: [0, 1]

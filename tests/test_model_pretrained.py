@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.model_catalog import candidate, resolve_pretrained
+from skills.model_catalog import candidate
+from skills.model_library import resolve_pretrained
 from skills.specs import DataReport, TaskSpec
 from tests.conftest_models import FINE_FOODS, params_under
 

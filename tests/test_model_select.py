@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from skills.model_catalog import Candidate, candidates, resolve_pretrained
+from skills.model_catalog import Candidate, candidates
+from skills.model_library import resolve_pretrained
 from skills.registry import Registry
 from skills.select_model import Scored, select, targets_met, upper_limit
 from skills.specs import Requirement

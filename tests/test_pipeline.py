@@ -48,7 +48,8 @@ def test_the_plan_is_the_table() -> None:
 
 
 def test_routing_and_the_brains_follow_the_table(tmp_path: Path) -> None:
-    from agents.brains.offline import decide, next_work
+    from agents.brains.next_step import next_work
+    from agents.brains.offline import decide
 
     assert routing.HUB == pipeline.HUB and routing.SPECIALISTS == SPECIALISTS
     run = _run(tmp_path)

@@ -78,7 +78,9 @@ def _fast_forward(monkeypatch: pytest.MonkeyPatch, step_s: float) -> None:
 
 
 def _fit(tmp, monkeypatch, slow: bool, **budget):
-    from skills.train import load_features, load_model, predict_with, read_model_info, train_model
+    from skills.model_data import load_features
+    from skills.model_files import load_model, predict_with, read_model_info
+    from skills.train import train_model
 
     built = make_data("wine_mixed")
     if slow:

@@ -12,8 +12,10 @@ import pytest
 
 from skills.errors import UserError
 from skills.evaluate import check_requirements, compute_metrics
+from skills.model_size import count_params
 from skills.specs import Requirement, TaskType
-from skills.train import count_params, select_vocabulary, train_model
+from skills.text_features import select_vocabulary
+from skills.train import train_model
 from tests.conftest_models import make_data, params_under, trained
 
 # ---------------------------------------------------------------- metrics

@@ -10,13 +10,13 @@ specialist's spec, names the next speaker with `NEXT: <agent>`, and ends with `T
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from openai.types.chat import ChatCompletion
 
 from agents import review, summaries
 from agents.brains.completion import FreeClient, completion
+from agents.brains.next_step import Action, next_work
 from agents.routing import HUB, SPECIALISTS, TERMINATE
 from agents.run_state import Run
 from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
@@ -24,15 +24,6 @@ from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
 from skills.pipeline import owner, specialist_steps, tool_for
 
 MODEL_NAME = "offline-planner"
-
-
-@dataclass
-class Action:
-    """What the agent does next: call a tool, or say something."""
-
-    tool: str | None = None
-    text: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
 
 
 def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
@@ -109,17 +100,6 @@ def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
         following = next_work(run)
         return Action(tool=following.tool, text=said + ("\n" + following.text if following.text else ""))
     return next_work(run)
-
-
-def next_work(run: Run) -> Action:
-    """The pipeline's next unfinished step: the hub's own tool call (the report) or the hand-off to
-    the specialist who owns it; the final summary once every step has run."""
-    step = run.next_step()
-    if step is None:
-        return Action(text=summaries.final_summary(run) + "\n" + TERMINATE)
-    if step.owner == HUB:
-        return Action(tool=step.tool)
-    return Action(text=summaries.handoff(run, step.name) + f"\nNEXT: {step.owner}")
 
 
 class OfflinePlanner(FreeClient):

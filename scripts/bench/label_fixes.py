@@ -70,10 +70,10 @@ def held_out_accuracy(train: Any, labels: Any, test: Any, label: str, text: str 
     """The product's default family fitted on `labels`, accuracy on the test split's labels."""
     import numpy as np
 
+    from skills.model_data import tabular_frame, tabular_inputs
     from skills.specs import TaskType
-    from skills.train import tabular_frame, tabular_inputs
+    from skills.text_features import Counts, text_pipeline
     from skills.train_tabular import _start_hyper, pipeline
-    from skills.train_text import Counts, text_pipeline
 
     if text:
         x = train[text].astype(str).to_numpy()

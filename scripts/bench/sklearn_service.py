@@ -26,7 +26,7 @@ class SklearnPredictor(OnnxPredictor):
     """OnnxPredictor's inputs, labels and metadata; the fitted scikit-learn model's predictions."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from skills.train import load_model, read_model_info
+        from skills.model_files import load_model, read_model_info
 
         super().__init__(path, threads=1)  # the ONNX file describes the inputs; it is not run
         model_path = Path(path).resolve().parents[1] / "models" / "model.joblib"
@@ -39,7 +39,7 @@ class SklearnPredictor(OnnxPredictor):
         import numpy as np
         import pandas as pd
 
-        from skills.train import predict_with
+        from skills.model_files import predict_with
 
         if self.is_text:
             x = feeds[self.inputs[0]["name"]].ravel()
