@@ -36,14 +36,14 @@ def judge_request(
         UserError: the request is empty, the data cannot be read, or a named column is missing.
     """
     from skills.errors import UserError
-    from skills.requirements import parse_request
-    from skills.triage import triage
+    from skills.task.requirements import parse_request
+    from skills.task.triage import triage
 
     if not request.strip():
         raise UserError("the request is empty; say what the model must do.")
     df = test_df = None
     if data is not None:
-        from skills.data_io import load_table
+        from skills.data.data_io import load_table
 
         df = load_table(data)
         test_df = load_table(test_data) if test_data is not None else None
@@ -69,8 +69,8 @@ def _print_human(spec: TaskSpec) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from skills.feasibility import describe
-    from skills.plan import plan_lines
+    from skills.task.feasibility import describe
+    from skills.task.plan import plan_lines
 
     out = Console(highlight=False, soft_wrap=True)
     colour = {"accept": "green", "ask": "yellow", "refuse": "red", "infeasible": "red"}[spec.decision]

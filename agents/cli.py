@@ -474,7 +474,7 @@ app.command("chat")(chat_cmd.chat_command)
 @app.command()
 def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose service to stop.")]) -> None:
     """Stop the service a run left running (`run --serve`)."""
-    from skills.deploy import stop_service
+    from skills.serve.deploy import stop_service
 
     stopped = stop_service(run_dir)
     _console().print("service stopped" if stopped else "no service was running for this run")

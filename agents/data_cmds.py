@@ -69,7 +69,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _load(path: str, encoding: str | None = None) -> pd.DataFrame:
-    from skills.data_io import load_table
+    from skills.data.data_io import load_table
 
     return load_table(path, encoding=encoding)
 
@@ -129,7 +129,7 @@ def add(
     catalog: CatalogOpt = None,
 ) -> None:
     """Add a dataset to the catalog (it is read once, to record its columns, rows and labels)."""
-    from skills.catalog import Catalog
+    from skills.data.catalog import Catalog
 
     with _user_errors():
         entry = Catalog(catalog).add(path, name, description, label=label, replace=replace)
@@ -141,7 +141,7 @@ def list_(catalog: CatalogOpt = None, as_json: Annotated[bool, typer.Option("--j
     """List the datasets in the catalog."""
     from dataclasses import asdict
 
-    from skills.catalog import Catalog
+    from skills.data.catalog import Catalog
 
     with _user_errors():
         entries = Catalog(catalog).list()
@@ -164,7 +164,7 @@ def search(
     """Search the catalog by words; best matches first, with a relevance score."""
     from dataclasses import asdict
 
-    from skills.catalog import Catalog
+    from skills.data.catalog import Catalog
 
     with _user_errors():
         hits = Catalog(catalog).search(query, limit=limit)
@@ -180,7 +180,7 @@ def search(
 @app.command()
 def remove(name: Annotated[str, typer.Argument()], catalog: CatalogOpt = None) -> None:
     """Remove a dataset from the catalog (its files are not touched)."""
-    from skills.catalog import Catalog
+    from skills.data.catalog import Catalog
 
     with _user_errors():
         removed = Catalog(catalog).remove(name)
@@ -203,8 +203,8 @@ def profile(
     seed: SeedOpt = 0,
 ) -> None:
     """Profile data: column kinds, labels, duplicates, leakage, lengths, outliers, suspicious columns."""
-    from skills.plots import make_plots
-    from skills.profile import profile_data
+    from skills.data.plots import make_plots
+    from skills.data.profile import profile_data
 
     with _user_errors():
         df = _load(path, encoding)
@@ -264,9 +264,9 @@ def label_errors(
     the corrections win their trial (out-of-fold, scored on the labels as given)."""
     import pandas as pd
 
+    from skills.data.label_errors import find_label_errors
+    from skills.data.label_fixes import corrected_labels, fix_labels, summary
     from skills.errors import UserError
-    from skills.label_errors import find_label_errors
-    from skills.label_fixes import corrected_labels, fix_labels, summary
 
     with _user_errors():
         df = _load(path, encoding)
@@ -310,7 +310,7 @@ def sufficiency(
     seed: SeedOpt = 0,
 ) -> None:
     """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not."""
-    from skills.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
+    from skills.data.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
 
     with _user_errors():
         df = _load(path, encoding)
@@ -361,7 +361,7 @@ def annotate(
 ) -> None:
     """Label an unlabelled pool with a teacher model (or, with --llm, a paid LLM after approval);
     low-confidence rows are set aside for a person."""
-    from skills.annotate import annotate_with_teacher
+    from skills.data.annotate import annotate_with_teacher
     from skills.errors import UserError
 
     with _user_errors():
@@ -406,7 +406,7 @@ def _annotate_with_llm(
     from agents.approvals import ask_here
     from agents.llm_complete import Completer
     from agents.llm_config import settings_for
-    from skills.annotate import annotate_with_llm
+    from skills.data.annotate import annotate_with_llm
     from skills.errors import NotApproved, UserError
 
     if classes:
@@ -465,7 +465,7 @@ def augment(
     seed: SeedOpt = 0,
 ) -> None:
     """Augment training data: text (dropout, swap, synonyms) or images (flip, rotate, crop, jitter)."""
-    from skills.augment import augment_images, augment_text
+    from skills.data.augment import augment_images, augment_text
     from skills.errors import UserError
 
     with _user_errors():
@@ -495,7 +495,7 @@ def reduce(
     seed: SeedOpt = 0,
 ) -> None:
     """Drop constant, duplicate and id-like columns; measure PCA / TruncatedSVD and its effect."""
-    from skills.reduce import describe, project, reduce_dimensions, select_columns
+    from skills.data.reduce import describe, project, reduce_dimensions, select_columns
 
     with _user_errors():
         df = _load(path, encoding)
@@ -523,7 +523,7 @@ def plots(
     seed: SeedOpt = 0,
 ) -> None:
     """Draw the label distribution, text lengths or image samples, a 2-D projection, missing values."""
-    from skills.plots import make_plots
+    from skills.data.plots import make_plots
 
     with _user_errors():
         df = _load(path, encoding)

@@ -23,7 +23,7 @@ EXPERIMENTS_DIR = "experiments"
 
 
 def plan_budget(run: Run) -> dict[str, Any] | None:
-    """The search budget the plan stated (`skills.search_budget.SearchBudget.to_dict`)."""
+    """The search budget the plan stated (`skills.model.search_budget.SearchBudget.to_dict`)."""
     return ((run.result("parse") or {}).get("estimate") or {}).get("search_budget")
 
 
@@ -166,7 +166,7 @@ def _promote(run: Run, out: Path, result: TrainResult, best: dict[str, Any]) -> 
 
 
 def _register(run: Run, result: TrainResult) -> None:
-    from skills.registry import Registry
+    from skills.model.registry import Registry
 
     spec = TaskSpec.model_validate(run.result("parse"))
     Registry().register(spec, DataReport.model_validate(run.result("data")), result)

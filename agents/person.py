@@ -438,7 +438,7 @@ def latest_requirements(task: TaskSpec) -> TaskSpec:
 
 def accept_anyway(run: Run) -> None:
     """The person said 'go on' to a request that lacks labels: accept it, with an estimate and a plan."""
-    from skills.plan import estimate, make_plan
+    from skills.task.plan import estimate, make_plan
 
     spec = TaskSpec.model_validate(run.result("parse"))
     spec.decision = "accept"
@@ -469,7 +469,7 @@ def _rows_and_classes(run: Run, spec: TaskSpec) -> tuple[int, int]:
         return int(data.get("n_train", 0)) + int(data.get("n_test", 0)), max(
             2, len(data.get("label_counts", {}))
         )
-    from skills.data_io import load_table
+    from skills.data.data_io import load_table
 
     assert run.options.data is not None
     df = load_table(run.options.data)

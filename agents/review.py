@@ -68,8 +68,8 @@ def _left_s(run: Run) -> float | None:
 
 def _all_families(run: Run) -> list[str]:
     """Every exportable model family of the task that can run here, in the plan's order."""
-    from skills.model_catalog import candidates, pretrained_only
-    from skills.model_library import resolve_pretrained
+    from skills.model.model_catalog import candidates, pretrained_only
+    from skills.model.model_library import resolve_pretrained
 
     spec = TaskSpec.model_validate(run.result("parse"))
     names = []

@@ -47,7 +47,7 @@ class RunOptions:
     max_cost: float | None = None  # LLM brains: stop once the calls cost this much (USD)
     max_seconds: float | None = None  # LLM brains: wall-clock budget of the conversation
     budget_min: float | None = None  # Model agent: minutes for choosing and tuning models
-    max_trials: int | None = None  # Model agent: a count budget instead (skills.search_budget)
+    max_trials: int | None = None  # Model agent: a count budget instead (skills.model.search_budget)
     max_epochs: int | None = None
     model_dir: str | None = None  # a saved transformers model to start from (teacher)
     reuse: bool = False  # reuse a registered model that meets the request on the same data

@@ -79,7 +79,7 @@ def _model(run_dir: Path) -> Path:
 
 def examples_for(run_dir: Path, n: int = 64) -> list[Any]:
     """Inputs for load tests: the run's held-out rows, else the model's own example."""
-    from skills.examples import example_inputs
+    from skills.serve.examples import example_inputs
     from skills.specs import DataReport, TaskSpec
 
     state = _state(run_dir)
@@ -89,7 +89,7 @@ def examples_for(run_dir: Path, n: int = 64) -> list[Any]:
             return example_inputs(TaskSpec.model_validate(parse), DataReport.model_validate(data), n=n)
         except (OSError, KeyError, ValueError):
             pass  # the data moved: fall back to the model's example
-    from skills.onnx_predict import OnnxPredictor
+    from skills.export.onnx_predict import OnnxPredictor
 
     example = OnnxPredictor(_model(run_dir)).meta.get("example")
     if example is None:
@@ -111,8 +111,8 @@ def serve(
 
     Listening on anything but the loopback address exposes the model to other machines: that is
     the `expose_service` approval, asked under --approve (default: the run's own policy)."""
-    from skills.deploy import start_service
     from skills.errors import UserError
+    from skills.serve.deploy import start_service
 
     _state(run_dir)
     if host not in LOOPBACK:
@@ -132,7 +132,7 @@ def serve(
 
 def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
     """Whether the run's service runs, and what /health and /ready say. Exit 0 running, 3 not."""
-    from skills.deploy import service_status
+    from skills.serve.deploy import service_status
 
     info = service_status(run_dir)
     serve_result = _step(_state(run_dir), "serve") or {}
@@ -169,7 +169,7 @@ def package(
     """Write service/Dockerfile for the run's model and build the service image (the `build_image`
     approval, asked under --approve; default: the run's own policy)."""
     from skills.errors import UserError
-    from skills.package import build_image, write_dockerfile
+    from skills.serve.package import build_image, write_dockerfile
 
     _state(run_dir)
     _model(run_dir)
@@ -202,10 +202,10 @@ def loadtest(
 ) -> None:
     """Load the run's running service at --qps (default: the estimate's planned rate per replica)
     for --seconds, open loop; report achieved QPS, p50/p95/p99, errors, and the estimate's error."""
-    from skills.deploy import service_status
     from skills.errors import UserError
-    from skills.loadtest import load_test
-    from skills.sizing import estimate_error
+    from skills.serve.deploy import service_status
+    from skills.serve.loadtest import load_test
+    from skills.serve.sizing import estimate_error
 
     info = service_status(run_dir)
     if not info["running"]:

@@ -29,7 +29,7 @@ def handoff(run: Run, step: str) -> str:
     if step == "data":
         reqs = ", ".join(_fmt_req(r.model_dump()) for r in spec.requirements) or "none stated"
         cols = f"label '{spec.label_column}'" + (f", text '{spec.text_column}'" if spec.text_column else "")
-        from skills.plan import plan_lines
+        from skills.task.plan import plan_lines
 
         eta = spec.estimate.get("seconds")
         plan = "\n".join(plan_lines(spec.plan)) or " -> ".join([*SPECIALISTS, "report"])

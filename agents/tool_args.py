@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from skills.label_errors import DEFAULT_MIN_CONFIDENCE
+from skills.data.label_errors import DEFAULT_MIN_CONFIDENCE
 
 DEFAULT_TEST_FRACTION = 0.2
 

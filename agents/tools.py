@@ -68,13 +68,13 @@ def export_result(run: Run) -> ExportResult:
 
 
 def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
-    from skills.requirements import parse_request
-    from skills.triage import triage
+    from skills.task.requirements import parse_request
+    from skills.task.triage import triage
 
     opts = run.options
     df = test_df = None
     if opts.data:
-        from skills.data_io import load_table
+        from skills.data.data_io import load_table
 
         df = load_table(opts.data)
         test_df = load_table(opts.test_data) if opts.test_data else None
@@ -98,7 +98,7 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
 
 def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
     from agents.approvals import approve
-    from skills.data_stage import needs_more_data, run_data_stage
+    from skills.data.data_stage import needs_more_data, run_data_stage
 
     opts = run.options
     assert opts.data is not None  # triage asks for data before this step can run
@@ -124,7 +124,7 @@ def _train(run: Run, args: Experiment) -> dict[str, Any]:
     a local subprocess). Later experiments are `agents.experiments.run_experiment`."""
     from agents.experiments import record_first, train_payload, warm_copy
     from agents.sandbox_jobs import run_job
-    from skills.registry import Registry
+    from skills.model.registry import Registry
 
     opts, registry = run.options, Registry()
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
@@ -150,10 +150,10 @@ def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
 
 
 def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
-    """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.rollout)."""
+    """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.serve.rollout)."""
     from agents.approvals import approve
-    from skills.examples import example_inputs
-    from skills.rollout import deploy_model
+    from skills.serve.examples import example_inputs
+    from skills.serve.rollout import deploy_model
 
     if not approve(run, "start_service", "start a web service for the model on 127.0.0.1"):
         return {"skipped": "starting the service was not approved"}

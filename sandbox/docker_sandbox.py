@@ -229,7 +229,7 @@ class DockerSandbox(Sandbox):
         threads = str(max(1, int(self.config.cpus)))
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
         env.update(USER="sandbox", LOGNAME="sandbox")  # getpass works for uids without a passwd entry
-        # the model library's switch (skills.model_library): installed model packages off outside
+        # the model library's switch (skills.model.model_library): installed model packages off outside
         # the container are off inside it too
         if os.environ.get("TRAINER_AGENT_MODEL_PACKAGES"):
             env["TRAINER_AGENT_MODEL_PACKAGES"] = os.environ["TRAINER_AGENT_MODEL_PACKAGES"]

@@ -12,7 +12,7 @@ type this version cannot train yet (images) names the decision expected once it 
 (`expected_if_trainable`), so the set stays right when the Model agent learns it.
 
 The judge is the offline guard: deterministic, no network. An LLM judge would be a second entry
-in `judges` (see skills/ethics.py); this version ships none, so that column is reported as not
+in `judges` (see skills/task/ethics.py); this version ships none, so that column is reported as not
 configured. The script prints the confusion matrix (rows: expected, columns: decided), the
 accuracy, the benign requests refused (must be 0), the category accuracy of refusals, and every
 mistake.
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.check_cmd import judge_request  # noqa: E402
-from skills.triage import trainable_tasks  # noqa: E402
+from skills.task.triage import trainable_tasks  # noqa: E402
 
 DECISIONS = ("accept", "ask", "refuse", "infeasible")
 EVAL_SET = ROOT / "tests" / "data" / "check_eval.jsonl"

@@ -21,7 +21,7 @@ from skills.specs import DataReport, TaskSpec, TrainResult
 
 
 def _train(spec: dict[str, Any]) -> dict[str, Any]:
-    from skills.train import train_model
+    from skills.model.train import train_model
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     result = train_model(
@@ -42,7 +42,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _export(spec: dict[str, Any]) -> dict[str, Any]:
-    from skills.export import export_onnx
+    from skills.export.export import export_onnx
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     train = TrainResult.model_validate(spec["train"])

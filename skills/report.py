@@ -50,7 +50,7 @@ def measured_values(
 
 
 def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunReport:
-    from skills.evaluate import check_requirements
+    from skills.model.evaluate import check_requirements
 
     run_dir = Path(run_dir)
     spec = TaskSpec.model_validate(_result(state, "parse"))

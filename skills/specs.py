@@ -95,7 +95,7 @@ class LabelIssue(BaseModel):
 
 class LabelFixTrial(BaseModel):
     """Relabelling as an experiment: the probe's out-of-fold score on the person's own labels with
-    and without the proposed corrections (`skills.label_fixes`), and what was decided."""
+    and without the proposed corrections (`skills.data.label_fixes`), and what was decided."""
 
     proposed: int = Field(description="corrections proposed (confidence bar and per-class cap)")
     per_class: dict[str, int] = Field(default_factory=dict, description="proposed rows per given class")
@@ -206,7 +206,9 @@ class Deployment(BaseModel):
     smoke: dict[str, Any] = Field(default_factory=dict)
     measured: dict[str, float] = Field(default_factory=dict)
     capacity: dict[str, Any] = Field(default_factory=dict, description="one replica under concurrency")
-    estimate: dict[str, Any] = Field(default_factory=dict, description="replicas, resources (skills.sizing)")
+    estimate: dict[str, Any] = Field(
+        default_factory=dict, description="replicas, resources (skills.serve.sizing)"
+    )
     load_test: dict[str, Any] = Field(default_factory=dict, description="open-loop test at the planned rate")
     artifacts: dict[str, str] = Field(default_factory=dict, description="API.md, openapi.json, k8s, Docker")
 

@@ -113,8 +113,8 @@ def trained(
     """A model trained (and, with `export`, exported) on a named data set, cached. `families`: the
     catalog families to try instead of the default search (train_model's `families`), for a test of
     one family's own properties; the default search's choice follows the catalog's defaults."""
-    from skills.export import export_onnx
-    from skills.train import train_model
+    from skills.export.export import export_onnx
+    from skills.model.train import train_model
 
     built = make_data(name, requirements)
     if families:  # the same data, its own run directory

@@ -7,8 +7,8 @@ import shlex
 
 from fastapi.testclient import TestClient
 
-from skills.api_docs import write_api_docs
-from skills.service_app import create_app
+from skills.serve.api_docs import write_api_docs
+from skills.serve.service_app import create_app
 from tests.conftest_models import trained
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
-from skills.catalog import Catalog, default_url, words
+from skills.data.catalog import Catalog, default_url, words
 from skills.errors import UserError
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from skills.data_prep import normalize_text, prepare_data
+from skills.data.data_prep import normalize_text, prepare_data
 from skills.errors import NeedsInput, UserError
 from skills.specs import DataReport, TaskSpec, TaskType
 

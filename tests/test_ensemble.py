@@ -1,4 +1,4 @@
-"""Soft-voting ensembles after model selection (skills.ensemble): kept only where they beat the best
+"""Soft-voting ensembles after model selection (skills.model.ensemble): kept only where they beat the best
 single model in cross-validation within the limits, counted and exported like any other model."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills import ensemble
-from skills.ensemble import NAME
-from skills.export import export_onnx, onnx_param_count
+from skills.export.export import export_onnx, onnx_param_count
+from skills.model import ensemble
+from skills.model.ensemble import NAME
+from skills.model.train import train_model
 from skills.specs import DataReport, Requirement, TaskSpec
-from skills.train import train_model
 
 # The scenarios below (which average wins, and how surely) were measured over these three families;
 # the rule is under test, not the catalog's defaults, so the tests name them.
@@ -138,11 +138,11 @@ def test_no_ensemble_where_it_does_not_help(tmp_path: Path) -> None:
 def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly(fine_foods_small) -> None:
     import pandas as pd
 
-    from skills.ensemble import build
-    from skills.export import convert
-    from skills.model_size import count_params
-    from skills.onnx_predict import OnnxPredictor
-    from skills.text_features import select_vocabulary, text_pipeline
+    from skills.export.export import convert
+    from skills.export.onnx_predict import OnnxPredictor
+    from skills.model.ensemble import build
+    from skills.model.model_size import count_params
+    from skills.model.text_features import select_vocabulary, text_pipeline
 
     train, test = (pd.read_csv(p) for p in fine_foods_small)
     x, y = train["review"].astype(str).to_numpy(), train["score"].astype(str).to_numpy()
@@ -168,12 +168,12 @@ def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly
 
 
 def test_an_ensemble_with_a_lightgbm_member_converts_exactly(tmp_path: Path) -> None:
-    from skills.ensemble import build
-    from skills.export import convert
-    from skills.model_size import count_params
-    from skills.onnx_predict import OnnxPredictor
+    from skills.export.export import convert
+    from skills.export.onnx_predict import OnnxPredictor
+    from skills.model.ensemble import build
+    from skills.model.model_size import count_params
+    from skills.model.train_tabular import _start_hyper, pipeline
     from skills.specs import TaskType
-    from skills.train_tabular import _start_hyper, pipeline
 
     spec, data = _bundled("wine", 120, 0, tmp_path / "data")
     train, test = (pd.read_csv(p) for p in (data.train_path, data.test_path))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from skills.errors import UserError
-from skills.ethics import EthicsVerdict, judge_ethics, load_policy, offline_guard
-from skills.phrases import compile_phrase
+from skills.task.ethics import EthicsVerdict, judge_ethics, load_policy, offline_guard
+from skills.task.phrases import compile_phrase
 
 CATEGORIES = (
     "discrimination",

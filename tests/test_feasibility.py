@@ -1,5 +1,5 @@
-"""Feasibility judgement (skills/feasibility.py) and the triage that combines it with ethics, the
-estimate and the plan (skills/triage.py, skills/plan.py): each infeasibility kind, each kind of
+"""Feasibility judgement (skills/task/feasibility.py) and the triage that combines it with ethics, the
+estimate and the plan (skills/task/triage.py, skills/task/plan.py): each infeasibility kind, each kind of
 question, the labels-needed rule, and the plan's agreement with the pipeline's steps."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from skills import feasibility as fz
 from skills.errors import UserError
-from skills.requirements import parse_request, parse_requirements
 from skills.specs import Requirement, TaskSpec, TaskType
-from skills.triage import triage
+from skills.task import feasibility as fz
+from skills.task.requirements import parse_request, parse_requirements
+from skills.task.triage import triage
 
 
 def _judge(request: str, df: pd.DataFrame | None = None, label: str | None = None) -> TaskSpec:
@@ -167,16 +167,17 @@ def test_accept_carries_the_estimate_and_the_plan_of_the_pipeline(wine: pd.DataF
 
 
 def test_the_training_estimate_follows_measured_times_and_the_budget() -> None:
-    from skills.plan import estimate, make_plan
+    from skills.task.plan import estimate, make_plan
 
     text = TaskSpec(request="classify reviews", task_type="text_classification")
-    # measured on 2 cores (skills.plan._train_seconds): 4,000 reviews 23.4 s + 3 s job start, 800: 4.9 + 3
+    # measured on 2 cores (skills.task.plan._train_seconds): 4,000 reviews 23.4 s + 3 s job start,
+    # 800: 4.9 + 3
     for rows, measured in ((4000, 26.4), (800, 7.9)):
         train = estimate(text, n_rows=rows, n_test=1000)["steps_seconds"]["train"]
         assert 0.75 * measured <= train <= 1.25 * measured, (rows, train)
     # digits (1,437 x 64, 10 classes): 46.9 + 3 s, most of it gradient boosting a tree per class, and
     # LightGBM's 0.26x of gradient boosting's 38.9 s, and a fifth more for tuning LightGBM within the
-    # budget sized to the data until it converges (skills.plan._train_seconds says where from)
+    # budget sized to the data until it converges (skills.task.plan._train_seconds says where from)
     table = TaskSpec(request="classify digits", task_type="tabular_classification")
     digits = estimate(table, n_rows=1437, n_features=64, n_classes=10, n_test=360)["steps_seconds"]["train"]
     assert 0.75 * 70.0 <= digits <= 1.25 * 70.0
@@ -207,7 +208,7 @@ def test_ethics_comes_first_and_a_refusal_plans_no_other_agent() -> None:
 
 def test_an_untrainable_task_type_is_infeasible() -> None:
     spec = triage(TaskSpec(request="classify photos", task_type=TaskType.IMAGE_CLASSIFICATION), None)
-    from skills.triage import trainable_tasks
+    from skills.task.triage import trainable_tasks
 
     expected = "ask" if TaskType.IMAGE_CLASSIFICATION in trainable_tasks() else "infeasible"
     assert spec.decision == expected

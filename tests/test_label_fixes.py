@@ -1,4 +1,4 @@
-"""Relabelling as an experiment (skills.label_fixes), on real data: a clean table keeps its labels,
+"""Relabelling as an experiment (skills.data.label_fixes), on real data: a clean table keeps its labels,
 planted flips are corrected with high precision, a change that loses on the person's own labels is
 listed but not applied, no class loses more than the cap, the person sees the evidence, and the
 Model agent's scores are computed on the person's labels even when it fits on corrected ones.
@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from skills.data_stage import run_data_stage
-from skills.label_errors import find_label_errors, flip_labels, precision_recall
-from skills.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
+from skills.data.data_stage import run_data_stage
+from skills.data.label_errors import find_label_errors, flip_labels, precision_recall
+from skills.data.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
 from skills.specs import DataReport, LabelIssue, TaskSpec, TaskType
 from tests.test_label_errors import _bunch
 
@@ -166,7 +166,7 @@ def _report(folder: Path, label: str, **kw: object) -> DataReport:
 
 
 def test_cross_validation_scores_on_the_persons_labels_tabular(tmp_path: Path) -> None:
-    from skills.train import train_model
+    from skills.model.train import train_model
 
     frame = load_breast_cancer(as_frame=True).frame
     frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
@@ -191,7 +191,7 @@ def test_cross_validation_scores_on_the_persons_labels_tabular(tmp_path: Path) -
 
 
 def test_cross_validation_scores_on_the_persons_labels_text(tmp_path: Path) -> None:
-    from skills.train import train_model
+    from skills.model.train import train_model
 
     reviews = pd.read_csv(FINE_FOODS / "train.csv").drop_duplicates("review").head(600).reset_index(drop=True)
     marked = np.random.default_rng(0).random(len(reviews)) > 0.5
@@ -217,7 +217,7 @@ def test_cross_validation_scores_on_the_persons_labels_text(tmp_path: Path) -> N
 
 def test_corrections_that_do_not_fit_the_training_file_are_one_sentence(tmp_path: Path) -> None:
     from skills.errors import UserError
-    from skills.train import train_model
+    from skills.model.train import train_model
 
     frame = _bunch(load_breast_cancer)
     frame.iloc[:400].to_csv(tmp_path / "train.csv", index=False)

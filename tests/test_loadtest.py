@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from skills.deploy import stop_service
-from skills.examples import example_inputs
-from skills.k8s import check_manifests, validate_schema
-from skills.loadtest import load_test
-from skills.onnx_predict import OnnxPredictor
-from skills.rollout import deploy_model
+from skills.export.onnx_predict import OnnxPredictor
+from skills.serve.deploy import stop_service
+from skills.serve.examples import example_inputs
+from skills.serve.k8s import check_manifests, validate_schema
+from skills.serve.loadtest import load_test
+from skills.serve.rollout import deploy_model
 from skills.specs import Requirement
 from tests.conftest_models import as_run, trained
 

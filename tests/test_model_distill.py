@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from skills.model.train import train_model
 from skills.specs import DataReport, Requirement, TaskSpec
-from skills.train import train_model
 from tests.conftest_models import FINE_FOODS
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.compress import onnx_int8_accuracy
-from skills.export import export_onnx, onnx_param_count
-from skills.onnx_predict import OnnxPredictor
-from skills.train import train_model
+from skills.export.export import export_onnx, onnx_param_count
+from skills.export.onnx_predict import OnnxPredictor
+from skills.model.compress import onnx_int8_accuracy
+from skills.model.train import train_model
 from tests.conftest_models import make_data, params_under
 
 

@@ -38,6 +38,11 @@ def test_wheel_carries_prompts_configs_and_demo_data(tmp_path: Path) -> None:
         "configs/demo/fine_foods/README.md",
     ):
         assert data in names, data
+    # every module of the four folders, subpackages included (agents.brains, skills.model, ...)
+    for folder in ("agents", "skills", "sandbox", "configs"):
+        for module in (ROOT / folder).rglob("*.py"):
+            assert module.relative_to(ROOT).as_posix() in names, module
+    assert "sandbox/Dockerfile" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "trainer-agent = agents.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

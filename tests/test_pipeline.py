@@ -35,7 +35,7 @@ def test_the_table_is_well_formed() -> None:
 
 
 def test_the_plan_is_the_table() -> None:
-    from skills.plan import estimate, make_plan
+    from skills.task.plan import estimate, make_plan
 
     spec = TaskSpec(request="classify reviews", task_type="text_classification", decision="accept")
     est = estimate(spec, n_rows=200)

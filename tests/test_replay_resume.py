@@ -57,13 +57,13 @@ def test_replay_of_a_recorded_run_is_identical(recorded: Path, tmp_path: Path, m
 def test_a_changed_skill_shows_where_it_diverged(
     recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import skills.triage
+    import skills.task.triage
     from skills.errors import UserError
 
     def changed_triage(spec: object, df: object) -> object:
         raise UserError("the changed triage skill rejects everything")
 
-    monkeypatch.setattr(skills.triage, "triage", changed_triage)
+    monkeypatch.setattr(skills.task.triage, "triage", changed_triage)
     outcome = replay_one(recorded, tmp_path, execute=True)
     assert outcome.status == "diverged"
     assert outcome.step == 3  # user's request, task_agent's tool call, then the tool result

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from skills.errors import UserError
-from skills.requirements import parse_requirements
 from skills.specs import CONSTRAINT_NAMES, METRIC_NAMES
+from skills.task.requirements import parse_requirements
 
 # (text, [(name, op, target, label), ...])
 CASES: list[tuple[str, list[tuple[str, str, float, str | None]]]] = [

@@ -148,7 +148,7 @@ def test_the_tools_offer_their_arguments_to_an_llm(tmp_path: Path) -> None:
 
 
 def test_sizing_with_chosen_replicas_says_when_they_are_too_few() -> None:
-    from skills.sizing import estimate
+    from skills.serve.sizing import estimate
 
     levels = [{"concurrency": 1, "qps": 100.0, "p50_ms": 5.0, "p95_ms": 9.0}]
     capacity = {"capacity_qps": 100.0, "levels": levels, "memory_mb": 100.0}

@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from skills.sizing import HEADROOM, estimate, estimate_error, memory_request_mb, predicted_p95, targets_from
+from skills.serve.sizing import (
+    HEADROOM,
+    estimate,
+    estimate_error,
+    memory_request_mb,
+    predicted_p95,
+    targets_from,
+)
 from skills.specs import Requirement
 
 

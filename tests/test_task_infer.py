@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from skills.errors import UserError
-from skills.requirements import parse_request
 from skills.specs import TaskType
-from skills.task_infer import infer_task, is_id_like, task_from_words
+from skills.task.requirements import parse_request
+from skills.task.task_infer import infer_task, is_id_like, task_from_words
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods" / "train.csv"
 

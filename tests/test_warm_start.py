@@ -1,4 +1,4 @@
-"""Warm start from the model library (skills.registry, skills.warm_start), wired through the Model
+"""Warm start from the model library (skills.model.registry, skills.model.warm_start), wired through the Model
 agent's train tool: a second run on similar data starts from the first run's model."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from agents.run_state import Run, RunOptions
 from agents.tool_args import Experiment
 from agents.tools import _train
+from skills.model.warm_start import around
 from skills.specs import DataReport, TaskSpec, TrainResult
-from skills.warm_start import around
 from tests.conftest import FINE_FOODS
 
 
@@ -59,7 +59,7 @@ def test_a_second_run_on_similar_data_warm_starts_from_the_first(tmp_path: Path,
     )  # other reviews
     note = next(n for n in second.notes if n.startswith("Warm start from registered model"))
     warm = second.tuning["warm_start"]
-    from skills.registry import Registry
+    from skills.model.registry import Registry
 
     first_id = Registry(tmp_path / "home" / "models.db").entries()[-1]["id"]  # oldest entry
     assert warm["from"] == first_id and first_id in note and warm["family"] == first.family
@@ -84,8 +84,8 @@ def test_the_grid_narrows_to_the_registered_point_and_its_neighbours() -> None:
 
 
 def test_a_torch_net_starts_from_the_registered_nets_weights(tmp_path: Path) -> None:
-    from skills.torch_text import load_text_net
-    from skills.train import train_model
+    from skills.model.torch_text import load_text_net
+    from skills.model.train import train_model
 
     first = _run(tmp_path, "first", seed=0)
     spec, data = (

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""Resource estimate accuracy: the capacity `skills.sizing` estimates for one replica vs the capacity
+"""Resource estimate accuracy: the capacity `skills.serve.sizing` estimates for one replica vs the capacity
 an open-loop load test finds, and the predicted vs measured p95 at the planned rate.
 
     .venv/bin/python scripts/bench/estimates.py [--tasks text,tabular_cls] [--seconds 3]
 
 For each model (from the end-to-end runs): start the generated service pinned to one CPU with one
-inference thread, measure it exactly as the Server agent does (`skills.benchmark.service_capacity`,
-closed loop at concurrency 1 and 4) and let `skills.sizing.estimate` plan it; then offer open-loop
-load (`skills.loadtest.load_test`) at 50% to 150% of the estimated capacity. The load-tested
+inference thread, measure it exactly as the Server agent does (`skills.export.benchmark.service_capacity`,
+closed loop at concurrency 1 and 4) and let `skills.serve.sizing.estimate` plan it; then offer open-loop
+load (`skills.serve.loadtest.load_test`) at 50% to 150% of the estimated capacity. The load-tested
 capacity is the highest offered rate up to which the replica kept up at every level (at least 95%
 of it achieved, no errors); it is also given with the p95 within the tasks' latency bound (20 ms). The
 predicted p95 at the usable rate (70% of the estimate) is compared with the measured one. Also
@@ -29,11 +29,11 @@ P95_LIMIT_MS = 20.0
 
 
 def bench_task(name: str, seconds: float) -> dict[str, Any]:
-    from skills.benchmark import service_capacity
-    from skills.deploy import start_service, stop_service
-    from skills.loadtest import load_test
-    from skills.rollout import client_off, replica_cpu
-    from skills.sizing import HEADROOM, estimate, predicted_p95
+    from skills.export.benchmark import service_capacity
+    from skills.serve.deploy import start_service, stop_service
+    from skills.serve.loadtest import load_test
+    from skills.serve.rollout import client_off, replica_cpu
+    from skills.serve.sizing import HEADROOM, estimate, predicted_p95
 
     run = model_run(name)
     examples = examples_of(run)

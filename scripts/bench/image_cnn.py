@@ -7,8 +7,8 @@ Sets: scikit-learn's digits (8x8 gray, 1,797 images, a stratified 80/20 split, s
 the Debian package dataset-fashion-mnist is installed (`apt-get install dataset-fashion-mnist`, MIT
 licence; or $FASHION_MNIST_DIR holds its four .gz files), Fashion-MNIST clothing (28x28 gray, 10
 classes): 3,000 training and 1,000 test images drawn with seed 0 from its train and test files.
-Models, each on the same pixels: `new` (skills.image_cnn.fit_image_net with its defaults: shifts,
-batch norm, warm-up + cosine, no time limit), `old` (fit_image_net of skills/train_image.py at
+Models, each on the same pixels: `new` (skills.model.image_cnn.fit_image_net with its defaults: shifts,
+batch norm, warm-up + cosine, no time limit), `old` (fit_image_net of skills/model/train_image.py at
 commit OLD: constant rate, no augmentation, 40 epochs with patience 5, no time limit),
 `mlp` (scikit-learn MLPClassifier, its defaults) and `lr` (LogisticRegression, C=1) on pixels/255.
 Rows: held-out accuracy, parameters, training seconds, epochs; with the load average. About 3
@@ -31,7 +31,7 @@ from typing import Any
 
 from benchlib import ROOT, SEED, write_result
 
-OLD = "67eb334"  # skills/train_image.py before the augmented CNN
+OLD = "67eb334"  # skills/model/train_image.py before the augmented CNN
 FASHION_DIRS = [os.environ.get("FASHION_MNIST_DIR", ""), "/usr/share/datasets/fashion-mnist"]
 
 
@@ -68,7 +68,11 @@ def fashion(n_train: int = 3000, n_test: int = 1000) -> tuple[Any, Any, Any, Any
 
 def old_module() -> Any:
     source = subprocess.run(
-        ["git", "show", f"{OLD}:skills/train_image.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", f"{OLD}:skills/train_image.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     path = Path(tempfile.mkdtemp()) / "old_train_image.py"
     path.write_text(source)
@@ -134,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from skills import image_cnn
+    from skills.model import image_cnn
 
     torch.set_num_threads(args.threads)  # on a shared machine one thread is the steadier measure
 

@@ -5,7 +5,7 @@ the test file), and the TF-IDF student distilled from it under "under 1M paramet
 
     .venv/bin/python scripts/bench/pretrained_text.py [--out runs/bench/pretrained] [--rows N]
 
-Calls `skills.train.train_model` directly (no agents, no sandbox) on configs/demo/fine_foods
+Calls `skills.model.train.train_model` directly (no agents, no sandbox) on configs/demo/fine_foods
 (train.csv 4,000 rows, test.csv 1,000 rows; label `score`, text `review`), seed 0. Writes
 OUT/results.json and prints one row per model.
 """
@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def main() -> None:
     import pandas as pd
 
-    from skills.export import export_onnx
+    from skills.export.export import export_onnx
+    from skills.model.train import train_model
     from skills.specs import DataReport, Requirement, TaskSpec
-    from skills.train import train_model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "pretrained")

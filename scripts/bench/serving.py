@@ -7,7 +7,7 @@ ratio of each to its compute-bound limit (the model's own time per inference, no
 
 Models come from the end-to-end runs (results/e2e.json; one run is made when there is none). Each
 service is pinned to the last CPU with one inference thread, as `trainer-agent run` measures a
-replica; the load generator (closed loop, one input per request, `skills.loadtest`) runs on the
+replica; the load generator (closed loop, one input per request, `skills.serve.loadtest`) runs on the
 other CPUs. Writes scripts/bench/results/serving.json.
 """
 
@@ -43,7 +43,7 @@ def model_run(name: str) -> Path:
 
 
 def examples_of(run: Path, n: int = 64) -> list[Any]:
-    from skills.examples import example_inputs
+    from skills.serve.examples import example_inputs
     from skills.specs import DataReport, TaskSpec
 
     state = json.loads((run / "state.json").read_text(encoding="utf-8"))
@@ -99,7 +99,7 @@ def compute_limits(run: Path, examples: list[Any], cpu: str | None) -> dict[str,
     sys.path.insert(0, str(BENCH))
     from sklearn_service import SklearnPredictor
 
-    from skills.onnx_predict import OnnxPredictor
+    from skills.export.onnx_predict import OnnxPredictor
 
     onnx = OnnxPredictor(run / "exports" / "model.onnx", threads=1)
     sk = SklearnPredictor(run / "exports" / "model.onnx")
@@ -113,8 +113,8 @@ def compute_limits(run: Path, examples: list[Any], cpu: str | None) -> dict[str,
 
 
 def measure(url: str, examples: list[Any], cpu: str | None, seconds: float) -> dict[str, Any]:
-    from skills.loadtest import closed_loop
-    from skills.rollout import client_off
+    from skills.serve.loadtest import closed_loop
+    from skills.serve.rollout import client_off
 
     levels = []
     with client_off(cpu):
@@ -136,7 +136,7 @@ def measure(url: str, examples: list[Any], cpu: str | None, seconds: float) -> d
 def sklearn_service(run: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
     import httpx
 
-    from skills.deploy import free_port
+    from skills.serve.deploy import free_port
 
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -159,8 +159,8 @@ def sklearn_service(run: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
 
 
 def bench_task(name: str, seconds: float) -> dict[str, Any]:
-    from skills.deploy import start_service, stop_service
-    from skills.rollout import replica_cpu
+    from skills.serve.deploy import start_service, stop_service
+    from skills.serve.rollout import replica_cpu
 
     run = model_run(name)
     examples = examples_of(run)

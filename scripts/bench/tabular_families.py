@@ -9,7 +9,7 @@ it), and the previous default families. Two synthetic tables made here with seed
 rows are i.i.d.): `churn_like` (5,000 rows, 12 numeric columns, 3 string columns that interact
 with the label, 14% positives, 5% missing in one column) and `friedman_cats` (Friedman #1, 3,000
 rows, 8 numbers, plus a string column that shifts the target). Training calls
-`skills.train.train_model` directly (no agents, no sandbox). The peers are HistGradientBoosting
+`skills.model.train.train_model` directly (no agents, no sandbox). The peers are HistGradientBoosting
 and LightGBM with their defaults, string columns as pandas categories. Writes
 scripts/bench/results/tabular_families.json; run directories go to runs/bench/tabular_families/.
 """
@@ -94,8 +94,8 @@ def _peers(train: Any, test: Any, features: list[str], classify: bool) -> dict[s
 
 
 def run_set(name: str) -> dict[str, Any]:
+    from skills.model.train import train_model
     from skills.specs import DataReport, TaskSpec
-    from skills.train import train_model
 
     frame, task = SETS[name]()
     cut = int(0.8 * len(frame))

@@ -1,0 +1,118 @@
+"""The Task agent's judgement of a parsed request: accept, ask, refuse or infeasible, with reasons.
+
+Checks run in this order, before any other agent acts; the first kind that applies decides:
+
+1. ethics (`skills.task.ethics.judge_ethics`, configs/policy.yaml) -> refuse, naming the category and
+   what would be acceptable instead;
+2. feasibility (`skills.task.feasibility`): an unpredictable target, a task type this version cannot
+   train, or requirements no model in the catalog can meet -> infeasible, with counter-proposals;
+3. missing input: no data (ask for it, or infeasible when there is none to get), a vague request
+   (ask for the label and the metric), too few labels for the targets (ask for N more) -> ask;
+4. otherwise accept, with an estimate of time, compute and LLM cost.
+
+Every decision carries the plan (`skills.task.plan`): which agent does what, in which order, within
+which budget; the run keeps it in state.json with the TaskSpec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from skills.specs import TaskSpec, TaskType
+from skills.task import feasibility
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from skills.task.ethics import EthicsJudge, EthicsPolicy
+
+
+def trainable_tasks() -> tuple[TaskType, ...]:
+    """The task types the Model agent has a model family for."""
+    from skills.model.train import FAMILIES
+
+    return tuple(FAMILIES)
+
+
+def triage(
+    spec: TaskSpec,
+    df: pd.DataFrame | None,
+    *,
+    label_given: bool = False,
+    test_df: pd.DataFrame | None = None,
+    policy: EthicsPolicy | None = None,
+    judges: Sequence[EthicsJudge] | None = None,
+    budget_min: float | None = None,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+) -> TaskSpec:
+    """Set `decision`, `reasons`, `questions`, `proposal`, `estimate` and `plan` on a copy of `spec`.
+
+    Args:
+        spec: the parse of the request (`skills.task.requirements.parse_request`).
+        df: the training data, or None when none was given.
+        label_given: the person named the label column (--label), so the request need not.
+        test_df: the separate test file, when one was given: targets are measured on it.
+        policy, judges: the ethics policy and judges (default: configs/policy.yaml, offline guard).
+    """
+    from skills.task.ethics import judge_ethics
+    from skills.task.plan import estimate, make_plan
+
+    spec = spec.model_copy(deep=True)
+    verdict = judge_ethics(spec.request, policy=policy, judges=judges)
+    if not verdict.allowed:
+        spec.decision = "refuse"
+        spec.refusal_category = verdict.category
+        spec.reasons.extend(verdict.reasons)
+        spec.plan = make_plan(spec)
+        return spec
+
+    findings: list[feasibility.Finding] = []
+    if found := feasibility.unpredictable(spec.request):
+        findings.append(found)
+    if spec.task_type not in trainable_tasks():
+        findings.append(
+            feasibility.Finding(
+                "infeasible",
+                f"This version trains {', '.join(t.value.replace('_', ' ') for t in trainable_tasks())}; "
+                f"{spec.task_type.value.replace('_', ' ')} is not available yet.",
+            )
+        )
+    findings.extend(feasibility.contradictions(spec.requirements))
+    if not findings:
+        if df is None:
+            findings.append(feasibility.no_data(spec.request, spec.task_type))
+        if found := feasibility.vague(spec.request, spec, df, label_given):
+            findings.append(found)
+        if df is not None and not findings and (found := feasibility.label_shortfall(spec, df, test_df)):
+            findings.append(found)
+
+    if findings:
+        infeasible = [f for f in findings if f.decision == "infeasible"]
+        chosen = infeasible or findings
+        spec.decision = "infeasible" if infeasible else "ask"
+        for f in chosen:
+            spec.reasons.append(f.reason)
+            spec.questions.extend(q for q in f.questions if q not in spec.questions)
+            spec.proposal.extend(f.proposal)
+        spec.plan = make_plan(spec)
+        return spec
+
+    assert df is not None  # no data always finds something above
+    n_classes = 1
+    if spec.task_type != TaskType.TABULAR_REGRESSION and spec.label_column in df.columns:
+        n_classes = int(df[spec.label_column].nunique())
+    n_test = len(test_df) if test_df is not None else None
+    spec.estimate = estimate(
+        spec,
+        n_rows=len(df),
+        n_features=len(spec.feature_columns),
+        n_classes=n_classes,
+        n_test=n_test,
+        budget_min=budget_min,
+        max_trials=max_trials,
+        max_epochs=max_epochs,
+    )
+    spec.plan = make_plan(spec, spec.estimate)
+    return spec
