@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from agents.review import MAX_ROUNDS
-from tests.conftest import run_cli
+from tests.conftest import CliResult, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,13 @@ def noisy_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("noisy") / "rows.csv"
     pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": y}).to_csv(path, index=False)
     return path
+
+
+def _run(table: Path, target: str, out: Path) -> CliResult:
+    """`run` on the table with a count budget (two tuning trials a study), in the local sandbox."""
+    request = f"Predict label from the table. {target}"
+    args = ("--data", str(table), "--label", "label", "--out", str(out), "--sandbox", "local")
+    return run_cli("run", request, *args, "--max-trials", "2", timeout=900)
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -48,21 +55,7 @@ def test_a_missed_target_gets_remedies_then_exit_3_with_what_would_help(
     noisy_table: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "runs"
-    result = run_cli(
-        "run",
-        "Predict label from the table. Accuracy at least 97%",
-        "--data",
-        str(noisy_table),
-        "--label",
-        "label",
-        "--out",
-        str(out),
-        "--sandbox",
-        "local",
-        "--max-trials",
-        "2",
-        timeout=900,
-    )
+    result = _run(noisy_table, "Accuracy at least 97%", out)
     assert result.code == 3, result.stderr + result.stdout[-2000:]
     run_dir = _run_dir(out)
     state = json.loads((run_dir / "state.json").read_text())
@@ -94,20 +87,7 @@ def test_a_missed_target_gets_remedies_then_exit_3_with_what_would_help(
 
 def test_a_met_target_gets_no_remedy(noisy_table: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = run_cli(
-        "run",
-        "Predict label from the table. Accuracy at least 50%",
-        "--data",
-        str(noisy_table),
-        "--label",
-        "label",
-        "--out",
-        str(out),
-        "--sandbox",
-        "local",
-        "--max-trials",
-        "2",
-    )
+    result = _run(noisy_table, "Accuracy at least 50%", out)
     assert result.code == 0, result.stderr
     run_dir = _run_dir(out)
     assert len(_train_calls(run_dir)) == 1
