@@ -97,7 +97,8 @@ def chat_command(
         run.state["chat"] = {"terminal": True}
         run.save()
         terminal.console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]", markup=True)
-        _converse(run, terminal, debug)
+        with cli._owned(run.run_dir, "chat"):
+            _converse(run, terminal, debug)
 
 
 def _read_request(terminal: Any) -> str:

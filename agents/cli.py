@@ -93,6 +93,26 @@ def _fail(message: str, code: int = EXIT_ERROR) -> None:
     raise typer.Exit(code)
 
 
+def _note(message: str) -> None:
+    _console(stderr=True).print(f"note: {message}", markup=False)
+
+
+def _owned(run_dir: Path, command: str) -> Any:
+    """The run directory's owner lock (`agents.run_lock`) as a context manager: while it is held no
+    other trainer-agent process works on `run_dir`; a live owner is one sentence and exit 1."""
+    import contextlib
+
+    from agents.run_lock import owner_lock
+    from skills.errors import UserError
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(owner_lock(run_dir, command, announce=_note))
+    except UserError as err:
+        _fail(str(err), err.exit_code)
+    return stack
+
+
 def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None:
     """Run the conversation, then turn its outcome into output and an exit code."""
     from rich.markup import escape
@@ -302,7 +322,9 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output folder '{out}': {err.strerror}.")
-    _execute(Run.create(out, options), as_json, debug, choice.line)
+    created = Run.create(out, options)
+    with _owned(created.run_dir, "run"):
+        _execute(created, as_json, debug, choice.line)
 
 
 def _choose_brain(llm: str) -> Any:
@@ -362,17 +384,22 @@ def resume(
     from skills.errors import UserError
 
     try:
-        existing = Run.load(run_dir)
+        Run.load(run_dir)  # a run directory at all, before its lock is taken
     except UserError as err:
         _fail(str(err))
-    existing.state["status"] = "running"
-    existing.transcript.event("resumed")
-    if max_cost is not None:
-        existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
-    if max_llm_calls is not None:
-        existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
-    choice = _choose_brain(existing.options.llm)
-    _execute(existing, as_json, debug, choice.line)
+    with _owned(run_dir, "resume"):
+        try:
+            existing = Run.load(run_dir)  # read again: the state as its last owner left it
+        except UserError as err:
+            _fail(str(err))
+        existing.state["status"] = "running"
+        existing.transcript.event("resumed")
+        if max_cost is not None:
+            existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
+        if max_llm_calls is not None:
+            existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
+        choice = _choose_brain(existing.options.llm)
+        _execute(existing, as_json, debug, choice.line)
 
 
 @app.command()
@@ -476,7 +503,11 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
     """Stop the service a run left running (`run --serve`)."""
     from skills.deploy import stop_service
 
-    stopped = stop_service(run_dir)
+    if (run_dir / "state.json").is_file():
+        with _owned(run_dir, "stop"):
+            stopped = stop_service(run_dir)
+    else:
+        stopped = stop_service(run_dir)
     _console().print("service stopped" if stopped else "no service was running for this run")
 
 

@@ -27,6 +27,10 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _note(message: str) -> None:
+    typer.echo(f"note: {message}", err=True)
+
+
 def _state(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "state.json"
     if not path.is_file():
@@ -111,6 +115,7 @@ def serve(
 
     Listening on anything but the loopback address exposes the model to other machines: that is
     the `expose_service` approval, asked under --approve (default: the run's own policy)."""
+    from agents.run_lock import owner_lock
     from skills.deploy import start_service
     from skills.errors import UserError
 
@@ -119,10 +124,12 @@ def serve(
         _approved(
             run_dir, approve, "expose_service", f"serve the model on {host}, reachable from other machines"
         )
+    model = _model(run_dir)
     try:
-        d = start_service(_model(run_dir), run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
+        with owner_lock(run_dir, "serve", announce=_note):
+            d = start_service(model, run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
     except UserError as err:
-        _fail(str(err))
+        _fail(str(err), err.exit_code)
     if as_json:
         sys.stdout.write(d.model_dump_json(indent=2) + "\n")
         return
@@ -132,10 +139,13 @@ def serve(
 
 def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
     """Whether the run's service runs, and what /health and /ready say. Exit 0 running, 3 not."""
+    from agents.run_lock import current_owner
     from skills.deploy import service_status
 
+    state = _state(run_dir)
     info = service_status(run_dir)
-    serve_result = _step(_state(run_dir), "serve") or {}
+    info["owner"] = current_owner(run_dir)
+    serve_result = _step(state, "serve") or {}
     if serve_result.get("estimate"):
         info["estimate"] = serve_result["estimate"].get("summary")
     if as_json:
@@ -149,6 +159,8 @@ def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
             typer.echo(f"estimate: {info['estimate']}")
     else:
         typer.echo(f"not running: {info.get('reason')}")
+    if info["owner"] and not as_json:
+        typer.echo(f"in use by pid {info['owner']['pid']} ({info['owner']['command']})")
     raise typer.Exit(0 if info["running"] else 3)
 
 
