@@ -11,7 +11,8 @@ Design: the person speaks *inside* the AG2 conversation (a reply function on the
 are ordinary turns of one conversation, recorded in one transcript, and routed by the same
 function as every other turn.
 
-Exit codes as for `run`: 0 met, 3 unmet, 2 declined or questions left open, 1 error, 130 stopped.
+Exit codes as for `run`: 0 met, 3 unmet, 2 declined or questions left open, 1 error, 130 stopped
+(Ctrl-C; 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -116,26 +117,32 @@ def _read_request(terminal: Any) -> str:
 
 def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
+    import signal
+
     from agents import cli
     from agents.approvals import attached
     from agents.chat import run_conversation
+    from agents.interrupts import signal_of, stop_on_signals
     from agents.sandbox_jobs import close_sandbox
 
     terminal.bind(run)
     run.log = terminal.log
-    try:
-        with attached(run, terminal):
-            run_conversation(run, render=terminal.render)
-        if terminal.stop_requested:  # a yes to "Stop the run?" whose interrupt Python dropped
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        terminal.stop_progress()
-        run.transcript.event("interrupted", by="person at the terminal (Ctrl-C)")
-        run.finish("interrupted")
-        cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    finally:
-        terminal.stop_progress()
-        close_sandbox(run)
+    # Ctrl-C is the terminal's (it asks first); SIGTERM and SIGHUP stop at once, the same way.
+    with stop_on_signals((signal.SIGTERM, signal.SIGHUP)) as caught:
+        try:
+            try:
+                with attached(run, terminal):
+                    run_conversation(run, render=terminal.render)
+                caught.check()
+                if terminal.stop_requested:  # a yes to "Stop the run?" whose interrupt Python dropped
+                    raise KeyboardInterrupt
+            finally:
+                terminal.stop_progress()
+                close_sandbox(run)
+        except KeyboardInterrupt as err:
+            signum = signal_of(err)
+            by = "person at the terminal (Ctrl-C)" if signum == signal.SIGINT else None
+            cli.interrupted(run, signum, by=by, what="stopped")
 
     if run.fatal is None and run.state.get("chat", {}).get("stopped"):
         run.finish("interrupted")

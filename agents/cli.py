@@ -2,7 +2,8 @@
 
 Exit codes: 0 every requirement met; 3 finished but a requirement is unmet; 2 refused, infeasible
 or needs input; 1 bad input or internal error (one sentence on stderr; a traceback only with
---debug); 130 interrupted (resume with `trainer-agent resume RUN_DIR`).
+--debug); 128 + the signal's number when interrupted: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP
+(resume with `trainer-agent resume RUN_DIR`).
 
 Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the commands so that
 `trainer-agent --help` answers at once.
@@ -127,22 +128,40 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
 
     if not as_json:
         run.log = lambda line: console.print(f"[dim]{escape(line)}[/]")
-    try:
-        from agents.terminal import renderer
+    from agents.interrupts import signal_of, stop_on_signals
+    from agents.terminal import renderer
 
-        run_conversation(run, render=None if as_json else renderer(console))
-    except KeyboardInterrupt:
-        run.finish("interrupted")
-        _fail(f"interrupted; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    finally:
-        close_sandbox(run)
-
-    report, code = finished_report(run, debug)
+    with stop_on_signals() as caught:  # SIGTERM and SIGHUP take Ctrl-C's path
+        try:
+            try:
+                run_conversation(run, render=None if as_json else renderer(console))
+                caught.check()
+            finally:
+                close_sandbox(run)
+            report, code = finished_report(run, debug)
+        except KeyboardInterrupt as err:
+            interrupted(run, signal_of(err))
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         _print_report(console, report)
     raise typer.Exit(code)
+
+
+def interrupted(run: Run, signum: int, by: str | None = None, what: str = "interrupted") -> None:
+    """The orderly stop: the job and the service go (a service a finished `--serve` step left on
+    purpose stays), the run is recorded as interrupted and resumable, exit 128 + signum."""
+    from agents.interrupts import exit_code, signal_name
+    from agents.sandbox_jobs import close_sandbox
+    from skills.deploy import stop_service
+
+    name = signal_name(signum)
+    close_sandbox(run)
+    kept = run.options.serve and run.done("serve")
+    service_stopped = False if kept else stop_service(run.run_dir)
+    run.transcript.event("interrupted", signal=name, by=by or name, service_stopped=service_stopped)
+    run.finish("interrupted")
+    _fail(f"{what} ({name}); resume with: trainer-agent resume {run.run_dir}", exit_code(signum))
 
 
 def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
@@ -394,6 +413,11 @@ def resume(
             _fail(str(err))
         existing.state["status"] = "running"
         existing.transcript.event("resumed")
+        if not existing.done("serve"):  # a service the interrupted run left behind
+            from skills.deploy import stop_service
+
+            if stop_service(run_dir):
+                existing.transcript.event("service_reaped", reason="left running by the interrupted run")
         if max_cost is not None:
             existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
         if max_llm_calls is not None:
