@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -152,6 +153,7 @@ def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
 def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
     """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.rollout)."""
     from agents.approvals import approve
+    from skills.deploy import API_KEY_ENV
     from skills.examples import example_inputs
     from skills.rollout import deploy_model
 
@@ -159,6 +161,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
         return {"skipped": "starting the service was not approved"}
     examples = example_inputs(spec(run), data_report(run), n=64)
     export = export_result(run)
+    api_key = os.environ.get(API_KEY_ENV) or None  # as `serve` does: /predict then needs X-API-Key
     deployment = deploy_model(
         export.onnx_path,
         run.run_dir,
@@ -168,6 +171,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
         export=export.model_dump(mode="json"),
         replicas=args.replicas,
         load_seconds=args.load_test_s,
+        api_key=api_key,
     )
     return Deployment.model_validate(deployment.model_dump()).model_dump(mode="json")
 

@@ -90,11 +90,12 @@ def _launch(
     cpus: str | None = None,
     threads: int | None = None,
 ) -> subprocess.Popen:
-    env = dict(os.environ)
+    from skills.child_env import child_env
+
+    env = child_env()  # an allow-list: no LLM keys or cloud credentials (skills/child_env.py)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    env.pop(API_KEY_ENV, None)
     if api_key:
-        env[API_KEY_ENV] = api_key
+        env[API_KEY_ENV] = api_key  # the service's own key, the one secret it gets
     cmd = [
         sys.executable,
         "-m",
