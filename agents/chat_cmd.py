@@ -94,9 +94,12 @@ def chat_command(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             cli._fail(f"cannot create the output folder '{out}': {err.strerror}.")
-        run = Run.create(out, options)
-        run.state["chat"] = {"terminal": True}
-        run.save()
+        try:
+            run = Run.create(out, options)
+            run.state["chat"] = {"terminal": True}
+            run.save()
+        except UserError as err:  # a full disk or an unwritable --out
+            cli._fail(str(err), err.exit_code)
         terminal.console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]", markup=True)
         with cli._owned(run.run_dir, "chat"):
             _converse(run, terminal, debug)
@@ -143,9 +146,13 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
             signum = signal_of(err)
             by = "person at the terminal (Ctrl-C)" if signum == signal.SIGINT else None
             cli.interrupted(run, signum, by=by, what="stopped")
+        except typer.Exit:
+            raise
+        except Exception as err:  # out of the conversation itself: a full disk, or a bug
+            cli.crashed(run, err, debug)
 
     if run.fatal is None and run.state.get("chat", {}).get("stopped"):
-        run.finish("interrupted")
+        cli._finish(run, "interrupted")
         cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
     report, code = cli.finished_report(run, debug)
     cli._print_report(terminal.console, report)

@@ -11,6 +11,7 @@ Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the co
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from importlib import resources
 from pathlib import Path
@@ -101,8 +102,6 @@ def _note(message: str) -> None:
 def _owned(run_dir: Path, command: str) -> Any:
     """The run directory's owner lock (`agents.run_lock`) as a context manager: while it is held no
     other trainer-agent process works on `run_dir`; a live owner is one sentence and exit 1."""
-    import contextlib
-
     from agents.run_lock import owner_lock
     from skills.errors import UserError
 
@@ -141,6 +140,10 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
             report, code = finished_report(run, debug)
         except KeyboardInterrupt as err:
             interrupted(run, signal_of(err))
+        except typer.Exit:
+            raise
+        except Exception as err:  # out of the conversation itself (a step's own error is run.fatal)
+            crashed(run, err, debug)
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -159,35 +162,70 @@ def interrupted(run: Run, signum: int, by: str | None = None, what: str = "inter
     close_sandbox(run)
     kept = run.options.serve and run.done("serve")
     service_stopped = False if kept else stop_service(run.run_dir)
-    run.transcript.event("interrupted", signal=name, by=by or name, service_stopped=service_stopped)
-    run.finish("interrupted")
+    with contextlib.suppress(OSError):  # a full disk: the state keeps its last consistent version
+        run.transcript.event("interrupted", signal=name, by=by or name, service_stopped=service_stopped)
+    _finish(run, "interrupted")
     _fail(f"{what} ({name}); resume with: trainer-agent resume {run.run_dir}", exit_code(signum))
+
+
+def _finish(run: Run, status: str, **extra: Any) -> Exception | None:
+    """Record how the run ended; a write that fails (a full disk) leaves state.json as it was and
+    is returned, not raised, so the sentence about the first failure is the one printed."""
+    from skills.errors import UserError
+
+    try:
+        run.finish(status, **extra)
+    except UserError as err:
+        return err
+    return None
+
+
+def crashed(run: Run, err: Exception, debug: bool) -> None:
+    """An exception out of the conversation itself: a full disk (or another UserError) is its one
+    sentence; anything else an internal error, the traceback in the transcript (and with --debug)."""
+    import traceback
+
+    from skills.errors import UserError, disk_full, is_disk_full
+
+    failure = disk_full(run.run_dir) if is_disk_full(err) else err if isinstance(err, UserError) else None
+    if failure is None and debug:
+        raise err
+    with contextlib.suppress(Exception):
+        kind = "user" if failure else "internal"
+        run.transcript.event("error", error=repr(err), error_kind=kind, trace=traceback.format_exc())
+    _finish(run, "failed", error=str(failure or repr(err)))
+    if failure is not None:
+        _fail(str(failure), failure.exit_code)
+    _fail(f"internal error: {err!r} (details in {run.run_dir / 'transcript.jsonl'})")
 
 
 def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
     """After the conversation: fail in one sentence if a step failed or no report was written,
     else record the run as finished and return its RunReport and exit code."""
-    from skills.errors import UserError
+    from skills.errors import DiskFull, UserError, disk_full, is_disk_full
     from skills.specs import RunReport
 
     if run.fatal is not None:
         fatal = run.fatal
+        if is_disk_full(fatal) and not isinstance(fatal, DiskFull):  # e.g. a job that could not write
+            fatal = disk_full(run.run_dir)
         if debug and not isinstance(fatal, UserError):
             raise fatal
-        run.finish("failed", error=str(fatal))
+        _finish(run, "failed", error=str(fatal))
         if isinstance(fatal, UserError):
             _fail(str(fatal), fatal.exit_code)
         _fail(f"internal error: {fatal!r} (details in {run.run_dir / 'transcript.jsonl'})")
 
     report_path = run.run_dir / "report.json"
     if not report_path.exists():
-        run.finish("failed", error="the conversation ended before the report was written")
+        _finish(run, "failed", error="the conversation ended before the report was written")
         _fail(
             f"the conversation ended before the report was written (see {run.run_dir / 'transcript.jsonl'})"
         )
     report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
     code = EXIT_DECLINED if report.decision != "accept" else EXIT_OK if report.all_met else EXIT_UNMET
-    run.finish("finished", exit_code=code)
+    if (failed := _finish(run, "finished", exit_code=code)) is not None:
+        _fail(str(failed), getattr(failed, "exit_code", EXIT_ERROR))
     return report, code
 
 
@@ -341,7 +379,10 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output folder '{out}': {err.strerror}.")
-    created = Run.create(out, options)
+    try:
+        created = Run.create(out, options)
+    except UserError as err:  # a full disk or an unwritable --out
+        _fail(str(err), err.exit_code)
     with _owned(created.run_dir, "run"):
         _execute(created, as_json, debug, choice.line)
 
@@ -545,7 +586,20 @@ _register_service_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as err:  # the last line: a person sees one sentence, a traceback only with --debug
+        if "--debug" in sys.argv:
+            raise
+        from skills.errors import UserError, is_disk_full, write_error
+
+        if isinstance(err, OSError) and is_disk_full(err):
+            err = write_error(err, err.filename or Path.cwd())
+        from rich.markup import escape
+
+        message = str(err) if isinstance(err, UserError) else f"internal error: {err!r}"
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        sys.exit(getattr(err, "exit_code", EXIT_ERROR))
 
 
 if __name__ == "__main__":

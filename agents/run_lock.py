@@ -103,8 +103,13 @@ def owner_lock(
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         if previous:
             _taken_over(run_dir, previous, record, announce)
-    except BaseException:
+    except OSError as err:  # a full disk: the record cannot be written
         os.close(fd)  # closing drops the lock
+        from skills.errors import write_error
+
+        raise write_error(err, path, run_dir if (run_dir / "state.json").exists() else None) from err
+    except BaseException:
+        os.close(fd)
         raise
     try:
         yield previous

@@ -32,16 +32,24 @@ def _note(message: str) -> None:
 
 
 def _state(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "state.json"
-    if not path.is_file():
-        _fail(f"'{run_dir}' is not a run directory: it has no state.json.")
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return state
+    """The run's state.json; one sentence and exit 1 when it is missing or damaged."""
+    from agents.run_state import read_state
+    from skills.errors import UserError
+
+    try:
+        return read_state(run_dir)
+    except UserError as err:
+        _fail(str(err), err.exit_code)
+        raise  # unreachable: _fail exits
 
 
 def _step(state: dict[str, Any], name: str) -> Any:
-    entry = state.get("steps", {}).get(name, {})
-    return entry.get("result") if entry.get("status") == "done" else None
+    """A finished step's result as a dict, else None (also when state.json was edited out of shape)."""
+    steps = state.get("steps")
+    entry = steps.get(name) if isinstance(steps, dict) else None
+    if not isinstance(entry, dict) or entry.get("status") != "done":
+        return None
+    return entry.get("result") if isinstance(entry.get("result"), dict) else None
 
 
 ApproveOpt = Annotated[
@@ -62,7 +70,10 @@ def _approved(run_dir: Path, policy: str | None, kind: str, description: str) ->
     from skills.errors import UserError
 
     state = _state(run_dir)
-    options = RunOptions(**state["options"]) if "options" in state else RunOptions(request="")
+    try:
+        options = RunOptions(**state["options"])
+    except (KeyError, TypeError):  # no options recorded (or damaged ones): the default policy
+        options = RunOptions(request="")
     run = Run(run_dir=run_dir, options=options, state=state)
     try:
         if policy is not None:
@@ -145,9 +156,9 @@ def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
     state = _state(run_dir)
     info = service_status(run_dir)
     info["owner"] = current_owner(run_dir)
-    serve_result = _step(state, "serve") or {}
-    if serve_result.get("estimate"):
-        info["estimate"] = serve_result["estimate"].get("summary")
+    estimate = (_step(state, "serve") or {}).get("estimate")
+    if isinstance(estimate, dict):
+        info["estimate"] = estimate.get("summary")
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
     elif info["running"]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from agents import tool_args
 from agents.run_state import Run
 from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, ToolArgs
-from skills.errors import UserError
+from skills.errors import UserError, disk_full, is_disk_full
 from skills.pipeline import PIPELINE, Step, refusal
 from skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
 
@@ -47,7 +47,12 @@ def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
         run.fatal = err
         run.transcript.event("error", step=step.name, error=str(err), error_kind="user")
         return f"Error: {err}"
-    except Exception as err:  # a bug: stop the run, keep the details in the transcript
+    except Exception as err:
+        if is_disk_full(err):  # a job or a skill that could not write: the person can act on that
+            run.fatal = disk_full(run.run_dir)
+            run.transcript.event("error", step=step.name, error=str(run.fatal), error_kind="user")
+            return f"Error: {run.fatal}"
+        # a bug: stop the run, keep the details in the transcript
         run.fatal = err
         run.transcript.event(
             "error", step=step.name, error=repr(err), error_kind="internal", trace=traceback.format_exc()

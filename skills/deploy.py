@@ -125,9 +125,9 @@ def _launch(
 
 def _record(svc_dir: Path, state: dict[str, Any]) -> None:
     """Write service.json atomically (a kill mid-write leaves the old record or the new one)."""
-    tmp = svc_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    os.replace(tmp, svc_dir / STATE_FILE)
+    from skills.atomic_write import write_atomic
+
+    write_atomic(svc_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
 
 def start_service(
