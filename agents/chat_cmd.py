@@ -11,7 +11,8 @@ Design: the person speaks *inside* the AG2 conversation (a reply function on the
 are ordinary turns of one conversation, recorded in one transcript, and routed by the same
 function as every other turn.
 
-Exit codes as for `run`: 0 met, 3 unmet, 2 declined or questions left open, 1 error, 130 stopped.
+Exit codes as for `run`: 0 met, 3 unmet, 2 declined or questions left open, 1 error, 130 stopped
+(Ctrl-C; 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -93,11 +94,15 @@ def chat_command(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             cli._fail(f"cannot create the output folder '{out}': {err.strerror}.")
-        run = Run.create(out, options)
-        run.state["chat"] = {"terminal": True}
-        run.save()
+        try:
+            run = Run.create(out, options)
+            run.state["chat"] = {"terminal": True}
+            run.save()
+        except UserError as err:  # a full disk or an unwritable --out
+            cli._fail(str(err), err.exit_code)
         terminal.console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]", markup=True)
-        _converse(run, terminal, debug)
+        with cli._owned(run.run_dir, "chat"):
+            _converse(run, terminal, debug)
 
 
 def _read_request(terminal: Any) -> str:
@@ -115,29 +120,39 @@ def _read_request(terminal: Any) -> str:
 
 def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
+    import signal
+
     from agents import cli
     from agents.approvals import attached
     from agents.chat import run_conversation
+    from agents.interrupts import signal_of, stop_on_signals
     from agents.sandbox_jobs import close_sandbox
 
     terminal.bind(run)
     run.log = terminal.log
-    try:
-        with attached(run, terminal):
-            run_conversation(run, render=terminal.render)
-        if terminal.stop_requested:  # a yes to "Stop the run?" whose interrupt Python dropped
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        terminal.stop_progress()
-        run.transcript.event("interrupted", by="person at the terminal (Ctrl-C)")
-        run.finish("interrupted")
-        cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    finally:
-        terminal.stop_progress()
-        close_sandbox(run)
+    # Ctrl-C is the terminal's (it asks first); SIGTERM and SIGHUP stop at once, the same way.
+    with stop_on_signals((signal.SIGTERM, signal.SIGHUP)) as caught:
+        try:
+            try:
+                with attached(run, terminal):
+                    run_conversation(run, render=terminal.render)
+                caught.check()
+                if terminal.stop_requested:  # a yes to "Stop the run?" whose interrupt Python dropped
+                    raise KeyboardInterrupt
+            finally:
+                terminal.stop_progress()
+                close_sandbox(run)
+        except KeyboardInterrupt as err:
+            signum = signal_of(err)
+            by = "person at the terminal (Ctrl-C)" if signum == signal.SIGINT else None
+            cli.interrupted(run, signum, by=by, what="stopped")
+        except typer.Exit:
+            raise
+        except Exception as err:  # out of the conversation itself: a full disk, or a bug
+            cli.crashed(run, err, debug)
 
     if run.fatal is None and run.state.get("chat", {}).get("stopped"):
-        run.finish("interrupted")
+        cli._finish(run, "interrupted")
         cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
     report, code = cli.finished_report(run, debug)
     cli._print_report(terminal.console, report)

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every requirement met; 3 finished but a requirement is unmet; 2 refused, infeasible
 or needs input; 1 bad input or internal error (one sentence on stderr; a traceback only with
---debug); 130 interrupted (resume with `trainer-agent resume RUN_DIR`).
+--debug); 128 + the signal's number when interrupted: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP
+(resume with `trainer-agent resume RUN_DIR`).
 
 Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the commands so that
 `trainer-agent --help` answers at once.
@@ -10,6 +11,7 @@ Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the co
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from importlib import resources
 from pathlib import Path
@@ -93,6 +95,24 @@ def _fail(message: str, code: int = EXIT_ERROR) -> None:
     raise typer.Exit(code)
 
 
+def _note(message: str) -> None:
+    _console(stderr=True).print(f"note: {message}", markup=False)
+
+
+def _owned(run_dir: Path, command: str) -> Any:
+    """The run directory's owner lock (`agents.run_lock`) as a context manager: while it is held no
+    other trainer-agent process works on `run_dir`; a live owner is one sentence and exit 1."""
+    from agents.run_lock import owner_lock
+    from skills.errors import UserError
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(owner_lock(run_dir, command, announce=_note))
+    except UserError as err:
+        _fail(str(err), err.exit_code)
+    return stack
+
+
 def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None:
     """Run the conversation, then turn its outcome into output and an exit code."""
     from rich.markup import escape
@@ -107,17 +127,23 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
 
     if not as_json:
         run.log = lambda line: console.print(f"[dim]{escape(line)}[/]")
-    try:
-        from agents.terminal import renderer
+    from agents.interrupts import signal_of, stop_on_signals
+    from agents.terminal import renderer
 
-        run_conversation(run, render=None if as_json else renderer(console))
-    except KeyboardInterrupt:
-        run.finish("interrupted")
-        _fail(f"interrupted; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    finally:
-        close_sandbox(run)
-
-    report, code = finished_report(run, debug)
+    with stop_on_signals() as caught:  # SIGTERM and SIGHUP take Ctrl-C's path
+        try:
+            try:
+                run_conversation(run, render=None if as_json else renderer(console))
+                caught.check()
+            finally:
+                close_sandbox(run)
+            report, code = finished_report(run, debug)
+        except KeyboardInterrupt as err:
+            interrupted(run, signal_of(err))
+        except typer.Exit:
+            raise
+        except Exception as err:  # out of the conversation itself (a step's own error is run.fatal)
+            crashed(run, err, debug)
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -125,30 +151,81 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     raise typer.Exit(code)
 
 
+def interrupted(run: Run, signum: int, by: str | None = None, what: str = "interrupted") -> None:
+    """The orderly stop: the job and the service go (a service a finished `--serve` step left on
+    purpose stays), the run is recorded as interrupted and resumable, exit 128 + signum."""
+    from agents.interrupts import exit_code, signal_name
+    from agents.sandbox_jobs import close_sandbox
+    from skills.serve.deploy import stop_service
+
+    name = signal_name(signum)
+    close_sandbox(run)
+    kept = run.options.serve and run.done("serve")
+    service_stopped = False if kept else stop_service(run.run_dir)
+    with contextlib.suppress(OSError):  # a full disk: the state keeps its last consistent version
+        run.transcript.event("interrupted", signal=name, by=by or name, service_stopped=service_stopped)
+    _finish(run, "interrupted")
+    _fail(f"{what} ({name}); resume with: trainer-agent resume {run.run_dir}", exit_code(signum))
+
+
+def _finish(run: Run, status: str, **extra: Any) -> Exception | None:
+    """Record how the run ended; a write that fails (a full disk) leaves state.json as it was and
+    is returned, not raised, so the sentence about the first failure is the one printed."""
+    from skills.errors import UserError
+
+    try:
+        run.finish(status, **extra)
+    except UserError as err:
+        return err
+    return None
+
+
+def crashed(run: Run, err: Exception, debug: bool) -> None:
+    """An exception out of the conversation itself: a full disk (or another UserError) is its one
+    sentence; anything else an internal error, the traceback in the transcript (and with --debug)."""
+    import traceback
+
+    from skills.errors import UserError, disk_full, is_disk_full
+
+    failure = disk_full(run.run_dir) if is_disk_full(err) else err if isinstance(err, UserError) else None
+    if failure is None and debug:
+        raise err
+    with contextlib.suppress(Exception):
+        kind = "user" if failure else "internal"
+        run.transcript.event("error", error=repr(err), error_kind=kind, trace=traceback.format_exc())
+    _finish(run, "failed", error=str(failure or repr(err)))
+    if failure is not None:
+        _fail(str(failure), failure.exit_code)
+    _fail(f"internal error: {err!r} (details in {run.run_dir / 'transcript.jsonl'})")
+
+
 def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
     """After the conversation: fail in one sentence if a step failed or no report was written,
     else record the run as finished and return its RunReport and exit code."""
-    from skills.errors import UserError
+    from skills.errors import DiskFull, UserError, disk_full, is_disk_full
     from skills.specs import RunReport
 
     if run.fatal is not None:
         fatal = run.fatal
+        if is_disk_full(fatal) and not isinstance(fatal, DiskFull):  # e.g. a job that could not write
+            fatal = disk_full(run.run_dir)
         if debug and not isinstance(fatal, UserError):
             raise fatal
-        run.finish("failed", error=str(fatal))
+        _finish(run, "failed", error=str(fatal))
         if isinstance(fatal, UserError):
             _fail(str(fatal), fatal.exit_code)
         _fail(f"internal error: {fatal!r} (details in {run.run_dir / 'transcript.jsonl'})")
 
     report_path = run.run_dir / "report.json"
     if not report_path.exists():
-        run.finish("failed", error="the conversation ended before the report was written")
+        _finish(run, "failed", error="the conversation ended before the report was written")
         _fail(
             f"the conversation ended before the report was written (see {run.run_dir / 'transcript.jsonl'})"
         )
     report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
     code = EXIT_DECLINED if report.decision != "accept" else EXIT_OK if report.all_met else EXIT_UNMET
-    run.finish("finished", exit_code=code)
+    if (failed := _finish(run, "finished", exit_code=code)) is not None:
+        _fail(str(failed), getattr(failed, "exit_code", EXIT_ERROR))
     return report, code
 
 
@@ -302,7 +379,12 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         _fail(f"cannot create the output folder '{out}': {err.strerror}.")
-    _execute(Run.create(out, options), as_json, debug, choice.line)
+    try:
+        created = Run.create(out, options)
+    except UserError as err:  # a full disk or an unwritable --out
+        _fail(str(err), err.exit_code)
+    with _owned(created.run_dir, "run"):
+        _execute(created, as_json, debug, choice.line)
 
 
 def _choose_brain(llm: str) -> Any:
@@ -362,17 +444,27 @@ def resume(
     from skills.errors import UserError
 
     try:
-        existing = Run.load(run_dir)
+        Run.load(run_dir)  # a run directory at all, before its lock is taken
     except UserError as err:
         _fail(str(err))
-    existing.state["status"] = "running"
-    existing.transcript.event("resumed")
-    if max_cost is not None:
-        existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
-    if max_llm_calls is not None:
-        existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
-    choice = _choose_brain(existing.options.llm)
-    _execute(existing, as_json, debug, choice.line)
+    with _owned(run_dir, "resume"):
+        try:
+            existing = Run.load(run_dir)  # read again: the state as its last owner left it
+        except UserError as err:
+            _fail(str(err))
+        existing.state["status"] = "running"
+        existing.transcript.event("resumed")
+        if not existing.done("serve"):  # a service the interrupted run left behind
+            from skills.serve.deploy import stop_service
+
+            if stop_service(run_dir):
+                existing.transcript.event("service_reaped", reason="left running by the interrupted run")
+        if max_cost is not None:
+            existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
+        if max_llm_calls is not None:
+            existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
+        choice = _choose_brain(existing.options.llm)
+        _execute(existing, as_json, debug, choice.line)
 
 
 @app.command()
@@ -476,7 +568,11 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
     """Stop the service a run left running (`run --serve`)."""
     from skills.serve.deploy import stop_service
 
-    stopped = stop_service(run_dir)
+    if (run_dir / "state.json").is_file():
+        with _owned(run_dir, "stop"):
+            stopped = stop_service(run_dir)
+    else:
+        stopped = stop_service(run_dir)
     _console().print("service stopped" if stopped else "no service was running for this run")
 
 
@@ -490,7 +586,20 @@ _register_service_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as err:  # the last line: a person sees one sentence, a traceback only with --debug
+        if "--debug" in sys.argv:
+            raise
+        from skills.errors import UserError, is_disk_full, write_error
+
+        if isinstance(err, OSError) and is_disk_full(err):
+            err = write_error(err, err.filename or Path.cwd())
+        from rich.markup import escape
+
+        message = str(err) if isinstance(err, UserError) else f"internal error: {err!r}"
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        sys.exit(getattr(err, "exit_code", EXIT_ERROR))
 
 
 if __name__ == "__main__":

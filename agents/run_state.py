@@ -9,7 +9,6 @@ recorded result instead of doing the work again.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -74,10 +73,16 @@ class Run:
     # -- creation and loading -------------------------------------------------------------------
     @classmethod
     def create(cls, out_dir: str | Path, options: RunOptions, run_id: str | None = None) -> Run:
+        """A new run directory under `out_dir`; a full disk or an unwritable folder is a UserError."""
+        from skills.errors import UserError, disk_full, is_disk_full, write_error
+
         run_id = run_id or new_run_id()
         run_dir = Path(out_dir) / run_id
-        run_dir.mkdir(parents=True, exist_ok=False)
-        (run_dir / "request.txt").write_text(options.request + "\n", encoding="utf-8")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            (run_dir / "request.txt").write_text(options.request + "\n", encoding="utf-8")
+        except OSError as err:
+            raise write_error(err, run_dir / "request.txt") from err
         run = cls(run_dir=run_dir, options=options)
         run.state = {
             "run_id": run_id,
@@ -87,29 +92,53 @@ class Run:
             "steps": {},
             "durations": {},
         }
-        run.save()
+        try:
+            run.save()
+        except UserError as err:  # nothing to resume yet
+            raise (disk_full(run_dir, resumable=False) if is_disk_full(err) else err) from err
         return run
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Run:
-        path = Path(run_dir) / STATE_FILE
-        if not path.is_file():
-            from skills.errors import UserError
+        """The run recorded in `run_dir`; one sentence (UserError) when it is none or is damaged."""
+        from skills.errors import UserError
 
-            raise UserError(f"'{run_dir}' is not a run directory: it has no {STATE_FILE}.")
-        state = json.loads(path.read_text(encoding="utf-8"))
-        run = cls(run_dir=Path(run_dir), options=RunOptions(**state["options"]), state=state)
-        return run
+        state = read_state(run_dir)
+        options = state.get("options")
+        known = set(RunOptions.__dataclass_fields__)
+        if not isinstance(options, dict):
+            problem = "no options"
+        elif unknown := sorted(set(options) - known):
+            problem = f"unknown option {unknown[0]!r}"
+        elif not isinstance(options.get("request"), str):
+            problem = "no request"
+        elif not isinstance(state.get("steps"), dict):
+            problem = "no steps"
+        elif not isinstance(state.get("run_id"), str):
+            problem = "no run_id"
+        else:
+            return cls(run_dir=Path(run_dir), options=RunOptions(**options), state=state)
+        raise UserError(
+            f"'{Path(run_dir) / STATE_FILE}' is damaged ({problem}); the run cannot be resumed: restore "
+            "the file or start a new run."
+        )
 
     @property
     def run_id(self) -> str:
         return str(self.state["run_id"])
 
     def save(self) -> None:
-        """Write state.json atomically, so a kill mid-write never leaves a torn file."""
-        tmp = self.run_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, self.run_dir / STATE_FILE)
+        """Write state.json atomically and durably (a temporary file, fsync, rename), so a kill or a
+        power cut mid-write never leaves a torn file. A write that fails (a full disk) removes the
+        temporary file, keeps the last state.json and raises a UserError (DiskFull) in one sentence."""
+        from skills.atomic_write import write_atomic
+        from skills.errors import write_error
+
+        path = self.run_dir / STATE_FILE
+        try:
+            write_atomic(path, json.dumps(self.state, indent=2, default=str), durable=True)
+        except OSError as err:
+            raise write_error(err, path, self.run_dir) from err
 
     # -- steps ----------------------------------------------------------------------------------
     def done(self, step: str) -> bool:
@@ -161,6 +190,30 @@ class Run:
         self.state["finished"] = _now()
         self.state.update(extra)
         self.save()
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any]:
+    """state.json of `run_dir` as a dict; one sentence (UserError) when it is missing, unreadable,
+    truncated or not a JSON object."""
+    from skills.errors import UserError
+
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"'{run_dir}' is not a run directory: it has no {STATE_FILE}.")
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror}.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"'{path}' is damaged (not UTF-8 text); restore it or start a new run.") from None
+    except json.JSONDecodeError as err:
+        raise UserError(
+            f"'{path}' is damaged ({err.msg} at line {err.lineno}, column {err.colno}: truncated or "
+            "edited?); restore it or start a new run."
+        ) from None
+    if not isinstance(state, dict):
+        raise UserError(f"'{path}' is damaged (not a JSON object); restore it or start a new run.")
+    return state
 
 
 def _now() -> str:

@@ -27,17 +27,29 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _note(message: str) -> None:
+    typer.echo(f"note: {message}", err=True)
+
+
 def _state(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "state.json"
-    if not path.is_file():
-        _fail(f"'{run_dir}' is not a run directory: it has no state.json.")
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return state
+    """The run's state.json; one sentence and exit 1 when it is missing or damaged."""
+    from agents.run_state import read_state
+    from skills.errors import UserError
+
+    try:
+        return read_state(run_dir)
+    except UserError as err:
+        _fail(str(err), err.exit_code)
+        raise  # unreachable: _fail exits
 
 
 def _step(state: dict[str, Any], name: str) -> Any:
-    entry = state.get("steps", {}).get(name, {})
-    return entry.get("result") if entry.get("status") == "done" else None
+    """A finished step's result as a dict, else None (also when state.json was edited out of shape)."""
+    steps = state.get("steps")
+    entry = steps.get(name) if isinstance(steps, dict) else None
+    if not isinstance(entry, dict) or entry.get("status") != "done":
+        return None
+    return entry.get("result") if isinstance(entry.get("result"), dict) else None
 
 
 ApproveOpt = Annotated[
@@ -58,7 +70,10 @@ def _approved(run_dir: Path, policy: str | None, kind: str, description: str) ->
     from skills.errors import UserError
 
     state = _state(run_dir)
-    options = RunOptions(**state["options"]) if "options" in state else RunOptions(request="")
+    try:
+        options = RunOptions(**state["options"])
+    except (KeyError, TypeError):  # no options recorded (or damaged ones): the default policy
+        options = RunOptions(request="")
     run = Run(run_dir=run_dir, options=options, state=state)
     try:
         if policy is not None:
@@ -111,6 +126,7 @@ def serve(
 
     Listening on anything but the loopback address exposes the model to other machines: that is
     the `expose_service` approval, asked under --approve (default: the run's own policy)."""
+    from agents.run_lock import owner_lock
     from skills.errors import UserError
     from skills.serve.deploy import start_service
 
@@ -119,10 +135,12 @@ def serve(
         _approved(
             run_dir, approve, "expose_service", f"serve the model on {host}, reachable from other machines"
         )
+    model = _model(run_dir)
     try:
-        d = start_service(_model(run_dir), run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
+        with owner_lock(run_dir, "serve", announce=_note):
+            d = start_service(model, run_dir, port=port, host=host, api_key=os.environ.get(api_key_env))
     except UserError as err:
-        _fail(str(err))
+        _fail(str(err), err.exit_code)
     if as_json:
         sys.stdout.write(d.model_dump_json(indent=2) + "\n")
         return
@@ -132,12 +150,15 @@ def serve(
 
 def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
     """Whether the run's service runs, and what /health and /ready say. Exit 0 running, 3 not."""
+    from agents.run_lock import current_owner
     from skills.serve.deploy import service_status
 
+    state = _state(run_dir)
     info = service_status(run_dir)
-    serve_result = _step(_state(run_dir), "serve") or {}
-    if serve_result.get("estimate"):
-        info["estimate"] = serve_result["estimate"].get("summary")
+    info["owner"] = current_owner(run_dir)
+    estimate = (_step(state, "serve") or {}).get("estimate")
+    if isinstance(estimate, dict):
+        info["estimate"] = estimate.get("summary")
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
     elif info["running"]:
@@ -149,6 +170,8 @@ def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
             typer.echo(f"estimate: {info['estimate']}")
     else:
         typer.echo(f"not running: {info.get('reason')}")
+    if info["owner"] and not as_json:
+        typer.echo(f"in use by pid {info['owner']['pid']} ({info['owner']['command']})")
     raise typer.Exit(0 if info["running"] else 3)
 
 

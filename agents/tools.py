@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from agents import tool_args
 from agents.run_state import Run
 from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, ToolArgs
-from skills.errors import UserError
+from skills.errors import UserError, disk_full, is_disk_full
 from skills.pipeline import PIPELINE, Step, refusal
 from skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
 
@@ -46,7 +47,12 @@ def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
         run.fatal = err
         run.transcript.event("error", step=step.name, error=str(err), error_kind="user")
         return f"Error: {err}"
-    except Exception as err:  # a bug: stop the run, keep the details in the transcript
+    except Exception as err:
+        if is_disk_full(err):  # a job or a skill that could not write: the person can act on that
+            run.fatal = disk_full(run.run_dir)
+            run.transcript.event("error", step=step.name, error=str(run.fatal), error_kind="user")
+            return f"Error: {run.fatal}"
+        # a bug: stop the run, keep the details in the transcript
         run.fatal = err
         run.transcript.event(
             "error", step=step.name, error=repr(err), error_kind="internal", trace=traceback.format_exc()
@@ -152,6 +158,7 @@ def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
 def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
     """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.serve.rollout)."""
     from agents.approvals import approve
+    from skills.serve.deploy import API_KEY_ENV
     from skills.serve.examples import example_inputs
     from skills.serve.rollout import deploy_model
 
@@ -159,6 +166,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
         return {"skipped": "starting the service was not approved"}
     examples = example_inputs(spec(run), data_report(run), n=64)
     export = export_result(run)
+    api_key = os.environ.get(API_KEY_ENV) or None  # as `serve` does: /predict then needs X-API-Key
     deployment = deploy_model(
         export.onnx_path,
         run.run_dir,
@@ -168,6 +176,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
         export=export.model_dump(mode="json"),
         replicas=args.replicas,
         load_seconds=args.load_test_s,
+        api_key=api_key,
     )
     return Deployment.model_validate(deployment.model_dump()).model_dump(mode="json")
 

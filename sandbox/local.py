@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
 from sandbox.config import SandboxConfig
+from skills.child_env import child_env
 
 # How a Python job reports that an allocation failed under RLIMIT_AS (the local "OOM").
 _OOM_MARKERS = (
@@ -83,7 +84,8 @@ class LocalSandbox(Sandbox):
         on_output: OutputCallback | None = None,
     ) -> JobResult:
         timeout = float(timeout if timeout is not None else self.config.timeout)
-        full_env = dict(os.environ)
+        # An allow-list of this process's environment: no LLM keys or cloud credentials reach a job.
+        full_env = child_env()
         # `python` in a command means the project's Python, as it does in the image.
         full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env.get("PATH", "")
         full_env["PYTHONUNBUFFERED"] = "1"

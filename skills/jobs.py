@@ -9,13 +9,13 @@ the job and carries the typed inputs as JSON; the result is `{"ok": true, "resul
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from skills.atomic_write import write_atomic
 from skills.errors import UserError
 from skills.specs import DataReport, TaskSpec, TrainResult
 
@@ -54,9 +54,7 @@ JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"train": _train, 
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload, indent=1, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,6 @@ of the exported ONNX model on the held-out data (what is deployed), sizes are of
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -324,9 +323,9 @@ def write_report(run_dir: str | Path, report: RunReport) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from skills.atomic_write import write_atomic
+
+    write_atomic(path, text)
 
 
 def _label_fix_lines(t: dict | None) -> list[str]:

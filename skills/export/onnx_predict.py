@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import numbers
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,38 @@ from typing import Any
 from skills.errors import UserError
 
 META_KEY = "trainer_agent"
+FLOAT32_MAX = 3.4028234663852886e38  # numbers go into the model as float32
+
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict = 2, 60, 60, 4, 4
+
+
+def show(value: Any) -> str:
+    """A short repr of a value from a request, for an error message (bounded length and depth)."""
+    return _SHOW.repr(value)
+
+
+def _unicode(text: str, where: str) -> str:
+    """`text` if it encodes as UTF-8; a lone surrogate ("\\ud800" in JSON) is a ValueError."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{where} is not valid Unicode text: character {err.start} is a lone surrogate "
+            f"(U+{ord(text[err.start]):04X})."
+        ) from None
+    return text
+
+
+def _number(value: Any, where: str) -> float:
+    """`value` as a float the model can take: finite and within float32's range."""
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > FLOAT32_MAX:
+        raise ValueError(f"{where} must be a finite number within ±3.4e38, got {show(value)}.")
+    return number
 
 
 def model_version(path: str | Path) -> str:
@@ -82,17 +115,17 @@ class OnnxPredictor:
 
     def _text_of(self, i: int, row: Any) -> str:
         if isinstance(row, str):
-            return row
+            return _unicode(row, f"Input {i}")
         column = self.meta.get("text_column") or "text"
         if isinstance(row, dict):
             unknown = [k for k in row if k not in (column, "text")]
             if unknown:
                 raise ValueError(
-                    f"Input {i} has unknown field(s) {unknown}; this model reads only '{column}'."
+                    f"Input {i} has unknown field(s) {show(unknown)}; this model reads only '{column}'."
                 )
             value = row.get(column, row.get("text"))
             if isinstance(value, str):
-                return value
+                return _unicode(value, f"Input {i}, field '{column}',")
             raise ValueError(f"Input {i} needs a string in field '{column}', got {type(value).__name__}.")
         raise ValueError(
             f"Input {i} must be a string (or an object with field '{column}'), got {type(row).__name__}."
@@ -107,7 +140,9 @@ class OnnxPredictor:
         if isinstance(row, dict):
             unknown = [k for k in row if k not in (spec["column"], "image")]
             if unknown:
-                raise ValueError(f"Input {i} has unknown field(s) {unknown}; this model reads only 'image'.")
+                raise ValueError(
+                    f"Input {i} has unknown field(s) {show(unknown)}; this model reads only 'image'."
+                )
             row = row.get("image", row.get(spec["column"]))
         try:
             if isinstance(row, str):
@@ -144,27 +179,27 @@ class OnnxPredictor:
             unknown = [k for k in row if k not in self._by_column]
             if unknown:
                 raise ValueError(
-                    f"Input {i} has unknown column(s) {unknown}; expected some of {list(self._by_column)}."
+                    f"Input {i} has unknown column(s) {show(unknown)}; "
+                    f"expected some of {list(self._by_column)}."
                 )
             for spec in self.inputs:
                 value = row.get(spec["column"])
                 missing = value is None or (isinstance(value, numbers.Real) and math.isnan(value))
+                where = f"Input {i}, column '{spec['column']}'"
                 if spec["kind"] == "float":
                     if missing:
                         value = float("nan")
                     elif isinstance(value, numbers.Real):
-                        value = float(value)
+                        value = _number(value, where)
                     else:
-                        raise ValueError(
-                            f"Input {i}, column '{spec['column']}' must be a number, got {value!r}."
-                        )
+                        raise ValueError(f"{where} must be a number, got {show(value)}.")
                 else:
                     if missing:
                         value = ""
                     elif not isinstance(value, str):
-                        raise ValueError(
-                            f"Input {i}, column '{spec['column']}' must be a string, got {value!r}."
-                        )
+                        raise ValueError(f"{where} must be a string, got {show(value)}.")
+                    else:
+                        value = _unicode(value, where)
                 columns[spec["name"]].append(value)
         return {
             spec["name"]: np.asarray(
@@ -185,9 +220,21 @@ class OnnxPredictor:
         return np.asarray(out[0], dtype=np.float64).ravel(), None
 
     def predict(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """One prediction per row; ValueError (naming the row) for bad input, and for an input so far
+        outside the training data that the model's output is not a finite number."""
+        import numpy as np
+
         if len(rows) == 0:
             return []
         labels, proba = self.run(self.feeds(rows))
+        outputs = labels if proba is None else proba
+        finite = np.isfinite(outputs).reshape(len(rows), -1).all(axis=1)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"Input {i} is too far outside the data the model was trained on: its output is not a "
+                "finite number."
+            )
         if not self.is_classifier:
             return [{"value": float(v)} for v in labels]
         return [

@@ -4,9 +4,11 @@
     smoke_test(d.url, examples[:3]); measure_service(d.url, examples)
     stop_service("runs/<id>")
 
-The service runs `python -m skills.serve.service_app` in its own session (it outlives a crash of the
-caller, and stops with `stop_service` or `kill <pid>`); `run_dir/service/service.json` says where
-it is, and `run_dir/service/service.log` holds its output.
+The service runs `python -m skills.serve.service_app` in its own session and process group (it outlives
+a crash of the caller, and stops with `stop_service` or `kill <pid>`). `run_dir/service/service.json`
+records its pid, process group, host and port the moment it is spawned, before it answers (`ready`
+false until /ready does), so `status`, `stop`, a resumed run or an interrupted one's clean-up can
+always find and reap it; `run_dir/service/service.log` holds its output.
 """
 
 from __future__ import annotations
@@ -88,11 +90,12 @@ def _launch(
     cpus: str | None = None,
     threads: int | None = None,
 ) -> subprocess.Popen:
-    env = dict(os.environ)
+    from skills.child_env import child_env
+
+    env = child_env()  # an allow-list: no LLM keys or cloud credentials (skills/child_env.py)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    env.pop(API_KEY_ENV, None)
     if api_key:
-        env[API_KEY_ENV] = api_key
+        env[API_KEY_ENV] = api_key  # the service's own key, the one secret it gets
     cmd = [
         sys.executable,
         "-m",
@@ -118,6 +121,13 @@ def _launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _record(svc_dir: Path, state: dict[str, Any]) -> None:
+    """Write service.json atomically (a kill mid-write leaves the old record or the new one)."""
+    from skills.atomic_write import write_atomic
+
+    write_atomic(svc_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
 
 def start_service(
@@ -148,25 +158,32 @@ def start_service(
         chosen = port or free_port(host)
         url = f"http://{host}:{chosen}"
         proc = _launch(model, svc_dir, host, chosen, api_key, cpus, threads)
+        state = {
+            "url": url,
+            "pid": proc.pid,
+            "pgid": proc.pid,  # it leads its own session and group (start_new_session)
+            "port": chosen,
+            "host": host,
+            "model_path": str(model),
+            "log": str(log_path),
+            "cpus": cpus,
+            "threads": threads,
+            "api_key": bool(api_key),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "ready": False,
+        }
+        try:  # recorded before anything else, so whoever comes next can reap it
+            _record(svc_dir, state)
+        except BaseException:
+            _terminate(proc.pid)
+            raise
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 break
             try:
                 if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                    state = {
-                        "url": url,
-                        "pid": proc.pid,
-                        "port": chosen,
-                        "host": host,
-                        "model_path": str(model),
-                        "log": str(log_path),
-                        "cpus": cpus,
-                        "threads": threads,
-                        "api_key": bool(api_key),
-                        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    }
-                    (svc_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+                    _record(svc_dir, {**state, "ready": True})
                     return Deployment(
                         url=url,
                         docs_url=f"{url}/docs",
@@ -178,11 +195,12 @@ def start_service(
                 pass
             time.sleep(0.1)
         if proc.poll() is None:  # timed out while running
-            _terminate(proc.pid)
+            stop_service(run_dir)
             raise UserError(
                 f"The model service did not answer on {url} within {timeout:g} s; see {log_path}: "
                 f"{_tail(log_path)}"
             )
+        (svc_dir / STATE_FILE).unlink(missing_ok=True)  # it exited: nothing to reap
         if attempt == 2 or port is not None or "address already in use" not in _tail(log_path).lower():
             raise UserError(
                 f"The model service exited with code {proc.returncode} before answering; see {log_path}: "
@@ -191,11 +209,11 @@ def start_service(
     raise AssertionError("unreachable")
 
 
-def _terminate(pid: int, grace: float = 5.0) -> None:
+def _terminate(pid: int, grace: float = 5.0, pgid: int | None = None) -> None:
     """SIGTERM the service's process group, SIGKILL it after `grace` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(pid, sig)  # the service leads its own session/group (start_new_session)
+            os.killpg(pgid or pid, sig)  # the service leads its own session/group (start_new_session)
         except (ProcessLookupError, PermissionError):
             try:
                 os.kill(pid, sig)
@@ -215,13 +233,15 @@ def stop_service(run_dir: str | Path) -> bool:
     if not state_path.is_file():
         return False
     try:
-        pid = int(json.loads(state_path.read_text())["pid"])
-    except (ValueError, KeyError, TypeError):
+        recorded = json.loads(state_path.read_text())
+        pid = int(recorded["pid"])
+        pgid = int(recorded.get("pgid") or pid)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         state_path.unlink(missing_ok=True)
         return False
     stopped = False
     if _alive(pid) and _is_service(pid):
-        _terminate(pid)
+        _terminate(pid, pgid=pgid)
         stopped = True
     state_path.unlink(missing_ok=True)
     return stopped
@@ -238,7 +258,7 @@ def service_status(run_dir: str | Path) -> dict[str, Any]:
     try:
         state = json.loads(state_path.read_text())
         pid = int(state["pid"])
-    except (ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {"running": False, "reason": f"{state_path} is unreadable"}
     out: dict[str, Any] = {**state, "running": _alive(pid) and _is_service(pid)}
     if not out["running"]:

@@ -151,9 +151,7 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     from contextlib import asynccontextmanager
 
     from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
-    from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
     from fastapi.security import APIKeyHeader
     from prometheus_client import (
         CONTENT_TYPE_LATEST,
@@ -165,6 +163,10 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
         generate_latest,
     )
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from skills.serve.service_json import SafeJSONResponse as JSONResponse
+    from skills.serve.service_json import StrictJSONRoute
 
     log = logging.getLogger(LOGGER)
     predictor = OnnxPredictor(model_path, threads=threads)
@@ -227,7 +229,14 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
         state["ready"] = False
         log.info("stopped", extra={"fields": {"event": "stopped"}})
 
-    app = FastAPI(title=title, description=description, version=info["version"], lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=info["version"],
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    app.router.route_class = StrictJSONRoute  # NaN and Infinity are not JSON (skills.serve.service_json)
     app.state.predictor = predictor
     app.state.registry = registry
     app.state.service = state
@@ -324,20 +333,31 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
                 },
             )
 
+    # Every answer goes through SafeJSONResponse: an error about hostile input (a lone surrogate,
+    # an infinite number) cannot fail into a 500 while it is being written.
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors():
+        parts, errors = [], []
+        for err in exc.errors()[:20]:
             if err.get("type") == "json_invalid":
-                parts.append("the body is not valid JSON")
+                reason = (err.get("ctx") or {}).get("error")
+                parts.append("the body is not valid JSON" + (f" ({reason})" if reason else ""))
                 continue
             where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "body"
             parts.append(f"{where}: {err.get('msg')}")
+            errors.append({"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")})
         hint = f"Send JSON like {_example_body(example)} with 1 to {MAX_INPUTS} inputs."
-        return JSONResponse(
-            status_code=422,
-            content={"detail": "; ".join(parts) + ". " + hint, "errors": jsonable_encoder(exc.errors())},
-        )
+        detail = "; ".join(parts) + ". " + hint
+        return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        """A bug, never bad input: one JSON sentence (the traceback is in the log line)."""
+        return JSONResponse({"detail": "Internal error; the service log has the details."}, status_code=500)
 
     @app.post(
         "/predict",
