@@ -22,7 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
-EXIT_OK, EXIT_ERROR, EXIT_DECLINED, EXIT_UNMET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from agents.run_end import EXIT_INTERRUPTED, EXIT_OK
+
 WELCOME = (
     "Describe the model you need in plain words, with any requirements (for example: 'tell whether a "
     "review is great, accuracy >= 0.8, under 5M parameters'). Ctrl-C asks whether to stop; 'quit' leaves."
@@ -57,22 +58,22 @@ def chat_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Talk with the agents: type a request, answer their questions, approve the plan and risky steps."""
-    from agents import cli
+    from agents import run_end
     from agents.approvals import check_policy
     from agents.run_state import Run, RunOptions
     from agents.terminal import Terminal
     from skills.errors import UserError
 
     if sandbox not in ("auto", "docker", "local"):
-        cli._fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
+        run_end.fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
     try:
         approve = check_policy(approve)
     except UserError as err:
-        cli._fail(str(err))
+        run_end.fail(str(err))
     for given in (data, test_data):
         if given is not None and not given.exists():
-            cli._fail(f"the data file '{given}' does not exist.")
-    choice = cli._choose_brain(llm)
+            run_end.fail(f"the data file '{given}' does not exist.")
+    choice = run_end.choose_brain(llm)
     terminal = Terminal()
     terminal.console.print(f"[bold]trainer-agent chat[/] [dim](brain: {choice.line})[/]", markup=True)
     terminal.console.print(WELCOME, markup=False)
@@ -93,15 +94,15 @@ def chat_command(
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            cli._fail(f"cannot create the output folder '{out}': {err.strerror}.")
+            run_end.fail(f"cannot create the output folder '{out}': {err.strerror}.")
         try:
             run = Run.create(out, options)
             run.state["chat"] = {"terminal": True}
             run.save()
         except UserError as err:  # a full disk or an unwritable --out
-            cli._fail(str(err), err.exit_code)
+            run_end.fail(str(err), err.exit_code)
         terminal.console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]", markup=True)
-        with cli._owned(run.run_dir, "chat"):
+        with run_end.owned(run.run_dir, "chat"):
             _converse(run, terminal, debug)
 
 
@@ -122,7 +123,7 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
     import signal
 
-    from agents import cli
+    from agents import run_end
     from agents.approvals import attached
     from agents.chat import run_conversation
     from agents.interrupts import signal_of, stop_on_signals
@@ -145,15 +146,15 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
         except KeyboardInterrupt as err:
             signum = signal_of(err)
             by = "person at the terminal (Ctrl-C)" if signum == signal.SIGINT else None
-            cli.interrupted(run, signum, by=by, what="stopped")
+            run_end.interrupted(run, signum, by=by, what="stopped")
         except typer.Exit:
             raise
         except Exception as err:  # out of the conversation itself: a full disk, or a bug
-            cli.crashed(run, err, debug)
+            run_end.crashed(run, err, debug)
 
     if run.fatal is None and run.state.get("chat", {}).get("stopped"):
-        cli._finish(run, "interrupted")
-        cli._fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
-    report, code = cli.finished_report(run, debug)
-    cli._print_report(terminal.console, report)
+        run_end.finish_run(run, "interrupted")
+        run_end.fail(f"stopped; resume with: trainer-agent resume {run.run_dir}", EXIT_INTERRUPTED)
+    report, code = run_end.finished_report(run, debug)
+    run_end.print_report(terminal.console, report)
     raise typer.Exit(code)

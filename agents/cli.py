@@ -11,13 +11,26 @@ Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the co
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from agents.run_end import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_UNMET,
+    choose_brain,
+    console,
+    crashed,
+    fail,
+    finished_report,
+    interrupted,
+    owned,
+    print_report,
+)
 
 if TYPE_CHECKING:
     from agents.run_state import Run
@@ -30,7 +43,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_ERROR, EXIT_DECLINED, EXIT_UNMET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Training data: CSV, TSV, JSONL or Parquet.")]
 TestOpt = Annotated[
@@ -84,56 +96,27 @@ GpusOpt = Annotated[
 ]
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
-    raise typer.Exit(code)
-
-
-def _note(message: str) -> None:
-    _console(stderr=True).print(f"note: {message}", markup=False)
-
-
-def _owned(run_dir: Path, command: str) -> Any:
-    """The run directory's owner lock (`agents.run_lock`) as a context manager: while it is held no
-    other trainer-agent process works on `run_dir`; a live owner is one sentence and exit 1."""
-    from agents.run_lock import owner_lock
-    from skills.errors import UserError
-
-    stack = contextlib.ExitStack()
-    try:
-        stack.enter_context(owner_lock(run_dir, command, announce=_note))
-    except UserError as err:
-        _fail(str(err), err.exit_code)
-    return stack
-
-
 def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None:
     """Run the conversation, then turn its outcome into output and an exit code."""
     from rich.markup import escape
 
     from agents.chat import run_conversation
 
-    console = _console()
+    screen = console()
     if not as_json:
-        console.print(f"[dim]run {run.run_id} in {run.run_dir}[/]")
-        console.print(f"[dim]brain: {escape(brain_line or str(run.state.get('brain', run.options.llm)))}[/]")
+        screen.print(f"[dim]run {run.run_id} in {run.run_dir}[/]")
+        screen.print(f"[dim]brain: {escape(brain_line or str(run.state.get('brain', run.options.llm)))}[/]")
     from agents.sandbox_jobs import close_sandbox
 
     if not as_json:
-        run.log = lambda line: console.print(f"[dim]{escape(line)}[/]")
+        run.log = lambda line: screen.print(f"[dim]{escape(line)}[/]")
     from agents.interrupts import signal_of, stop_on_signals
     from agents.terminal import renderer
 
     with stop_on_signals() as caught:  # SIGTERM and SIGHUP take Ctrl-C's path
         try:
             try:
-                run_conversation(run, render=None if as_json else renderer(console))
+                run_conversation(run, render=None if as_json else renderer(screen))
                 caught.check()
             finally:
                 close_sandbox(run)
@@ -147,124 +130,8 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        _print_report(console, report)
+        print_report(screen, report)
     raise typer.Exit(code)
-
-
-def interrupted(run: Run, signum: int, by: str | None = None, what: str = "interrupted") -> None:
-    """The orderly stop: the job and the service go (a service a finished `--serve` step left on
-    purpose stays), the run is recorded as interrupted and resumable, exit 128 + signum."""
-    from agents.interrupts import exit_code, signal_name
-    from agents.sandbox_jobs import close_sandbox
-    from skills.serve.deploy import stop_service
-
-    name = signal_name(signum)
-    close_sandbox(run)
-    kept = run.options.serve and run.done("serve")
-    service_stopped = False if kept else stop_service(run.run_dir)
-    with contextlib.suppress(OSError):  # a full disk: the state keeps its last consistent version
-        run.transcript.event("interrupted", signal=name, by=by or name, service_stopped=service_stopped)
-    _finish(run, "interrupted")
-    _fail(f"{what} ({name}); resume with: trainer-agent resume {run.run_dir}", exit_code(signum))
-
-
-def _finish(run: Run, status: str, **extra: Any) -> Exception | None:
-    """Record how the run ended; a write that fails (a full disk) leaves state.json as it was and
-    is returned, not raised, so the sentence about the first failure is the one printed."""
-    from skills.errors import UserError
-
-    try:
-        run.finish(status, **extra)
-    except UserError as err:
-        return err
-    return None
-
-
-def crashed(run: Run, err: Exception, debug: bool) -> None:
-    """An exception out of the conversation itself: a full disk (or another UserError) is its one
-    sentence; anything else an internal error, the traceback in the transcript (and with --debug)."""
-    import traceback
-
-    from skills.errors import UserError, disk_full, is_disk_full
-
-    failure = disk_full(run.run_dir) if is_disk_full(err) else err if isinstance(err, UserError) else None
-    if failure is None and debug:
-        raise err
-    with contextlib.suppress(Exception):
-        kind = "user" if failure else "internal"
-        run.transcript.event("error", error=repr(err), error_kind=kind, trace=traceback.format_exc())
-    _finish(run, "failed", error=str(failure or repr(err)))
-    if failure is not None:
-        _fail(str(failure), failure.exit_code)
-    _fail(f"internal error: {err!r} (details in {run.run_dir / 'transcript.jsonl'})")
-
-
-def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
-    """After the conversation: fail in one sentence if a step failed or no report was written,
-    else record the run as finished and return its RunReport and exit code."""
-    from skills.errors import DiskFull, UserError, disk_full, is_disk_full
-    from skills.specs import RunReport
-
-    if run.fatal is not None:
-        fatal = run.fatal
-        if is_disk_full(fatal) and not isinstance(fatal, DiskFull):  # e.g. a job that could not write
-            fatal = disk_full(run.run_dir)
-        if debug and not isinstance(fatal, UserError):
-            raise fatal
-        _finish(run, "failed", error=str(fatal))
-        if isinstance(fatal, UserError):
-            _fail(str(fatal), fatal.exit_code)
-        _fail(f"internal error: {fatal!r} (details in {run.run_dir / 'transcript.jsonl'})")
-
-    report_path = run.run_dir / "report.json"
-    if not report_path.exists():
-        _finish(run, "failed", error="the conversation ended before the report was written")
-        _fail(
-            f"the conversation ended before the report was written (see {run.run_dir / 'transcript.jsonl'})"
-        )
-    report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
-    code = EXIT_DECLINED if report.decision != "accept" else EXIT_OK if report.all_met else EXIT_UNMET
-    if (failed := _finish(run, "finished", exit_code=code)) is not None:
-        _fail(str(failed), getattr(failed, "exit_code", EXIT_ERROR))
-    return report, code
-
-
-def _print_report(console: Any, report: Any) -> None:
-    from rich.table import Table
-
-    from skills.report import fmt_value
-
-    console.print()
-    if report.decision != "accept":
-        console.print(f"[bold]Decision: {report.decision}[/]")
-        for reason in report.reasons:
-            console.print(f"  - {reason}")
-        for question in report.questions:
-            console.print(f"  ? {question}")
-    else:
-        table = Table(title="Requirements", title_justify="left")
-        for col in ("requirement", "target", "achieved", "met"):
-            table.add_column(col)
-        for r in report.requirements:
-            achieved = fmt_value(r.achieved)
-            met = (
-                "[green]yes[/]"
-                if r.met
-                else "[yellow]not measured[/]"
-                if r.met is None
-                else f"[red]NO[/] {r.note}"
-            )
-            table.add_row(r.name, f"{r.op} {fmt_value(r.target)}", achieved, met)
-        console.print(table)
-        if report.model:
-            console.print(
-                f"model: {report.model.family}, {report.model.params:,} parameters, "
-                f"{report.model.size_bytes / 1e6:.2f} MB ONNX"
-            )
-        if report.service:
-            state = "running" if report.service.get("running") else "stopped"
-            console.print(f"service: {report.service['url']} ({state}); docs {report.service['docs_url']}")
-    console.print(f"report: {Path(report.run_dir) / 'report.md'}")
 
 
 @app.command()
@@ -337,22 +204,22 @@ def run(
     from agents.run_state import Run, RunOptions
 
     if sandbox not in ("auto", "docker", "local"):
-        _fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
+        fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
     from agents.approvals import check_policy
     from skills.errors import UserError
 
     try:
         approve = check_policy(approve)
     except UserError as err:
-        _fail(str(err))
+        fail(str(err))
     if not request.strip():
-        _fail("the request is empty; say what the model must do.")
+        fail("the request is empty; say what the model must do.")
     for flag, given in (("--data", data), ("--test-data", test_data), ("--model-dir", model_dir)):
         if given is not None and not str(given).startswith("hub:") and not given.exists():
-            _fail(f"the {flag} path '{given}' does not exist.")
+            fail(f"the {flag} path '{given}' does not exist.")
     if budget_min is not None and (max_trials is not None or max_epochs is not None):
-        _fail("give either --budget-min (wall clock) or --max-trials/--max-epochs (counts), not both.")
-    choice = _choose_brain(llm)
+        fail("give either --budget-min (wall clock) or --max-trials/--max-epochs (counts), not both.")
+    choice = choose_brain(llm)
     options = RunOptions(
         request=request.strip(),
         data=str(data) if data else None,
@@ -378,24 +245,13 @@ def run(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        _fail(f"cannot create the output folder '{out}': {err.strerror}.")
+        fail(f"cannot create the output folder '{out}': {err.strerror}.")
     try:
         created = Run.create(out, options)
     except UserError as err:  # a full disk or an unwritable --out
-        _fail(str(err), err.exit_code)
-    with _owned(created.run_dir, "run"):
+        fail(str(err), err.exit_code)
+    with owned(created.run_dir, "run"):
         _execute(created, as_json, debug, choice.line)
-
-
-def _choose_brain(llm: str) -> Any:
-    """Resolve --llm before the run starts: an unusable LLM is one sentence and exit 1."""
-    from agents.brains.llm import choose
-    from skills.errors import UserError
-
-    try:
-        return choose(llm)
-    except UserError as err:
-        _fail(str(err))
 
 
 def demo_inputs() -> tuple[str, Path, Path]:
@@ -446,12 +302,12 @@ def resume(
     try:
         Run.load(run_dir)  # a run directory at all, before its lock is taken
     except UserError as err:
-        _fail(str(err))
-    with _owned(run_dir, "resume"):
+        fail(str(err))
+    with owned(run_dir, "resume"):
         try:
             existing = Run.load(run_dir)  # read again: the state as its last owner left it
         except UserError as err:
-            _fail(str(err))
+            fail(str(err))
         existing.state["status"] = "running"
         existing.transcript.event("resumed")
         if not existing.done("serve"):  # a service the interrupted run left behind
@@ -463,7 +319,7 @@ def resume(
             existing.options.max_cost = existing.state["options"]["max_cost"] = max_cost
         if max_llm_calls is not None:
             existing.options.max_llm_calls = existing.state["options"]["max_llm_calls"] = max_llm_calls
-        choice = _choose_brain(existing.options.llm)
+        choice = choose_brain(existing.options.llm)
         _execute(existing, as_json, debug, choice.line)
 
 
@@ -497,7 +353,7 @@ def replay(
         try:
             results.append(replay_one(path, out, execute=not no_exec, tolerance=tolerance))
         except UserError as err:
-            _fail(str(err))
+            fail(str(err))
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
     else:
@@ -511,7 +367,7 @@ def replay(
                 else f"[red]diverged at step {r.step}[/]: {r.difference}"
             )
             table.add_row(r.source, str(r.steps), status)
-        _console().print(table)
+        console().print(table)
     raise typer.Exit(EXIT_UNMET if any(r.status != "identical" for r in results) else EXIT_OK)
 
 
@@ -530,9 +386,9 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
         return
-    console = _console()
+    screen = console()
     for key, value in report.items():
-        console.print(f"{key}: {value}", markup=False)
+        screen.print(f"{key}: {value}", markup=False)
 
 
 @sandbox_app.command("build")
@@ -569,11 +425,11 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
     from skills.serve.deploy import stop_service
 
     if (run_dir / "state.json").is_file():
-        with _owned(run_dir, "stop"):
+        with owned(run_dir, "stop"):
             stopped = stop_service(run_dir)
     else:
         stopped = stop_service(run_dir)
-    _console().print("service stopped" if stopped else "no service was running for this run")
+    console().print("service stopped" if stopped else "no service was running for this run")
 
 
 def _register_service_commands() -> None:
@@ -598,7 +454,7 @@ def main() -> None:
         from rich.markup import escape
 
         message = str(err) if isinstance(err, UserError) else f"internal error: {err!r}"
-        _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
         sys.exit(getattr(err, "exit_code", EXIT_ERROR))
 
 
