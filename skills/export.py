@@ -32,7 +32,6 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 LATENCY_CALLS = 200
 BATCH_SIZE = 32
 PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
-EXAMPLE_CHARS = 300
 
 
 def _initial_types(info: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -64,23 +63,12 @@ def _options(pipe: Any) -> dict[int, dict[str, Any]]:
     return options
 
 
-def _example(task: TaskType, info: dict[str, Any], test_path: str) -> Any:
-    """One input from the test set, for the API docs."""
-    import pandas as pd
+def _example(task: TaskType, info: dict[str, Any]) -> Any:
+    """A made-up input of the model's shape and types for its metadata (the API docs, error hints):
+    never a row of the data, which would end up in every document and error answer."""
+    from skills.examples import synthetic_example
 
-    frame = read_csv(test_path).head(1)
-    if frame.empty:
-        return None
-    if task == TaskType.TEXT_CLASSIFICATION:
-        return str(frame[info["text_column"]].iloc[0])[:EXAMPLE_CHARS]
-    row: dict[str, float | str | None] = {}
-    for spec in info["inputs"]:
-        value = frame[spec["column"]].iloc[0]
-        if pd.isna(value):
-            row[spec["column"]] = None
-        else:
-            row[spec["column"]] = float(value) if spec["kind"] == "float" else str(value)
-    return row
+    return synthetic_example(task, info["inputs"])
 
 
 @functools.cache
@@ -277,7 +265,7 @@ def export_onnx(
         }
         return result
     pipe = joblib.load(train.model_path)
-    path = write_onnx(convert(pipe, info, _example(task, info, data.test_path)), out_dir)
+    path = write_onnx(convert(pipe, info, _example(task, info)), out_dir)
     predictor = OnnxPredictor(path)
     x_test, y_test = load_features(task, info, data.test_path)
     rows = _rows(task, info, data.test_path)
