@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from skills.markdown_safe import md_json
+from skills.markdown_safe import md_text as md
 from skills.pipeline import tool_for
 from skills.specs import (
     DataReport,
@@ -178,24 +180,24 @@ def requirements_table(rows: list[RequirementResult]) -> list[str]:
             if r.met
             else "not measured"
             if r.met is None
-            else f"**NO** ({r.note})"
+            else f"**NO** ({md(r.note)})"
             if r.note
             else "**NO**"
         )
-        lines.append(f"| {r.name} | {r.op} {fmt_value(r.target)} | {fmt_value(r.achieved)} | {met} |")
+        lines.append(f"| {md(r.name)} | {r.op} {fmt_value(r.target)} | {fmt_value(r.achieved)} | {met} |")
     if not rows:
         lines.append("| (none stated) | | | |")
     return lines
 
 
 def render_markdown(report: RunReport) -> str:
-    out = [f"# Run {report.run_id}", "", f"**Request:** {report.request}", ""]
+    out = [f"# Run {report.run_id}", "", f"**Request:** {md(report.request)}", ""]
     out += [f"**Decision:** {report.decision}", f"**Brain:** {report.brain}"]
     out += [f"**Sandbox:** {report.sandbox}", ""] if report.sandbox else [""]
     if report.decision != "accept":
-        out += ["## Why", *[f"- {r}" for r in report.reasons]]
+        out += ["## Why", *[f"- {md(r)}" for r in report.reasons]]
         if report.questions:
-            out += ["", "## What I need from you", *[f"- {q}" for q in report.questions]]
+            out += ["", "## What I need from you", *[f"- {md(q)}" for q in report.questions]]
         return "\n".join(out + llm_section(report)) + "\n"
     task = report.task_type.value.replace("_", " ") if report.task_type else "?"
     verdict = "All requirements are met." if report.all_met else "Some are NOT met or unmeasured."
@@ -206,11 +208,11 @@ def render_markdown(report: RunReport) -> str:
             f"- family: {report.model.family}",
             f"- parameters: {report.model.params:,}",
             f"- ONNX size: {report.model.size_bytes:,} bytes",
-            *[f"- {n}" for n in report.notes],
+            *[f"- {md(n)}" for n in report.notes],
             "",
         ]
     if report.review:
-        out += ["## Decisions and review", *[f"- {line}" for line in report.review], ""]
+        out += ["## Decisions and review", *[f"- {md(line)}" for line in report.review], ""]
     if report.data:
         d = report.data
         out += [
@@ -219,7 +221,7 @@ def render_markdown(report: RunReport) -> str:
             f"dropped {d['dropped_rows']:,} ({d['duplicate_rows']:,} duplicates); "
             f"{d['labels_corrected']} labels corrected with approval",
             *_label_fix_lines(d.get("label_fix")),
-            *[f"- {finding}" for finding in d["findings"][:10]],
+            *[f"- {md(finding)}" for finding in d["findings"][:10]],
             "- details: [data card](data_card.md)"
             + (f", [data report with plots]({d['html_report']})" if d.get("html_report") else ""),
             "",
@@ -229,7 +231,7 @@ def render_markdown(report: RunReport) -> str:
         f"## Held-out metrics ({report.test_data.get('rows')} rows, {source})",
         "| metric | value |",
         "|---|---|",
-        *[f"| {k} | {v:.4f} |" for k, v in report.metrics.items()],
+        *[f"| {md(k)} | {v:.4f} |" for k, v in report.metrics.items()],
         "",
     ]
     if report.exports:
@@ -252,7 +254,7 @@ def render_markdown(report: RunReport) -> str:
             "## Service",
             f"- URL: {svc['url']} (docs: {svc['docs_url']}, metrics: {svc['metrics_url']})",
             f"- state: {'running' if svc.get('running') else 'stopped after the checks'}",
-            f"- smoke test: {json.dumps(svc.get('smoke', {}), default=str)[:400]}",
+            f"- smoke test: {md_json(svc.get('smoke', {}), indent=None, default=str)[:400]}",
             "- measured: " + ", ".join(f"{k} {v}" for k, v in measured.items()),
             *service_lines(svc),
             "",
@@ -270,7 +272,7 @@ def llm_section(report: RunReport) -> list[str]:
     check = report.cross_check
     if check:
         out += ["", "## Cross-check: the LLM's reading of the request vs the parser's"]
-        out += [f"- {d}" for d in check.get("disagreements", [])] or ["- they agree"]
+        out += [f"- {md(d)}" for d in check.get("disagreements", [])] or ["- they agree"]
     usage = report.llm_usage
     if usage.get("calls"):
         out += ["", "## LLM usage", "| agent | calls | prompt tokens | completion tokens | cost (USD) |"]

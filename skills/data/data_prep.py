@@ -349,12 +349,14 @@ def _render_data_card(
     """The Markdown data card: sources, rows, columns, labels, text or numeric summary, changes."""
     import pandas as pd
 
+    from skills.markdown_safe import md_text
+
     label = report.label_column
     lines = ["# Data card", ""]
-    lines += [f"- Task: {spec.task_type.value}", f"- Label column: `{label}`"]
+    lines += [f"- Task: {spec.task_type.value}", f"- Label column: `{md_text(label)}`"]
     if report.text_column:
-        lines.append(f"- Text column: `{report.text_column}`")
-    lines += [f"- Feature columns: {', '.join(f'`{c}`' for c in report.feature_columns)}", ""]
+        lines.append(f"- Text column: `{md_text(report.text_column)}`")
+    lines += [f"- Feature columns: {', '.join(f'`{md_text(c)}`' for c in report.feature_columns)}", ""]
 
     lines += ["## Sources", ""]
     lines.append(f"- Training data: `{Path(train_name).resolve()}` ({len(raw_train)} rows)")
@@ -436,7 +438,7 @@ def _render_data_card(
             lines.append("")
 
     lines += ["## Cleaning and split", ""]
-    lines += [f"- {note}" for note in report.notes] or ["- No changes were needed."]
+    lines += [f"- {md_text(note)}" for note in report.notes] or ["- No changes were needed."]
     lines.append("")
     return "\n".join(lines)
 
@@ -462,8 +464,10 @@ def _most_common(series: pd.Series) -> str:
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+    def cell(value: object) -> str:  # labels and column names are data: inert as HTML
+        from skills.markdown_safe import md_text
+
+        return md_text(value)
 
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]

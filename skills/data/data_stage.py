@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from skills.markdown_safe import md_text as md
 from skills.specs import DataReport, TaskSpec, TaskType
 
 Approve = Callable[[str, str], bool]
@@ -264,7 +265,7 @@ def _catalog_matches(spec: TaskSpec, url: str | None) -> list[str]:
 
 
 def _trial_lines(t: Any) -> list[str]:
-    per_class = ", ".join(f"'{c}' {n}" for c, n in t.per_class.items() if n)
+    per_class = ", ".join(f"'{md(c)}' {n}" for c, n in t.per_class.items() if n)
     return [
         f"| {t.metric}, {t.folds}-fold out of fold | without corrections | with corrections | gain "
         "| bootstrap wins | decision |",
@@ -272,18 +273,18 @@ def _trial_lines(t: Any) -> list[str]:
         f"| on the labels you gave | {t.without:.4f} | {t.with_corrections:.4f} | {t.gain:+.4f} "
         f"| {t.wins:.0%} | {t.decision} |",
         "",
-        f"Proposed: {t.proposed} rows ({per_class}). Why: {t.reason}.",
+        f"Proposed: {t.proposed} rows ({per_class}). Why: {md(t.reason)}.",
     ]
 
 
 def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any]) -> None:
     lines = [path.read_text(encoding="utf-8").rstrip(), "", "## Findings", ""]
-    lines += [f"- {f}" for f in report.findings] or ["- Nothing suspicious was found."]
+    lines += [f"- {md(f)}" for f in report.findings] or ["- Nothing suspicious was found."]
     lines += ["", "## Profile", ""]
     lines += ["| column | kind | dtype | missing | distinct |", "|---|---|---|---|---|"]
     for name, info in prof.columns.items():
         lines.append(
-            f"| `{name}` | {info['kind']} | {info['dtype']} | {info['missing']} | {info['distinct']} |"
+            f"| `{md(name)}` | {info['kind']} | {info['dtype']} | {info['missing']} | {info['distinct']} |"
         )
     if prof.imbalance_ratio is not None:
         lines += ["", f"Imbalance ratio in the prepared training set: {prof.imbalance_ratio:.2f}."]
@@ -298,17 +299,19 @@ def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any
     suff = report.sufficiency
     if suff is not None:
         lines += ["", "## Sufficiency", "", f"- Enough labelled data: {'yes' if suff.enough else 'NO'}."]
-        lines.append(f"- Why: {suff.reason}.")
+        lines.append(f"- Why: {md(suff.reason)}.")
         if not suff.enough:
-            lines.append(f"- More labelled rows needed: {suff.more_needed} ({suff.needed_per_class}).")
+            lines.append(f"- More labelled rows needed: {suff.more_needed} ({md(suff.needed_per_class)}).")
         if suff.estimate:
-            lines.append(f"- Learning curve: {suff.estimate}.")
+            lines.append(f"- Learning curve: {md(suff.estimate)}.")
     if report.label_issues:
         lines += ["", "## Likely label errors (most confident first)", ""]
         lines += ["| row | given | suggested | confidence | text |", "|---|---|---|---|---|"]
         for i in report.label_issues[:10]:
-            preview = i.preview.replace("|", "\\|")[:80]
-            lines.append(f"| {i.row} | `{i.given}` | `{i.suggested}` | {i.confidence:.2f} | {preview} |")
+            preview = md(i.preview[:80])
+            lines.append(
+                f"| {i.row} | `{md(i.given)}` | `{md(i.suggested)}` | {i.confidence:.2f} | {preview} |"
+            )
         lines.append("")
         lines.append(
             f"{report.labels_corrected} label(s) were corrected (data/label_corrections.csv; "

@@ -162,7 +162,7 @@ def export_onnx(
         }
         return result
     pipe = joblib.load(train.model_path)
-    path = write_onnx(convert(pipe, info, example_input(task, info, data.test_path)), out_dir)
+    path = write_onnx(convert(pipe, info, example_input(task, info)), out_dir)
     predictor = OnnxPredictor(path)
     x_test, y_test = load_features(task, info, data.test_path)
     rows = held_out_rows(task, info, data.test_path)

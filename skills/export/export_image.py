@@ -175,6 +175,8 @@ def export_image_model(
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx for an image model; check parity with the trained model on
     the test images (sent through the predictor as base64 PNGs, so decoding is checked too)."""
+    from PIL import Image
+
     from skills.data.image_data import encode_png, open_image
     from skills.export.onnx_predict import OnnxPredictor
     from skills.export.onnx_tail import class_parity, finish_export, write_onnx
@@ -188,9 +190,8 @@ def export_image_model(
     if not files:
         raise UserError(f"Test data {data.test_path} has no images to check the exported model on.")
     rows = [encode_png(open_image(f)) for f in files]  # base64 PNGs, as a client sends them
-    path = write_onnx(
-        image_to_onnx(model, info, encode_png(open_image(files[0]), max_side=EXAMPLE_SIDE)), out_dir
-    )
+    side = min(int(info["inputs"][0]["side"]), EXAMPLE_SIDE)  # a blank image: no picture of the data
+    path = write_onnx(image_to_onnx(model, info, encode_png(Image.new("L", (side, side), 255))), out_dir)
 
     predictor = OnnxPredictor(path)
     onnx_labels, onnx_proba = predictor.run(predictor.feeds(rows))

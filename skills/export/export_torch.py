@@ -149,9 +149,7 @@ def export_torch_model(
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
     model, config = load_text_net(train.model_path)
-    path = write_onnx(
-        text_net_to_onnx(model, config, info, example_input(task, info, data.test_path)), out_dir
-    )
+    path = write_onnx(text_net_to_onnx(model, config, info, example_input(task, info)), out_dir)
 
     rows = held_out_rows(task, info, data.test_path)
     if not rows:

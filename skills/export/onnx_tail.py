@@ -19,23 +19,12 @@ PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
 EXAMPLE_CHARS = 300
 
 
-def example_input(task: TaskType, info: dict[str, Any], test_path: str) -> Any:
-    """One input from the test set, for the API docs."""
-    import pandas as pd
+def example_input(task: TaskType, info: dict[str, Any]) -> Any:
+    """A made-up input of the model's shape and types for its metadata (the API docs, error hints):
+    never a row of the data, which would end up in every document and error answer."""
+    from skills.serve.examples import synthetic_example
 
-    frame = read_csv(test_path).head(1)
-    if frame.empty:
-        return None
-    if task == TaskType.TEXT_CLASSIFICATION:
-        return str(frame[info["text_column"]].iloc[0])[:EXAMPLE_CHARS]
-    row: dict[str, float | str | None] = {}
-    for spec in info["inputs"]:
-        value = frame[spec["column"]].iloc[0]
-        if pd.isna(value):
-            row[spec["column"]] = None
-        else:
-            row[spec["column"]] = float(value) if spec["kind"] == "float" else str(value)
-    return row
+    return synthetic_example(task, info["inputs"])
 
 
 def stamp_metadata(onx: Any, info: dict[str, Any], labels: list[str], example: Any) -> Any:

@@ -142,25 +142,33 @@ def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, 
 
 
 def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: TrainResult, hyper: dict) -> None:
+    """model_card.md; what comes from the data or the request (labels, columns, paths, notes) is
+    escaped (`skills.markdown_safe`): a label `<script>` shows as text."""
+    from skills.markdown_safe import md_text as md
+
     task = TaskType(spec.task_type)
     source = "given by the user" if data.test_from == "user" else "split from the data"
     lines = [
         "# Model card",
         "",
         "## Intended use",
-        spec.request.strip() or "(no request text)",
+        md(spec.request.strip()) or "(no request text)",
         "",
         f"Task: {task.value.replace('_', ' ')}."
-        + (f" Classes: {', '.join(result.labels)}." if result.labels else ""),
+        + (f" Classes: {', '.join(md(label) for label in result.labels)}." if result.labels else ""),
         "",
         "## Data",
-        f"- Training: `{data.train_path}` ({data.n_train:,} rows); held-out test: `{data.test_path}` "
-        f"({data.n_test:,} rows, {source}).",
-        f"- Label column: `{data.label_column}`"
-        + (f"; text column: `{data.text_column}`" if data.text_column else "")
-        + (f"; features: {', '.join(f'`{c}`' for c in data.feature_columns)}" if data.feature_columns else "")
+        f"- Training: `{md(data.train_path)}` ({data.n_train:,} rows); held-out test: "
+        f"`{md(data.test_path)}` ({data.n_test:,} rows, {source}).",
+        f"- Label column: `{md(data.label_column)}`"
+        + (f"; text column: `{md(data.text_column)}`" if data.text_column else "")
+        + (
+            f"; features: {', '.join(f'`{md(c)}`' for c in data.feature_columns)}"
+            if data.feature_columns
+            else ""
+        )
         + ".",
-        f"- See `{data.data_card}` for the data card.",
+        f"- See `{md(data.data_card)}` for the data card.",
         "",
         "## Model",
         f"- Family: {result.family} ({result.source})",
@@ -168,7 +176,7 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         f"- Saved size: {result.size_bytes:,} bytes (`{Path(result.model_path).name}`)",
         f"- Training time: {result.train_seconds:.1f} s",
         "- Hyperparameters:",
-        *[f"  - {k}: {v}" for k, v in hyper.items()],
+        *[f"  - {md(k)}: {md(v)}" for k, v in hyper.items()],
         "",
         "## Why this model",
         "| family | status | score (cv) | parameters | note |",
@@ -176,14 +184,14 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         *[
             f"| {c['name']} | {c['status']} | {c.get('score', '')} "
             f"| {c.get('params', c.get('estimated_params', ''))}"
-            f" | {c.get('reason', '')} |"
+            f" | {md(c.get('reason', ''))} |"
             for c in result.candidates
         ],
         "",
         "## Held-out metrics",
         "| metric | value |",
         "|---|---|",
-        *[f"| {k} | {v:.4f} |" for k, v in result.metrics.items()],
+        *[f"| {md(k)} | {v:.4f} |" for k, v in result.metrics.items()],
     ]
     if result.calibration:
         lines += [
@@ -193,7 +201,7 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         ]
     if result.distillation:
         d = result.distillation
-        lines += ["", "## Teacher and student", d.get("summary", "")]
+        lines += ["", "## Teacher and student", md(d.get("summary", ""))]
     if result.compression.get("variants"):
         lines += ["", "## Compression", "| variant | parameters | metric | kept |", "|---|---|---|---|"]
         for v in result.compression["variants"]:
@@ -209,7 +217,7 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         "Requirements, targets against what was achieved, are in the run report.",
         "",
         "## Notes",
-        *([f"- {n}" for n in result.notes] or ["- none"]),
+        *([f"- {md(n)}" for n in result.notes] or ["- none"]),
         "",
         "## Limits",
         "- Measured on one held-out split of the data given; other data (other sources, later dates, "

@@ -16,6 +16,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from skills.markdown_safe import md_json, md_text
 from skills.serve.service_app import API_KEY_HEADER, MAX_BODY_BYTES, MAX_INPUTS, MAX_TEXT_CHARS
 
 ENDPOINTS = (
@@ -127,9 +128,9 @@ def render_api_md(
     error_example: dict[str, Any] | None = None,
 ) -> str:
     info = openapi.get("info", {})
-    body = json.dumps({"inputs": [example]}, ensure_ascii=False)
+    body = md_json({"inputs": [example]}, indent=None, ensure_ascii=False)
     lines = [
-        f"# {info.get('title', 'Model service')} — API",
+        f"# {md_text(info.get('title', 'Model service'))} — API",
         "",
         f"Version {info.get('version', '?')} (the ONNX file's SHA-256 prefix). Base URL: `{url}`.",
         "",
@@ -182,7 +183,7 @@ def render_api_md(
             "Response (a real answer of this service):",
             "",
             "```json",
-            json.dumps(response, indent=2),
+            md_json(response, indent=2),
             "```",
             "",
         ]
@@ -197,7 +198,7 @@ def render_api_md(
         "",
     ]
     if error_example is not None:
-        lines += ["Example 422:", "", "```json", json.dumps(error_example, indent=2)[:1500], "```", ""]
+        lines += ["Example 422:", "", "```json", md_json(error_example, indent=2)[:1500], "```", ""]
     lines += [
         "## Limits",
         "",

@@ -29,3 +29,17 @@ def example_inputs(spec: TaskSpec, data: DataReport, n: int = 8) -> list[Any]:
     for record in df[columns].to_dict(orient="records"):
         rows.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()})
     return rows
+
+
+SYNTHETIC_TEXT = "A text to classify."
+
+
+def synthetic_example(task_type: str, inputs: list[dict[str, Any]]) -> Any:
+    """One input of the right shape and types, made up rather than taken from the data (for the
+    API docs, the OpenAPI example and error hints): a text, or a record with 0.0 for each number
+    column and "text" for each text column; None for images (the service draws a blank one)."""
+    if task_type == TaskType.IMAGE_CLASSIFICATION:
+        return None
+    if task_type == TaskType.TEXT_CLASSIFICATION:
+        return SYNTHETIC_TEXT
+    return {spec["column"]: 0.0 if spec.get("kind") == "float" else "text" for spec in inputs}

@@ -53,6 +53,13 @@ def _post(url: str, body: dict[str, Any], api_key: str | None) -> dict[str, Any]
     return answer
 
 
+def _service_example(openapi: dict[str, Any]) -> Any:
+    """The example input the service shows in its OpenAPI document (`skills.serve.examples`: of the
+    model's shape and types, made up)."""
+    body = openapi["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    return body["examples"]["one"]["value"]["inputs"][0]
+
+
 def deploy_model(
     onnx_path: str | Path,
     run_dir: str | Path,
@@ -126,6 +133,7 @@ def deploy_model(
 
         openapi = httpx.get(f"{url}/openapi.json", timeout=10.0).json()
         version = str(openapi.get("info", {}).get("version", ""))
+        example = _service_example(openapi)  # made up by the service: no row of the data in the docs
         dockerfile, tag = write_dockerfile(run)
         performance = {
             "benchmark": (export or {}).get("benchmark"),
@@ -138,8 +146,8 @@ def deploy_model(
             run / "service",
             openapi,
             url,
-            examples[0],
-            response=_post(url, {"inputs": examples[:1]}, api_key),
+            example,
+            response=_post(url, {"inputs": [example]}, api_key),
             performance=performance,
             error_example=_post(url, {"inputs": []}, api_key),
         )

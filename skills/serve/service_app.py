@@ -101,13 +101,17 @@ def _example_body(example: Any, chars: int = 80) -> str:
 
 
 def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
+    """The OpenAPI title and description (Markdown: labels and column names are escaped)."""
+    from skills.markdown_safe import md_text as md
+
     task = info["task_type"].replace("_", " ")
     title = f"{task.capitalize()} model ({info['family']})"
     lines = [f"Serves a {task} model exported to ONNX and run with onnxruntime (version {info['version']})."]
     if info["labels"]:
-        lines.append(f"It predicts `{info['label_column']}`, one of: {', '.join(info['labels'])}.")
+        labels = ", ".join(md(label) for label in info["labels"])
+        lines.append(f"It predicts `{md(info['label_column'])}`, one of: {labels}.")
     else:
-        lines.append(f"It predicts the number `{info['label_column']}`.")
+        lines.append(f"It predicts the number `{md(info['label_column'])}`.")
     if info["task_type"] == "image_classification":
         spec = info["inputs"][0]
         lines.append(
@@ -117,15 +121,15 @@ def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
             f"{spec['side']}x{spec['side']} pixels; an image that does not decode gets a 422."
         )
     elif info["text_column"]:
-        lines.append(f"Send a list of texts (or objects with the field `{info['text_column']}`).")
+        lines.append(f"Send a list of texts (or objects with the field `{md(info['text_column'])}`).")
     else:
         cols = ", ".join(
-            f"`{i['column']}` ({'number' if i['kind'] == 'float' else 'text'})" for i in info["inputs"]
+            f"`{md(i['column'])}` ({'number' if i['kind'] == 'float' else 'text'})" for i in info["inputs"]
         )
         lines.append(f"Send a list of records with the columns {cols}; a missing one counts as unknown.")
     lines.append(
         f"Limits: 1 to {MAX_INPUTS} inputs per request, texts up to {MAX_TEXT_CHARS:,} characters, "
-        f"bodies up to {MAX_BODY_BYTES // 2**20} MiB. Example body: `{_example_body(example)}`."
+        f"bodies up to {MAX_BODY_BYTES // 2**20} MiB. Example body: `{md(_example_body(example))}`."
     )
     lines.append(
         "Monitoring: Prometheus metrics at `/metrics`; liveness at `/health`; readiness at `/ready`."
@@ -165,6 +169,7 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    from skills.serve.examples import synthetic_example
     from skills.serve.service_json import SafeJSONResponse as JSONResponse
     from skills.serve.service_json import StrictJSONRoute
 
@@ -172,15 +177,15 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     predictor = OnnxPredictor(model_path, threads=threads)
     info = predictor.info
     model_summary = {k: info[k] for k in ("task_type", "family", "labels", "file", "version")}
-    example = predictor.meta.get("example")
-    if example is None and predictor.is_image:  # a blank image of the model's size
+    # Made up, of the model's shape and types: a row of the data (as older exports kept in their
+    # metadata) would show in the docs and in every 422's hint.
+    example = synthetic_example(predictor.task_type, predictor.inputs)
+    if example is None:  # an image model: a blank image of its size
         from PIL import Image
 
         from skills.data.image_data import encode_png
 
         example = encode_png(Image.new("L", (int(predictor.inputs[0]["side"]),) * 2, 255))
-    if example is None:
-        example = "an example text" if predictor.is_text else {i["column"]: None for i in predictor.inputs}
     Request_ = ImagePredictRequest if predictor.is_image else PredictRequest
     title, description = _describe(info, example)
 
