@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.check_cmd import judge_request  # noqa: E402
+from agents.cli.check import judge_request  # noqa: E402
 from skills.task.triage import trainable_tasks  # noqa: E402
 
 DECISIONS = ("accept", "ask", "refuse", "infeasible")

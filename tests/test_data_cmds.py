@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
-from agents.cli import app
+from agents.cli.main import app
 from tests.conftest import run_cli
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"

@@ -10,15 +10,11 @@ from typing import Any
 
 import pytest
 
-from agents.brains.llm import (
-    ApprovedCodeExecutor,
-    LLMBrain,
-    LLMError,
-    check_arguments,
-    choose,
-    first_difference,
-    spec_problem,
-)
+from agents.brains.llm import LLMBrain
+from agents.brains.llm_choice import LLMError, choose
+from agents.brains.llm_code import ApprovedCodeExecutor
+from agents.brains.llm_gate import check_arguments
+from agents.brains.llm_guards import first_difference, spec_problem
 from agents.cross_check import compare, reading_of
 from agents.json_repair import loads_lenient
 from agents.llm_config import configured, from_config_list, load_file, settings_for

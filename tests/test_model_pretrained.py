@@ -90,7 +90,7 @@ def minilm_run(tmp_path_factory):
 def test_the_installed_package_is_found_offline_and_models_add_links_it(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from agents.cli import app
+    from agents.cli.main import app
 
     path = _require_minilm()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -1,7 +1,7 @@
 """How a command that runs the agents ends: its exit codes, one sentence on stderr for a failure,
 the run directory's owner lock, an orderly stop on a signal, a crash, and the finished report
 printed with its exit code. Shared by `run`, `resume`, `demo` (agents.cli) and `chat`
-(agents.chat_cmd)."""
+(agents.cli.chat)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def print_report(console: Any, report: Any) -> None:
 
 def choose_brain(llm: str) -> Any:
     """Resolve --llm before the run starts: an unusable LLM is one sentence and exit 1."""
-    from agents.brains.llm import choose
+    from agents.brains.llm_choice import choose
     from skills.errors import UserError
 
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agents.run_end import (
+from agents.cli.run_end import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_UNMET,
@@ -402,21 +402,21 @@ def sandbox_build(
     raise typer.Exit(image_main(args))
 
 
-from agents import check_cmd  # noqa: E402  (light: typer only; the judgement is imported when run)
+from agents.cli import check  # noqa: E402  (light: typer only; the judgement is imported when run)
 
-app.command("check")(check_cmd.check_command)
+app.command("check")(check.check_command)
 
-from agents import data_cmds  # noqa: E402  (light: typer only; the skills are imported when run)
+from agents.cli import data  # noqa: E402  (light: typer only; the skills are imported when run)
 
-app.add_typer(data_cmds.app, name="data")
+app.add_typer(data.app, name="data")
 
-from agents import models_cmds  # noqa: E402  (light: typer only; the library is imported when run)
+from agents.cli import models  # noqa: E402  (light: typer only; the library is imported when run)
 
-app.add_typer(models_cmds.app, name="models")
+app.add_typer(models.app, name="models")
 
-from agents import chat_cmd  # noqa: E402  (light: typer only; the chat is imported when run)
+from agents.cli import chat  # noqa: E402  (light: typer only; the chat is imported when run)
 
-app.command("chat")(chat_cmd.chat_command)
+app.command("chat")(chat.chat_command)
 
 
 @app.command()
@@ -433,7 +433,7 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
 
 
 def _register_service_commands() -> None:
-    from agents.serve_cmds import register  # serve, status, package, loadtest
+    from agents.cli.serve import register  # serve, status, package, loadtest
 
     register(app)
 

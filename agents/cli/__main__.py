@@ -1,0 +1,5 @@
+"""`python -m agents.cli ...` is `trainer-agent ...`."""
+
+from agents.cli.main import main
+
+main()
