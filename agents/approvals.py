@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agents.run_state import Run
-from skills.errors import UserError
+from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.errors import UserError
 
 POLICIES = ("auto", "ask", "never")
 RULES = ("approve", "deny", "ask")
@@ -137,7 +137,7 @@ def person_for(run: Run) -> Person | None:
 def bundled_policy() -> Path:
     from importlib import resources
 
-    return Path(str(resources.files("configs").joinpath("policy.yaml")))
+    return Path(str(resources.files("trainer_agent.configs").joinpath("policy.yaml")))
 
 
 def load_rules(path: str | Path) -> dict[str, str]:

@@ -13,9 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
-from sandbox.config import SandboxConfig
-from skills.child_env import child_env
+from trainer_agent.sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
+from trainer_agent.sandbox.config import SandboxConfig
+from trainer_agent.skills.child_env import child_env
 
 # How a Python job reports that an allocation failed under RLIMIT_AS (the local "OOM").
 _OOM_MARKERS = (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.replay import compare, replay_one
 from tests.conftest import ROOT, run_cli
+from trainer_agent.agents.replay import compare, replay_one
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
 
@@ -57,13 +57,13 @@ def test_replay_of_a_recorded_run_is_identical(recorded: Path, tmp_path: Path, m
 def test_a_changed_skill_shows_where_it_diverged(
     recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import skills.task.triage
-    from skills.errors import UserError
+    import trainer_agent.skills.task.triage as triage_module
+    from trainer_agent.skills.errors import UserError
 
     def changed_triage(spec: object, df: object) -> object:
         raise UserError("the changed triage skill rejects everything")
 
-    monkeypatch.setattr(skills.task.triage, "triage", changed_triage)
+    monkeypatch.setattr(triage_module, "triage", changed_triage)
     outcome = replay_one(recorded, tmp_path, execute=True)
     assert outcome.status == "diverged"
     assert outcome.step == 3  # user's request, task_agent's tool call, then the tool result
@@ -106,8 +106,9 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(
     recorded: Path, fine_foods_small: tuple[Path, Path], tmp_path: Path
 ) -> None:
     train, test = fine_foods_small
-    cmd = [sys.executable, "-m", "agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
-           "--out", str(tmp_path), "--sandbox", "local", "--json"]  # fmt: skip
+    cmd = [sys.executable, "-m", "trainer_agent.agents.cli", "run", REQUEST,
+           "--data", str(train), "--test-data", str(test), "--out", str(tmp_path),
+           "--sandbox", "local", "--json"]  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

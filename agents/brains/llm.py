@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agents import cross_check, routing
-from agents.brains.llm_choice import StopRun, ag2_config
-from agents.brains.llm_code import ApprovedCodeExecutor
-from agents.brains.llm_guards import Guards
-from agents.llm_config import settings_for
-from agents.run_state import Run
-from agents.transcript import add_secret
-from agents.usage import Usage
+from trainer_agent.agents import cross_check, routing
+from trainer_agent.agents.brains.llm_choice import StopRun, ag2_config
+from trainer_agent.agents.brains.llm_code import ApprovedCodeExecutor
+from trainer_agent.agents.brains.llm_guards import Guards
+from trainer_agent.agents.llm_config import settings_for
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.transcript import add_secret
+from trainer_agent.agents.usage import Usage
 
 DEFAULT_MAX_SECONDS = 7200.0
 
@@ -111,8 +111,8 @@ class LLMBrain(Guards):
         self.run.transcript.event("llm_usage", **summary)
         report_path = self.run.run_dir / "report.json"
         if report_path.exists():
-            from skills.report import write_report
-            from skills.specs import RunReport
+            from trainer_agent.skills.report import write_report
+            from trainer_agent.skills.specs import RunReport
 
             report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
             report.llm_usage = summary

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
-from agents.transcript import add_secret, redact
-from skills.errors import UserError
+from trainer_agent.agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
+from trainer_agent.agents.transcript import add_secret, redact
+from trainer_agent.skills.errors import UserError
 
 OFFLINE_LINE = "offline planner (deterministic, no LLM configured)"
 

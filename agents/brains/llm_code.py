@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.run_state import Run
+from trainer_agent.agents.run_state import Run
 
 CODE_TIMEOUT = 600.0
 RUNNABLE = ("python", "py", "python3", "sh", "bash", "shell")
@@ -35,7 +35,7 @@ class ApprovedCodeExecutor:
     def execute_code_blocks(self, code_blocks: list[Any]) -> Any:
         from autogen.coding.base import CommandLineCodeResult
 
-        from agents.approvals import approve
+        from trainer_agent.agents.approvals import approve
 
         blocks = [b for b in code_blocks if b.language.lower().strip() in RUNNABLE]
         if not blocks:
@@ -48,8 +48,8 @@ class ApprovedCodeExecutor:
             return CommandLineCodeResult(
                 exit_code=1, output="not run: running this code was not approved (--approve)."
             )
-        from agents.sandbox_jobs import sandbox_for
-        from sandbox.ag2 import SandboxCodeExecutor
+        from trainer_agent.agents.sandbox_jobs import sandbox_for
+        from trainer_agent.sandbox.ag2 import SandboxCodeExecutor
 
         result = SandboxCodeExecutor(sandbox_for(self.run), timeout=self.timeout).execute_code_blocks(blocks)
         self.run.transcript.event(

@@ -15,13 +15,13 @@ import json
 import time
 from typing import Any
 
-from agents.brains.llm_choice import LLMError, StopRun, price_of
-from agents.json_repair import loads_lenient
-from agents.llm_config import LLMSettings, ModelSettings
-from agents.run_state import Run
-from agents.transcript import redact
-from agents.usage import BudgetExceeded, Usage
-from skills.pipeline import refusal
+from trainer_agent.agents.brains.llm_choice import LLMError, StopRun, price_of
+from trainer_agent.agents.json_repair import loads_lenient
+from trainer_agent.agents.llm_config import LLMSettings, ModelSettings
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.transcript import redact
+from trainer_agent.agents.usage import BudgetExceeded, Usage
+from trainer_agent.skills.pipeline import refusal
 
 MAX_REPLY_RETRIES = 2  # an unusable reply (unknown tool, bad arguments, empty) is sent back this often
 

@@ -14,14 +14,14 @@ import json
 import math
 from typing import Any
 
-from agents import routing
-from agents.brains.llm_choice import LLMError, StopRun
-from agents.brains.llm_code import RUNNABLE, ApprovedCodeExecutor
-from agents.brains.llm_gate import Gate
-from agents.json_repair import fenced_blocks, loads_lenient
-from agents.run_state import Run
-from agents.spec_check import MAX_SPEC_RETRIES, SPEC_OF, check_specialist_message, extract_json
-from skills.pipeline import specialist_steps, tool_for
+from trainer_agent.agents import routing
+from trainer_agent.agents.brains.llm_choice import LLMError, StopRun
+from trainer_agent.agents.brains.llm_code import RUNNABLE, ApprovedCodeExecutor
+from trainer_agent.agents.brains.llm_gate import Gate
+from trainer_agent.agents.json_repair import fenced_blocks, loads_lenient
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, SPEC_OF, check_specialist_message, extract_json
+from trainer_agent.skills.pipeline import specialist_steps, tool_for
 
 MAX_HUB_REPEATS = 3  # the hub may speak this many times in a row without acting
 

@@ -1,5 +1,5 @@
-"""`python -m agents.cli ...` is `trainer-agent ...`."""
+"""`python -m trainer_agent.agents.cli ...` is `trainer-agent ...`."""
 
-from agents.cli.main import main
+from trainer_agent.agents.cli.main import main
 
 main()

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,7 @@ _TOKEN = re.compile(r"\S+")
 def synonyms() -> dict[str, list[str]]:
     import yaml
 
-    text = resources.files("configs").joinpath("synonyms.yaml").read_text(encoding="utf-8")
+    text = resources.files("trainer_agent.configs").joinpath("synonyms.yaml").read_text(encoding="utf-8")
     return {str(k).lower(): [str(v) for v in vs] for k, vs in (yaml.safe_load(text) or {}).items()}
 
 

@@ -5,8 +5,8 @@
 
 The image is `trainer-agent-sandbox:latest` (onnxruntime, FastAPI, uvicorn and the project) plus
 this checkout's `skills/` package and the run's exports/model.onnx, started as
-`python -m skills.serve.service_app` on port 8000 as user 1000. The build uses the legacy builder through
-the Docker SDK (no BuildKit needed) against the same engine as the sandbox.
+`python -m trainer_agent.skills.serve.service_app` on port 8000 as user 1000. The build uses the
+legacy builder through the Docker SDK (no BuildKit needed) against the same engine as the sandbox.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 BASE_IMAGE = "trainer-agent-sandbox:latest"
 PORT = 8000
@@ -30,7 +30,7 @@ DOCKERFILE = """\
 ARG BASE_IMAGE={base}
 FROM ${{BASE_IMAGE}}
 LABEL org.trainer-agent.run="{run_id}" org.trainer-agent.model-version="{version}"
-COPY skills/ /opt/trainer-agent/skills/
+COPY skills/ /opt/trainer-agent/trainer_agent/skills/
 COPY model.onnx /opt/model/model.onnx
 USER 1000:1000
 WORKDIR /tmp
@@ -38,7 +38,7 @@ EXPOSE {port}
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD ["python", "-c", \\
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/ready', timeout=2)"]
-CMD ["python", "-m", "skills.serve.service_app", "--model", "/opt/model/model.onnx", \\
+CMD ["python", "-m", "trainer_agent.skills.serve.service_app", "--model", "/opt/model/model.onnx", \\
      "--host", "0.0.0.0", "--port", "{port}"]
 """
 
@@ -58,7 +58,7 @@ def _model(run_dir: Path) -> Path:
 
 def write_dockerfile(run_dir: str | Path, base_image: str = BASE_IMAGE) -> tuple[Path, str]:
     """Write run_dir/service/Dockerfile; return it and the image tag it builds."""
-    from skills.export.onnx_predict import model_version
+    from trainer_agent.skills.export.onnx_predict import model_version
 
     run = Path(run_dir).resolve()
     version = model_version(_model(run))
