@@ -137,7 +137,7 @@ def _until(
             pytest.fail(
                 f"the run ended ({proc.returncode}) before {what}: {proc.stderr and proc.stderr.read()}"
             )
-        time.sleep(0.002)
+        time.sleep(0.01)
     proc.kill()
     pytest.fail(f"the run never reached {what}")
 
