@@ -44,8 +44,9 @@ import pytest
 from skills.pipeline import NAMES
 from tests.conftest import ROOT, run_cli
 
-# Seven cases of about one run's work each, plus the clean run: 14m53s on 2 cores at a load
-# average of 5 to 7 (each case 82 to 146 s; the clean run 64 s). `-m "not slow"` leaves it out.
+# Seven cases of about one run's work each, plus the clean run: 13m52s (6m52s of CPU) on 2 cores
+# shared at a load average of about 5 (each case 89 to 115 s; the clean run 81 s; one run alone
+# on a load of 3 took 45 s). `-m "not slow"` leaves it out.
 pytestmark = pytest.mark.slow
 
 # The tiniest data and fastest settings that still run every stage: wine (178 rows), the offline
