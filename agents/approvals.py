@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from agents.run_state import Run
-from skills.errors import UserError
+from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.errors import UserError
 
 POLICIES = ("auto", "ask", "never")
 RULES = ("approve", "deny", "ask")

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents import data, model, routing, server, task
-from agents.run_state import Run
-from agents.tools import make_tools
-from skills.pipeline import tools_of
+from trainer_agent.agents import data, model, routing, server, task
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.tools import make_tools
+from trainer_agent.skills.pipeline import tools_of
 
 AGENT_MODULES = (task, data, model, server)
 MAX_ROUND = 80
@@ -60,8 +60,8 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     from autogen import GroupChat, GroupChatManager, UserProxyAgent
     from autogen.io import IOStream
 
-    from agents.approvals import person_for
-    from agents.brains.offline import OfflinePlanner
+    from trainer_agent.agents.approvals import person_for
+    from trainer_agent.agents.brains.offline import OfflinePlanner
 
     logging.getLogger("autogen").setLevel(logging.WARNING)
     logging.getLogger("autogen.oai.client").setLevel(logging.ERROR)
@@ -74,12 +74,12 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     if brain == "offline":
         run.state["brain"] = OFFLINE_BRAIN
     elif brain.startswith("replay:"):
-        from agents.brains.replay import ReplayBrain
+        from trainer_agent.agents.brains.replay import ReplayBrain
 
         llm = ReplayBrain(run, brain.removeprefix("replay:"))
         run.state["brain"] = llm.description
     else:
-        from agents.brains.llm import LLMBrain
+        from trainer_agent.agents.brains.llm import LLMBrain
 
         llm = LLMBrain(run, brain, render)
         run.state["brain"] = llm.description
@@ -93,7 +93,7 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
         default_auto_reply="",
         description="The person who asked, and the executor of every tool.",
     )
-    from agents.person import register_reply
+    from trainer_agent.agents.person import register_reply
 
     register_reply(user, run)  # in `trainer-agent chat` the person answers when the Task agent asks
     tools = make_tools(run)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.json_repair import last_object
-from skills.report import fmt_value
+from trainer_agent.agents.json_repair import last_object
+from trainer_agent.skills.report import fmt_value
 
 FRACTION_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
 _OPS = (">=", ">", "<=", "<")

@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from agents.run_state import Run
-from agents.tool_args import Experiment, shown
-from skills.errors import UserError
-from skills.pipeline import from_step
-from skills.specs import DataReport, TaskSpec, TrainResult
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.tool_args import Experiment, shown
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.pipeline import from_step
+from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 
 EXPERIMENTS_DIR = "experiments"
 
@@ -93,7 +93,7 @@ def run_experiment(run: Run, args: Experiment) -> dict[str, Any]:
     moved into the run directory, the steps after training reset) only when its validation score
     beats the current model's. Returns the run's training result afterwards. The same arguments
     twice (a resumed or replayed run) return the recorded outcome instead of training again."""
-    from agents.sandbox_jobs import run_job
+    from trainer_agent.agents.sandbox_jobs import run_job
 
     done = run.state.setdefault("experiments", [])
     if not any(e["kept"] for e in done):  # a run recorded before experiments were listed
@@ -166,7 +166,7 @@ def _promote(run: Run, out: Path, result: TrainResult, best: dict[str, Any]) -> 
 
 
 def _register(run: Run, result: TrainResult) -> None:
-    from skills.model.registry import Registry
+    from trainer_agent.skills.model.registry import Registry
 
     spec = TaskSpec.model_validate(run.result("parse"))
     Registry().register(spec, DataReport.model_validate(run.result("data")), result)
@@ -178,7 +178,7 @@ def within_run_budget(run: Run) -> tuple[float | None, str]:
     the model search is held to the time left (at least 6 s: one candidate is always tried)."""
     from datetime import datetime
 
-    from agents.approvals import ask
+    from trainer_agent.agents.approvals import ask
 
     opts = run.options
     if not opts.max_seconds:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from agents.prompts import load_prompt
+from trainer_agent.agents.prompts import load_prompt
 
 
 def make_agent(name: str, description: str, llm_config: dict[str, Any] | Literal[False]) -> Any:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.llm_config import OPENAI_URL, ModelSettings
-from agents.usage import cost_of
-from skills.errors import UserError
+from trainer_agent.agents.llm_config import OPENAI_URL, ModelSettings
+from trainer_agent.agents.usage import cost_of
+from trainer_agent.skills.errors import UserError
 
 
 class Completer:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 AGENT_NAMES = ("task_agent", "data_agent", "model_agent", "server_agent")
 KEYLESS = "EMPTY"  # what local servers (vLLM, llama.cpp, Ollama) accept when they check no key

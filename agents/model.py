@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from agents.factory import make_agent
+from trainer_agent.agents.factory import make_agent
 
 NAME = "model_agent"
 DESCRIPTION = "Chooses, trains and evaluates the model against the requirements."

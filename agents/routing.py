@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from skills.pipeline import HUB, SPECIALISTS
+from trainer_agent.skills.pipeline import HUB, SPECIALISTS
 
 EXECUTOR = "user"
 AGENT_NAMES = (EXECUTOR, HUB, *SPECIALISTS)

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 LOCK_FILE = "owner.lock"
 
@@ -105,7 +105,7 @@ def owner_lock(
             _taken_over(run_dir, previous, record, announce)
     except OSError as err:  # a full disk: the record cannot be written
         os.close(fd)  # closing drops the lock
-        from skills.errors import write_error
+        from trainer_agent.skills.errors import write_error
 
         raise write_error(err, path, run_dir if (run_dir / "state.json").exists() else None) from err
     except BaseException:
@@ -130,7 +130,7 @@ def _taken_over(
     )
     transcript = run_dir / "transcript.jsonl"
     if transcript.exists():
-        from agents.transcript import Transcript
+        from trainer_agent.agents.transcript import Transcript
 
         with contextlib.suppress(OSError):
             Transcript(transcript).event(

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from agents.transcript import Transcript
-from skills.pipeline import Step, next_step
+from trainer_agent.agents.transcript import Transcript
+from trainer_agent.skills.pipeline import Step, next_step
 
 STATE_FILE = "state.json"
 
@@ -74,7 +74,7 @@ class Run:
     @classmethod
     def create(cls, out_dir: str | Path, options: RunOptions, run_id: str | None = None) -> Run:
         """A new run directory under `out_dir`; a full disk or an unwritable folder is a UserError."""
-        from skills.errors import UserError, disk_full, is_disk_full, write_error
+        from trainer_agent.skills.errors import UserError, disk_full, is_disk_full, write_error
 
         run_id = run_id or new_run_id()
         run_dir = Path(out_dir) / run_id
@@ -101,7 +101,7 @@ class Run:
     @classmethod
     def load(cls, run_dir: str | Path) -> Run:
         """The run recorded in `run_dir`; one sentence (UserError) when it is none or is damaged."""
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         state = read_state(run_dir)
         options = state.get("options")
@@ -131,8 +131,8 @@ class Run:
         """Write state.json atomically and durably (a temporary file, fsync, rename), so a kill or a
         power cut mid-write never leaves a torn file. A write that fails (a full disk) removes the
         temporary file, keeps the last state.json and raises a UserError (DiskFull) in one sentence."""
-        from skills.atomic_write import write_atomic
-        from skills.errors import write_error
+        from trainer_agent.skills.atomic_write import write_atomic
+        from trainer_agent.skills.errors import write_error
 
         path = self.run_dir / STATE_FILE
         try:
@@ -195,7 +195,7 @@ class Run:
 def read_state(run_dir: str | Path) -> dict[str, Any]:
     """state.json of `run_dir` as a dict; one sentence (UserError) when it is missing, unreadable,
     truncated or not a JSON object."""
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():

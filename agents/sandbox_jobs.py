@@ -10,22 +10,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.run_state import Run
-from skills.errors import UserError
+from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.errors import UserError
 
-JOB_MODULE = "skills.jobs"
+JOB_MODULE = "trainer_agent.skills.jobs"
 
 
 def sandbox_for(run: Run) -> Any:
     """The run's sandbox, created on first use; its description is recorded once."""
     if run.sandbox is None:
-        from sandbox.config import load_config
-        from sandbox.select import make_sandbox
+        from trainer_agent.sandbox.config import load_config
+        from trainer_agent.sandbox.select import make_sandbox
 
         overrides = {"gpus": run.options.gpus} if run.options.gpus else {}
         config = load_config(**overrides)
         if config.network:
-            from agents.approvals import approve
+            from trainer_agent.agents.approvals import approve
 
             # Network for jobs is an explicit opt-in in the config, and still needs approval.
             if not approve(run, "sandbox_network", "give sandbox jobs network access"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from agents.factory import make_agent
+from trainer_agent.agents.factory import make_agent
 
 NAME = "server_agent"
 DESCRIPTION = "Exports the model to ONNX, measures it, and serves it with docs and monitoring."

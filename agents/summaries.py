@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.run_state import Run
-from skills.pipeline import SPECIALISTS
-from skills.report import fmt_value
-from skills.specs import DataReport, Deployment, ExportResult, ServerReport, TaskSpec, TrainResult
+from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.pipeline import SPECIALISTS
+from trainer_agent.skills.report import fmt_value
+from trainer_agent.skills.specs import DataReport, Deployment, ExportResult, ServerReport, TaskSpec, TrainResult
 
 
 def _fmt_req(req: dict[str, Any]) -> str:
@@ -29,7 +29,7 @@ def handoff(run: Run, step: str) -> str:
     if step == "data":
         reqs = ", ".join(_fmt_req(r.model_dump()) for r in spec.requirements) or "none stated"
         cols = f"label '{spec.label_column}'" + (f", text '{spec.text_column}'" if spec.text_column else "")
-        from skills.task.plan import plan_lines
+        from trainer_agent.skills.task.plan import plan_lines
 
         eta = spec.estimate.get("seconds")
         plan = "\n".join(plan_lines(spec.plan)) or " -> ".join([*SPECIALISTS, "report"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from agents.factory import make_agent
+from trainer_agent.agents.factory import make_agent
 
 NAME = "task_agent"
 DESCRIPTION = "The hub. Parses the request, judges it, plans, routes the specialists and writes the report."

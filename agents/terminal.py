@@ -307,7 +307,7 @@ class Terminal:
 
     # -- progress --------------------------------------------------------------------------------
     def _estimate(self, tool: str) -> float | None:
-        from skills.pipeline import step_for_tool
+        from trainer_agent.skills.pipeline import step_for_tool
 
         run, step = self.run, step_for_tool(tool)
         if run is None or step is None or not run.done("parse"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from skills.data.label_errors import DEFAULT_MIN_CONFIDENCE
+from trainer_agent.skills.data.label_errors import DEFAULT_MIN_CONFIDENCE
 
 DEFAULT_TEST_FRACTION = 0.2
 

@@ -14,12 +14,12 @@ import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from agents import tool_args
-from agents.run_state import Run
-from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, ToolArgs
-from skills.errors import UserError, disk_full, is_disk_full
-from skills.pipeline import PIPELINE, Step, refusal
-from skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
+from trainer_agent.agents import tool_args
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, ToolArgs
+from trainer_agent.skills.errors import UserError, disk_full, is_disk_full
+from trainer_agent.skills.pipeline import PIPELINE, Step, refusal
+from trainer_agent.skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
 
 
 def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
@@ -38,7 +38,7 @@ def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
     try:
         recorded = (run.state["steps"].get(step.name) or {}).get("args")
         if step.name == "train" and run.done("train") and recorded != tool_args.shown(args):  # a remedy
-            from agents.experiments import run_experiment
+            from trainer_agent.agents.experiments import run_experiment
 
             result = run_experiment(run, args)  # type: ignore[arg-type]
         else:
@@ -74,19 +74,19 @@ def export_result(run: Run) -> ExportResult:
 
 
 def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
-    from skills.task.requirements import parse_request
-    from skills.task.triage import triage
+    from trainer_agent.skills.task.requirements import parse_request
+    from trainer_agent.skills.task.triage import triage
 
     opts = run.options
     df = test_df = None
     if opts.data:
-        from skills.data.data_io import load_table
+        from trainer_agent.skills.data.data_io import load_table
 
         df = load_table(opts.data)
         test_df = load_table(opts.test_data) if opts.test_data else None
     task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
     if run.state.get("chat", {}).get("changes"):  # revised in `chat`: a later requirement replaces one
-        from agents.person import latest_requirements
+        from trainer_agent.agents.person import latest_requirements
 
         task = latest_requirements(task)
     task = triage(
@@ -103,8 +103,8 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
 
 
 def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
-    from agents.approvals import approve
-    from skills.data.data_stage import needs_more_data, run_data_stage
+    from trainer_agent.agents.approvals import approve
+    from trainer_agent.skills.data.data_stage import needs_more_data, run_data_stage
 
     opts = run.options
     assert opts.data is not None  # triage asks for data before this step can run
@@ -128,9 +128,9 @@ def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
 def _train(run: Run, args: Experiment) -> dict[str, Any]:
     """The first experiment, which trains the run's model: a job in the run's sandbox (Docker, or
     a local subprocess). Later experiments are `agents.experiments.run_experiment`."""
-    from agents.experiments import record_first, train_payload, warm_copy
-    from agents.sandbox_jobs import run_job
-    from skills.model.registry import Registry
+    from trainer_agent.agents.experiments import record_first, train_payload, warm_copy
+    from trainer_agent.agents.sandbox_jobs import run_job
+    from trainer_agent.skills.model.registry import Registry
 
     opts, registry = run.options, Registry()
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
@@ -148,7 +148,7 @@ def _train(run: Run, args: Experiment) -> dict[str, Any]:
 
 def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
     """Conversion and its latency benchmark run as a job in the run's sandbox too."""
-    from agents.sandbox_jobs import run_job
+    from trainer_agent.agents.sandbox_jobs import run_job
 
     payload = {"task": run.result("parse"), "data": run.result("data"), "train": run.result("train")}
     payload["quantize"] = args.quantize
@@ -157,10 +157,10 @@ def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
 
 def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
     """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.serve.rollout)."""
-    from agents.approvals import approve
-    from skills.serve.deploy import API_KEY_ENV
-    from skills.serve.examples import example_inputs
-    from skills.serve.rollout import deploy_model
+    from trainer_agent.agents.approvals import approve
+    from trainer_agent.skills.serve.deploy import API_KEY_ENV
+    from trainer_agent.skills.serve.examples import example_inputs
+    from trainer_agent.skills.serve.rollout import deploy_model
 
     if not approve(run, "start_service", "start a web service for the model on 127.0.0.1"):
         return {"skipped": "starting the service was not approved"}
@@ -182,7 +182,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
 
 
 def _report(run: Run, args: ToolArgs) -> dict[str, Any]:
-    from skills.report import build_report, write_report
+    from trainer_agent.skills.report import build_report, write_report
 
     report = build_report(run.run_dir, run.state, brain=run.state.get("brain", "offline"))
     write_report(run.run_dir, report)

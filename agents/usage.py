@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skills.errors import NeedsInput
+from trainer_agent.skills.errors import NeedsInput
 
 
 class BudgetExceeded(NeedsInput):

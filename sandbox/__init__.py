@@ -1,13 +1,13 @@
 """Where generated code runs: a locked-down Docker container, or a local subprocess with rlimits.
 
-    from sandbox import load_config, make_sandbox
+    from trainer_agent.sandbox import load_config, make_sandbox
     with make_sandbox("auto", run_dir, load_config()) as sb:
         print(sb.description)
         res = sb.run_job("skills.jobs.train", "train_spec.json", "train_result.json", timeout=600)
         if not res.ok:
             print(res.reason)  # e.g. "ran out of memory (limit 4 GiB)"
 
-Imports nothing until a name is used, so jobs run as `python -m sandbox.<job>` start fast and the
+Imports nothing until a name is used, so jobs run as `python -m trainer_agent.sandbox.<job>` start fast and the
 Docker SDK loads only when a Docker executor is made.
 """
 
@@ -17,17 +17,17 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sandbox.base import JobResult, Sandbox
-    from sandbox.config import SandboxConfig, load_config
-    from sandbox.select import check, make_sandbox
+    from trainer_agent.sandbox.base import JobResult, Sandbox
+    from trainer_agent.sandbox.config import SandboxConfig, load_config
+    from trainer_agent.sandbox.select import check, make_sandbox
 
 _WHERE = {
-    "JobResult": "sandbox.base",
-    "Sandbox": "sandbox.base",
-    "SandboxConfig": "sandbox.config",
-    "load_config": "sandbox.config",
-    "make_sandbox": "sandbox.select",
-    "check": "sandbox.select",
+    "JobResult": "trainer_agent.sandbox.base",
+    "Sandbox": "trainer_agent.sandbox.base",
+    "SandboxConfig": "trainer_agent.sandbox.config",
+    "load_config": "trainer_agent.sandbox.config",
+    "make_sandbox": "trainer_agent.sandbox.select",
+    "check": "trainer_agent.sandbox.select",
 }
 __all__ = ["JobResult", "Sandbox", "SandboxConfig", "check", "load_config", "make_sandbox"]
 

@@ -1,6 +1,6 @@
 """AG2 glue: a `CodeExecutor` that runs an agent's code blocks in a `Sandbox`.
 
-    from sandbox.ag2 import SandboxCodeExecutor
+    from trainer_agent.sandbox.ag2 import SandboxCodeExecutor
     user = UserProxyAgent("user", code_execution_config={"executor": SandboxCodeExecutor(sb)})
 
 Each block is saved under `<workspace>/code/` and run with the sandbox's Python or shell, so
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from autogen.coding.base import CodeBlock, CodeExtractor, CommandLineCodeResult
 from autogen.coding.markdown_code_extractor import MarkdownCodeExtractor
 
-from sandbox.base import Sandbox
+from trainer_agent.sandbox.base import Sandbox
 
 _ALIASES = {"py": "python", "python3": "python", "shell": "sh", "bash": "bash", "sh": "sh"}
 _SUFFIX = {"python": ".py", "sh": ".sh", "bash": ".sh"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sandbox.config import SandboxConfig, format_size
+from trainer_agent.sandbox.config import SandboxConfig, format_size
 
 OutputCallback = Callable[[str], None]
 
@@ -162,7 +162,7 @@ class Sandbox(ABC):
         on_output: OutputCallback | None = None,
     ) -> JobResult:
         """Run `python -m module spec result`; paths are host paths (or relative to the workspace)."""
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         spec = self._host_path(spec_path)
         result = self._host_path(result_path)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "sandbox.yaml"
+CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "trainer_agent.sandbox.yaml"
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -75,7 +75,7 @@ def load_config(path: str | Path | None = None, **overrides: object) -> SandboxC
     """Read the YAML config (default `configs/sandbox.yaml`; missing file = defaults) plus overrides."""
     import yaml
 
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     p = Path(path) if path is not None else CONFIG_PATH
     data: dict[str, object] = {}

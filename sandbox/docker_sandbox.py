@@ -27,9 +27,9 @@ from typing import Any
 
 from docker.utils.socket import frames_iter
 
-from sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
-from sandbox.config import SandboxConfig, format_size, parse_size
-from sandbox.gpu import GpuPlan, host_gpus, plan_gpus, toolkit_hook_on_path
+from trainer_agent.sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
+from trainer_agent.sandbox.config import SandboxConfig, format_size, parse_size
+from trainer_agent.sandbox.gpu import GpuPlan, host_gpus, plan_gpus, toolkit_hook_on_path
 
 log = logging.getLogger("trainer_agent.sandbox")
 
@@ -98,7 +98,7 @@ class DockerSandbox(Sandbox):
     ) -> None:
         import docker
 
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         super().__init__(workspace, config)
         self.inputs = [Path(p).resolve() for p in inputs]
@@ -150,7 +150,7 @@ class DockerSandbox(Sandbox):
 
     def _check_readable(self, path: Path) -> None:
         """An input whose mount root the container user cannot read fails now, not mid-job."""
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         uid_s, _, gid_s = self.user.partition(":")
         if not uid_s.isdigit():
@@ -269,7 +269,7 @@ class DockerSandbox(Sandbox):
     # -- running -------------------------------------------------------------------------------
 
     def to_sandbox_path(self, host_path: str | Path) -> str:
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         p = self._host_path(host_path)
         if p.is_relative_to(self.workspace):

@@ -2,9 +2,9 @@
 
 Run with the project's venv Python (its installed packages define the image's):
 
-    .venv/bin/python -m sandbox.image build [--force] [--base-image python:3.11-slim-bookworm]
+    .venv/bin/python -m trainer_agent.sandbox.image build [--force] [--base-image python:3.11-slim-bookworm]
     scripts/build_sandbox_image            # the same, via the venv
-    .venv/bin/python -m sandbox.image check   # engine, image, runtimes, GPUs (JSON)
+    .venv/bin/python -m trainer_agent.sandbox.image check   # engine, image, runtimes, GPUs (JSON)
 
 Steps, each skipped when its output is already there:
 1. base image: `debootstrap --variant=minbase bookworm` + `docker import` (or `--base-image`, an
@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.image_hash import HASH_LABEL, PROJECT_ROOT, content_hash, project_files, project_hash
+from trainer_agent.sandbox.image_hash import HASH_LABEL, PROJECT_ROOT, content_hash, project_files, project_hash
 
 DEFAULT_IMAGE = "trainer-agent-sandbox:latest"
 DEFAULT_BASE_IMAGE = "trainer-agent-base:bookworm"
@@ -55,7 +55,7 @@ def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
     """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here, with
     the `pretrained` extra when it is installed (its model packages are found offline inside the
     sandbox as outside); dev tools such as pytest, ruff and mypy are not in the closure."""
-    from sandbox.lockfile import closure
+    from trainer_agent.sandbox.lockfile import closure
 
     pins = closure(dist_name, RUNTIME_EXTRAS).values()
     return sorted((f"{n}=={v}" for n, v in pins), key=str.lower)
@@ -247,7 +247,7 @@ def build_image(
 
 def _check_lock(pins: list[str]) -> None:
     """The image gets what the suite was tested with: refuse pins that disagree with the lock."""
-    from sandbox.lockfile import LOCK, check_pins
+    from trainer_agent.sandbox.lockfile import LOCK, check_pins
 
     lock = os.environ.get("TRAINER_AGENT_LOCK") or str(LOCK)
     if lock == "none":
@@ -277,7 +277,7 @@ def _link_files(files: list[Path], dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.image", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m trainer_agent.sandbox.image", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the sandbox image (skipped when up to date)")
     b.add_argument("--image", default=DEFAULT_IMAGE)
@@ -292,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         import json
 
-        from sandbox.config import load_config
-        from sandbox.select import check
+        from trainer_agent.sandbox.config import load_config
+        from trainer_agent.sandbox.select import check
 
         print(json.dumps(check(load_config()), indent=2))
         return 0

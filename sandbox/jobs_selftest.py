@@ -1,6 +1,6 @@
 """A tiny job for testing executors: reads a JSON spec, writes a JSON result.
 
-    python -m sandbox.jobs_selftest spec.json result.json
+    python -m trainer_agent.sandbox.jobs_selftest spec.json result.json
 
 Spec keys (all optional): "numbers" (list, summed), "say" (printed line by line), "exit_code",
 "write" (file name to create next to the result). The result records what the job saw.

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
-from sandbox.config import SandboxConfig
-from skills.child_env import child_env
+from trainer_agent.sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
+from trainer_agent.sandbox.config import SandboxConfig
+from trainer_agent.skills.child_env import child_env
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

@@ -1,8 +1,8 @@
 """The lock: the exact versions of every package the test suite last passed with.
 
-    python -m sandbox.lockfile check        # does this environment match constraints.txt? (exit 1 if not)
-    python -m sandbox.lockfile interpreter  # is this Python the one the lock was tested on?
-    python -m sandbox.lockfile write        # write this environment's versions as the lock
+    python -m trainer_agent.sandbox.lockfile check        # does this environment match constraints.txt? (exit 1 if not)
+    python -m trainer_agent.sandbox.lockfile interpreter  # is this Python the one the lock was tested on?
+    python -m trainer_agent.sandbox.lockfile write        # write this environment's versions as the lock
 
 With TRAINER_AGENT_LOCK=none (the lock's refresh) `check` and `interpreter` have nothing to check.
 
@@ -159,11 +159,11 @@ def render(have: dict[str, tuple[str, str]], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.lockfile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m trainer_agent.sandbox.lockfile", description=__doc__.splitlines()[0])
     parser.add_argument("cmd", choices=["check", "interpreter", "write"])
     parser.add_argument("--lock", type=Path, default=LOCK, help="the constraints file (default: %(default)s)")
     parser.add_argument(
-        "--by", default="python -m sandbox.lockfile write", help="the command named in the file's header"
+        "--by", default="python -m trainer_agent.sandbox.lockfile write", help="the command named in the file's header"
     )
     args = parser.parse_args(argv)
     lock_path: Path = args.lock

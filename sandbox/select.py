@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from sandbox.base import Sandbox
-from sandbox.config import SandboxConfig, format_size
+from trainer_agent.sandbox.base import Sandbox
+from trainer_agent.sandbox.config import SandboxConfig, format_size
 
 log = logging.getLogger("trainer_agent.sandbox")
 
@@ -40,13 +40,13 @@ def make_sandbox(
 
     The returned sandbox's `description` says which executor it is and why it was chosen.
     """
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     config = config or SandboxConfig()
     if kind not in ("auto", "docker", "local"):
         raise UserError(f"Unknown sandbox {kind!r}; use auto, docker or local.")
     if kind == "local":
-        from sandbox.local import LocalSandbox
+        from trainer_agent.sandbox.local import LocalSandbox
 
         sb: Sandbox = LocalSandbox(workspace, config)
         sb.description = f"local executor (asked for): {sb.isolation}"
@@ -55,7 +55,7 @@ def make_sandbox(
     if client is not None:
         import docker
 
-        from sandbox.image_hash import project_hash
+        from trainer_agent.sandbox.image_hash import project_hash
 
         try:
             image = client.images.get(config.image)
@@ -73,13 +73,13 @@ def make_sandbox(
     if client is None:
         if kind == "docker":
             raise UserError(f"--sandbox docker cannot be used: {why}.")
-        from sandbox.local import LocalSandbox
+        from trainer_agent.sandbox.local import LocalSandbox
 
         sb = LocalSandbox(workspace, config)
         sb.description = f"local executor, because {why}: {sb.isolation}"
         log.warning("sandbox: %s", sb.description)
         return sb
-    from sandbox.docker_sandbox import DockerSandbox
+    from trainer_agent.sandbox.docker_sandbox import DockerSandbox
 
     sb = DockerSandbox(workspace, config, inputs=inputs, client=client)
     how = "asked for" if kind == "docker" else "an engine answers and the image is built"
@@ -91,8 +91,8 @@ def check(config: SandboxConfig | None = None) -> dict[str, object]:
     """What `trainer-agent sandbox check` prints: engine, image, runtimes, GPUs, the GPU plan."""
     import os
 
-    from sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
-    from sandbox.image_hash import HASH_LABEL, project_hash
+    from trainer_agent.sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
+    from trainer_agent.sandbox.image_hash import HASH_LABEL, project_hash
 
     config = config or SandboxConfig()
     gpus = host_gpus()

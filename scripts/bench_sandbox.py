@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox.config import SandboxConfig  # noqa: E402
-from sandbox.local import LocalSandbox  # noqa: E402
+from trainer_agent.sandbox.config import SandboxConfig  # noqa: E402
+from trainer_agent.sandbox.local import LocalSandbox  # noqa: E402
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -43,7 +43,7 @@ def bench(sb, repeat: int) -> dict[str, list[float]]:
         "true": timed(lambda: sb.run(["true"], timeout=60), repeat),
         "python -c pass": timed(lambda: sb.run(["python", "-c", "pass"], timeout=60), repeat),
         "run_job (selftest)": timed(
-            lambda: sb.run_job("sandbox.jobs_selftest", "spec.json", "result.json", timeout=60), repeat
+            lambda: sb.run_job("trainer_agent.sandbox.jobs_selftest", "spec.json", "result.json", timeout=60), repeat
         ),
         "import torch": timed(
             lambda: sb.run(["python", "-c", "import torch"], timeout=120), max(3, repeat // 5)
@@ -61,8 +61,8 @@ def main() -> int:
         sb.run(["python", "-c", "import torch"], timeout=120)  # warm the page cache, as for docker
         rows["local"] = bench(sb, args.repeat)
     try:
-        from sandbox.docker_sandbox import DockerSandbox
-        from sandbox.select import docker_client
+        from trainer_agent.sandbox.docker_sandbox import DockerSandbox
+        from trainer_agent.sandbox.select import docker_client
 
         client, why = docker_client()
         if client is None:

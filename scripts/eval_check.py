@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.check_cmd import judge_request  # noqa: E402
-from skills.task.triage import trainable_tasks  # noqa: E402
+from trainer_agent.agents.cli.check import judge_request  # noqa: E402
+from trainer_agent.skills.task.triage import trainable_tasks  # noqa: E402
 
 DECISIONS = ("accept", "ask", "refuse", "infeasible")
 EVAL_SET = ROOT / "tests" / "data" / "check_eval.jsonl"

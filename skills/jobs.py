@@ -1,4 +1,4 @@
-"""Pipeline jobs that run in the sandbox: `python -m skills.jobs SPEC RESULT`.
+"""Pipeline jobs that run in the sandbox: `python -m trainer_agent.skills.jobs SPEC RESULT`.
 
 A job is this module run with a spec file in and a result file out, both inside the run
 directory, so the same job runs in the Docker container or in a local subprocess. The spec names
@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skills.atomic_write import write_atomic
-from skills.errors import UserError
-from skills.specs import DataReport, TaskSpec, TrainResult
+from trainer_agent.skills.atomic_write import write_atomic
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 
 
 def _train(spec: dict[str, Any]) -> dict[str, Any]:
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     result = train_model(
@@ -42,7 +42,7 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _export(spec: dict[str, Any]) -> dict[str, Any]:
-    from skills.export.export import export_onnx
+    from trainer_agent.skills.export.export import export_onnx
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     train = TrainResult.model_validate(spec["train"])
@@ -60,7 +60,7 @@ def _write(path: Path, payload: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m skills.jobs SPEC RESULT", file=sys.stderr)
+        print("usage: python -m trainer_agent.skills.jobs SPEC RESULT", file=sys.stderr)
         return 2
     spec_path, result_path = Path(args[0]), Path(args[1])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))

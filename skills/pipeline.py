@@ -6,7 +6,7 @@ Prerequisites are the only hard order: a step may run once every step it needs (
 through another) has finished. A request that is not accepted still runs the stop steps (read it,
 then report why), and for it the report needs only the parse.
 
-    from skills.pipeline import PIPELINE, owner, tool_for, missing
+    from trainer_agent.skills.pipeline import PIPELINE, owner, tool_for, missing
     owner("train"), tool_for("train")          # ('model_agent', 'train_model')
     missing("report", {"parse", "data"})       # ('train', 'export', 'serve')
 """

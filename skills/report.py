@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from skills.markdown_safe import md_json
-from skills.markdown_safe import md_text as md
-from skills.pipeline import tool_for
-from skills.specs import (
+from trainer_agent.skills.markdown_safe import md_json
+from trainer_agent.skills.markdown_safe import md_text as md
+from trainer_agent.skills.pipeline import tool_for
+from trainer_agent.skills.specs import (
     DataReport,
     Deployment,
     ExportResult,
@@ -51,7 +51,7 @@ def measured_values(
 
 
 def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunReport:
-    from skills.model.evaluate import check_requirements
+    from trainer_agent.skills.model.evaluate import check_requirements
 
     run_dir = Path(run_dir)
     spec = TaskSpec.model_validate(_result(state, "parse"))
@@ -325,7 +325,7 @@ def write_report(run_dir: str | Path, report: RunReport) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from skills.atomic_write import write_atomic
+    from trainer_agent.skills.atomic_write import write_atomic
 
     write_atomic(path, text)
 

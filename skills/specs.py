@@ -207,7 +207,7 @@ class Deployment(BaseModel):
     measured: dict[str, float] = Field(default_factory=dict)
     capacity: dict[str, Any] = Field(default_factory=dict, description="one replica under concurrency")
     estimate: dict[str, Any] = Field(
-        default_factory=dict, description="replicas, resources (skills.serve.sizing)"
+        default_factory=dict, description="replicas, resources (trainer_agent.skills.serve.sizing)"
     )
     load_test: dict[str, Any] = Field(default_factory=dict, description="open-loop test at the planned rate")
     artifacts: dict[str, str] = Field(default_factory=dict, description="API.md, openapi.json, k8s, Docker")

@@ -49,7 +49,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> CliRes
     """Run `trainer-agent ARGS` in a fresh process, as a person would."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}  # rich wraps at 80 otherwise
     proc = subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
+        [sys.executable, "-m", "trainer_agent.agents.cli", *args],
         cwd=cwd or ROOT,
         capture_output=True,
         text=True,

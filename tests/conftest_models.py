@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skills.specs import DataReport, ExportResult, Requirement, TaskSpec, TrainResult
+from trainer_agent.skills.specs import DataReport, ExportResult, Requirement, TaskSpec, TrainResult
 
 ROOT = Path(__file__).resolve().parents[1]
 FINE_FOODS = ROOT / "configs" / "demo" / "fine_foods"
@@ -113,8 +113,8 @@ def trained(
     """A model trained (and, with `export`, exported) on a named data set, cached. `families`: the
     catalog families to try instead of the default search (train_model's `families`), for a test of
     one family's own properties; the default search's choice follows the catalog's defaults."""
-    from skills.export.export import export_onnx
-    from skills.model.train import train_model
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.train import train_model
 
     built = make_data(name, requirements)
     if families:  # the same data, its own run directory

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.config import SandboxConfig
+from trainer_agent.sandbox.config import SandboxConfig
 
 # Small limits so the adversarial tests end quickly; jobs here need little.
 TEST_CONFIG = SandboxConfig(memory="512m", cpus=1.0, pids=128, timeout=60, tmpfs_size="64m", shm_size="64m")
@@ -48,7 +48,7 @@ def require_docker(image: str = TEST_CONFIG.image) -> Any:
 
 def our_containers(client: Any, workspace: Any = None) -> list[Any]:
     """Sandbox containers this test process owns (running or not), optionally for one workspace."""
-    from sandbox.docker_sandbox import LABEL, OWNER_LABEL, WORKSPACE_LABEL
+    from trainer_agent.sandbox.docker_sandbox import LABEL, OWNER_LABEL, WORKSPACE_LABEL
 
     owner = f"{socket.gethostname()}:{os.getpid()}"
     return [

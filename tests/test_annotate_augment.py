@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from skills.data.annotate import (
+from trainer_agent.skills.data.annotate import (
     CONFIDENCE,
     MARK,
     NEEDS_REVIEW,
@@ -20,8 +20,8 @@ from skills.data.annotate import (
     annotate_with_teacher,
     parse_answers,
 )
-from skills.data.augment import augment_images, augment_sentence, augment_text, synonyms
-from skills.errors import UserError
+from trainer_agent.skills.data.augment import augment_images, augment_sentence, augment_text, synonyms
+from trainer_agent.skills.errors import UserError
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

@@ -7,8 +7,8 @@ import shlex
 
 from fastapi.testclient import TestClient
 
-from skills.serve.api_docs import write_api_docs
-from skills.serve.service_app import create_app
+from trainer_agent.skills.serve.api_docs import write_api_docs
+from trainer_agent.skills.serve.service_app import create_app
 from tests.conftest_models import trained
 
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
-from skills.data.catalog import Catalog, default_url, words
-from skills.errors import UserError
+from trainer_agent.skills.data.catalog import Catalog, default_url, words
+from trainer_agent.skills.errors import UserError
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

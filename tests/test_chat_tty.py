@@ -14,9 +14,9 @@ import pandas as pd
 import pexpect
 import pytest
 
-from agents.person import affected_steps, latest_requirements
-from agents.terminal import result_line
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.agents.person import affected_steps, latest_requirements
+from trainer_agent.agents.terminal import result_line
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 from tests.conftest import FINE_FOODS, ROOT, run_cli
 
 REQUEST = "Tell whether a review is great. Accuracy at least 60%, under 1M parameters"
@@ -51,7 +51,7 @@ def chat(tmp_path: Path) -> Iterator[object]:
         }
         argv = [
             "-m",
-            "agents.cli",
+            "trainer_agent.agents.cli",
             "chat",
             "--out",
             str(tmp_path / "runs"),
@@ -267,9 +267,9 @@ def test_tool_results_are_one_line_each() -> None:
 
 
 def test_quit_at_the_data_question_ends_with_the_open_questions(tmp_path: Path) -> None:
-    from agents.approvals import attached
-    from agents.chat import run_conversation
-    from agents.run_state import Run, RunOptions
+    from trainer_agent.agents.approvals import attached
+    from trainer_agent.agents.chat import run_conversation
+    from trainer_agent.agents.run_state import Run, RunOptions
     from tests.test_approvals import ScriptedPerson
 
     run = Run.create(tmp_path, RunOptions(request=REQUEST, approve="ask"))
@@ -293,7 +293,7 @@ def test_a_yes_to_stop_stops_at_the_next_message_when_python_dropped_the_interru
     import signal
     import time
 
-    from agents.terminal import Terminal
+    from trainer_agent.agents.terminal import Terminal
 
     terminal = Terminal()
     monkeypatch.setattr("builtins.input", lambda prompt="": "y")

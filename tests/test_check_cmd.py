@@ -22,7 +22,7 @@ TRAIN = str(FINE_FOODS / "train.csv")
 def invoke(*args: str) -> CliResult:
     from typer.testing import CliRunner
 
-    from agents.cli import app
+    from trainer_agent.agents.cli.main import app
 
     result = CliRunner().invoke(app, list(args))
     return CliResult(result.exit_code, result.stdout, result.stderr)
@@ -84,7 +84,7 @@ def test_check_bad_input_is_one_sentence_and_exit_1(tmp_path: Path) -> None:
 def test_check_does_not_import_autogen() -> None:
     code = (
         "import sys\n"
-        "from agents.cli import app\n"
+        "from trainer_agent.agents.cli.main import app\n"
         "try:\n"
         f"    app(['check', 'classify reviews', '--data', {TRAIN!r}, '--json'])\n"
         "except SystemExit as e:\n"

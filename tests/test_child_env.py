@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.local import LocalSandbox
-from skills.child_env import allowed, child_env
-from skills.serve.deploy import start_service, stop_service
+from trainer_agent.sandbox.local import LocalSandbox
+from trainer_agent.skills.child_env import allowed, child_env
+from trainer_agent.skills.serve.deploy import start_service, stop_service
 from tests.conftest import run_cli
 from tests.conftest_models import trained
 

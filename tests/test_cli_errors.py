@@ -87,13 +87,13 @@ def test_unknown_llm_is_refused_in_one_sentence(tmp_path: Path) -> None:
 def test_help_is_instant() -> None:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "agents.cli", "--help"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "trainer_agent.agents.cli", "--help"], cwd=ROOT, capture_output=True, text=True
     )
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0 and "run" in proc.stdout and "demo" in proc.stdout
     assert elapsed < 1.5, f"--help took {elapsed:.2f} s"
     heavy = "('autogen', 'pandas', 'sklearn', 'onnxruntime', 'torch')"
-    probe = f"import agents.cli, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    probe = f"import trainer_agent.agents.cli.main, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True).stdout
     assert loaded.strip() == "[]"
 

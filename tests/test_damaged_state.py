@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.run_state import Run, read_state
-from skills.errors import UserError
+from trainer_agent.agents.run_state import Run, read_state
+from trainer_agent.skills.errors import UserError
 from tests.conftest import run_cli
 from tests.conftest_models import as_run, trained
 

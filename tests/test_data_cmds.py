@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
-from agents.cli import app
+from trainer_agent.agents.cli.main import app
 from tests.conftest import run_cli
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
@@ -121,7 +121,7 @@ def test_a_run_with_too_few_rows_after_cleaning_asks_for_the_number(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Data agent finds too few labelled rows once duplicates are gone; the run ends by asking."""
-    from skills.task.feasibility import MIN_PER_CLASS
+    from trainer_agent.skills.task.feasibility import MIN_PER_CLASS
 
     reviews = pd.read_csv(FINE_FOODS / "train.csv").drop_duplicates("review")
     great = reviews[reviews["score"] == "great"].head(MIN_PER_CLASS + 10)

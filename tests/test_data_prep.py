@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from skills.data.data_prep import normalize_text, prepare_data
-from skills.errors import NeedsInput, UserError
-from skills.specs import DataReport, TaskSpec, TaskType
+from trainer_agent.skills.data.data_prep import normalize_text, prepare_data
+from trainer_agent.skills.errors import NeedsInput, UserError
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 
-from skills.data.data_prep import normalize_text
-from skills.data.data_stage import needs_more_data, run_data_stage
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.data.data_prep import normalize_text
+from trainer_agent.skills.data.data_stage import needs_more_data, run_data_stage
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 TEXT_SPEC = TaskSpec(
@@ -120,7 +120,7 @@ def test_planted_problems_are_found_and_relabelling_is_tried(planted: dict, tmp_
 @pytest.fixture(scope="module")
 def noisy_digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The digits table with 5% of its labels flipped: relabelling wins its trial there."""
-    from skills.data.label_errors import flip_labels
+    from trainer_agent.skills.data.label_errors import flip_labels
     from tests.test_label_errors import _bunch
 
     path = tmp_path_factory.mktemp("digits") / "digits.csv"
@@ -195,7 +195,7 @@ def test_regression_skips_the_label_checks(tmp_path: Path) -> None:
 
 
 def test_too_few_rows_after_cleaning_asks_for_more(tmp_path: Path) -> None:
-    from skills.task.feasibility import MIN_PER_CLASS
+    from trainer_agent.skills.task.feasibility import MIN_PER_CLASS
 
     reviews = pd.read_csv(FINE_FOODS / "train.csv").drop_duplicates("review")
     great = reviews[reviews["score"] == "great"].head(MIN_PER_CLASS + 10)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.run_state import Run, RunOptions
-from skills.errors import DiskFull, UserError
+from trainer_agent.agents.run_state import Run, RunOptions
+from trainer_agent.skills.errors import DiskFull, UserError
 from tests.conftest import ROOT
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
@@ -42,7 +42,7 @@ def _on_small_disk(tmp: Path, size: str, command: list[str], resume: bool) -> di
     out, failed, after = tmp / "disk", tmp / "failed", tmp / "after"
     for folder in (out, failed, after):
         folder.mkdir()
-    python = f"PYTHONWARNINGS=ignore {shlex.quote(sys.executable)} -m agents.cli"
+    python = f"PYTHONWARNINGS=ignore {shlex.quote(sys.executable)} -m trainer_agent.agents.cli"
     disk = shlex.quote(str(out))
 
     def cli(args: str, name: str) -> str:

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.export.export import export_onnx, onnx_param_count
-from skills.model import ensemble
-from skills.model.ensemble import NAME
-from skills.model.train import train_model
-from skills.specs import DataReport, Requirement, TaskSpec
+from trainer_agent.skills.export.export import export_onnx, onnx_param_count
+from trainer_agent.skills.model import ensemble
+from trainer_agent.skills.model.ensemble import NAME
+from trainer_agent.skills.model.train import train_model
+from trainer_agent.skills.specs import DataReport, Requirement, TaskSpec
 
 # The scenarios below (which average wins, and how surely) were measured over these three families;
 # the rule is under test, not the catalog's defaults, so the tests name them.
@@ -138,11 +138,11 @@ def test_no_ensemble_where_it_does_not_help(tmp_path: Path) -> None:
 def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly(fine_foods_small) -> None:
     import pandas as pd
 
-    from skills.export.export import convert
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.ensemble import build
-    from skills.model.model_size import count_params
-    from skills.model.text_features import select_vocabulary, text_pipeline
+    from trainer_agent.skills.export.export import convert
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.ensemble import build
+    from trainer_agent.skills.model.model_size import count_params
+    from trainer_agent.skills.model.text_features import select_vocabulary, text_pipeline
 
     train, test = (pd.read_csv(p) for p in fine_foods_small)
     x, y = train["review"].astype(str).to_numpy(), train["score"].astype(str).to_numpy()
@@ -168,12 +168,12 @@ def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly
 
 
 def test_an_ensemble_with_a_lightgbm_member_converts_exactly(tmp_path: Path) -> None:
-    from skills.export.export import convert
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.ensemble import build
-    from skills.model.model_size import count_params
-    from skills.model.train_tabular import _start_hyper, pipeline
-    from skills.specs import TaskType
+    from trainer_agent.skills.export.export import convert
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.ensemble import build
+    from trainer_agent.skills.model.model_size import count_params
+    from trainer_agent.skills.model.train_tabular import _start_hyper, pipeline
+    from trainer_agent.skills.specs import TaskType
 
     spec, data = _bundled("wine", 120, 0, tmp_path / "data")
     train, test = (pd.read_csv(p) for p in (data.train_path, data.test_path))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from skills.errors import UserError
-from skills.task.ethics import EthicsVerdict, judge_ethics, load_policy, offline_guard
-from skills.task.phrases import compile_phrase
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.task.ethics import EthicsVerdict, judge_ethics, load_policy, offline_guard
+from trainer_agent.skills.task.phrases import compile_phrase
 
 CATEGORIES = (
     "discrimination",

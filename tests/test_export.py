@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 
-from skills.export.export import onnx_param_count
-from skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.export import onnx_param_count
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from tests.conftest_models import make_data, params_under, trained
 
 
@@ -154,7 +154,7 @@ def test_predictor_inputs_and_errors():
 
 
 def test_size_limit_holds_for_the_onnx_file():
-    from skills.specs import Requirement
+    from trainer_agent.skills.specs import Requirement
 
     # logistic regression's vocabulary is cut until the file fits (skills.model.train_text._shrink_to_size)
     lr = ("tfidf-logistic-regression",)
@@ -191,7 +191,7 @@ def _mlp_model(tmp_path):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
 
-    from skills.export.export import convert
+    from trainer_agent.skills.export.export import convert
 
     x, y = load_digits(return_X_y=True, as_frame=True)
     x.columns = [f"p{i}" for i in range(x.shape[1])]
@@ -217,7 +217,7 @@ def _mlp_model(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_int8_quantization_of_a_matmul_model(tmp_path):
-    from skills.export.quantize import MIN_AGREEMENT, quantize_int8
+    from trainer_agent.skills.export.quantize import MIN_AGREEMENT, quantize_int8
 
     path, rows = _mlp_model(tmp_path)
     result = quantize_int8(path, rows, min_agreement=0.0)
@@ -244,7 +244,7 @@ def test_int8_quantization_of_a_matmul_model(tmp_path):
 
 
 def test_tensorrt_detection_and_skip_paths(monkeypatch):
-    from skills.export import tensorrt_convert as trt
+    from trainer_agent.skills.export import tensorrt_convert as trt
 
     text = trained("fine_foods", export=True, families=("tfidf-logistic-regression",)).export.onnx_path
     assert trt.unsupported_parts(text)[:1] == ["string input 'text'"]
@@ -269,11 +269,11 @@ def test_tensorrt_detection_and_skip_paths(monkeypatch):
 def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
     # The Model agent's torch text net (skills.model.torch_text), exported with its tokenizer in the graph
     # (skills.export.export_torch), timed against PyTorch eager at batch 1 on one thread each.
-    from skills.export.export import torch_eager_comparison
-    from skills.export.export_torch import text_net_to_onnx
-    from skills.export.onnx_tail import held_out_rows
-    from skills.model.torch_text import fit_text_net, save_text_net
-    from skills.specs import TaskType
+    from trainer_agent.skills.export.export import torch_eager_comparison
+    from trainer_agent.skills.export.export_torch import text_net_to_onnx
+    from trainer_agent.skills.export.onnx_tail import held_out_rows
+    from trainer_agent.skills.model.torch_text import fit_text_net, save_text_net
+    from trainer_agent.skills.specs import TaskType
 
     b = make_data("fine_foods")
     frame = pd.read_csv(b.data.train_path)
@@ -303,10 +303,10 @@ def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, na
     # as missing; onnxmltools' converter, registered with skl2onnx, must reproduce it exactly.
     import joblib
 
-    from skills.export.export import export_onnx
-    from skills.model.model_data import load_features
-    from skills.model.model_files import read_model_info
-    from skills.model.train import train_model
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.model_data import load_features
+    from trainer_agent.skills.model.model_files import read_model_info
+    from trainer_agent.skills.model.train import train_model
 
     b = make_data(name)
     family = "lightgbm-regressor" if name == "diabetes" else "lightgbm-classifier"
@@ -332,8 +332,8 @@ def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, na
 def test_a_graph_the_quantizer_cannot_read_keeps_the_float_model(tmp_path):
     """Complement naive Bayes on TF-IDF: onnxruntime's quantizer cannot type one of its nodes; the
     export goes on with the float model and says why (it once failed the whole export job)."""
-    from skills.export.export import export_onnx
-    from skills.model.train import train_model
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.train import train_model
     from tests.conftest_models import make_data
 
     built = make_data("fine_foods")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from skills.pipeline import NAMES
+from trainer_agent.skills.pipeline import NAMES
 from tests.conftest import ROOT, run_cli
 
 # Seven cases of about one run's work each, plus the clean run: 13m52s (6m52s of CPU) on 2 cores
@@ -145,7 +145,7 @@ def _until(
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "agents.cli", *args],
+        [sys.executable, "-m", "trainer_agent.agents.cli", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,11 +177,11 @@ def _signal_at(
             running = step.get("status") == "running" and step.get("started") != before
             # a stage that runs a sandbox job: once the job runs, so the job is there to outlive it
             return running and (
-                stage not in JOB_STAGES or any(b"skills.jobs" in _cmdline(c) for c in _children(proc.pid))
+                stage not in JOB_STAGES or any(b"trainer_agent.skills.jobs" in _cmdline(c) for c in _children(proc.pid))
             )
         for child in _children(proc.pid):
             words = _cmdline(child).split(b"\0")
-            if b"skills.serve.service_app" in words:
+            if b"trainer_agent.skills.serve.service_app" in words:
                 ports.add(int(words[words.index(b"--port") + 1]))
                 return True
         return False
@@ -298,7 +298,7 @@ def test_a_kill_9_between_the_spawn_and_the_record_of_its_pid_leaves_the_service
     model = run_dir / "exports" / "model.onnx"
     driver = (
         "import os, signal, sys\n"
-        "import skills.serve.deploy as deploy\n"
+        "import trainer_agent.skills.serve.deploy as deploy\n"
         "launch = deploy._launch\n"
         "def killed_after(*args, **kwargs):\n"
         "    launch(*args, **kwargs)\n"

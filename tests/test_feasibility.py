@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from skills.errors import UserError
-from skills.specs import Requirement, TaskSpec, TaskType
-from skills.task import feasibility as fz
-from skills.task.requirements import parse_request, parse_requirements
-from skills.task.triage import triage
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.task import feasibility as fz
+from trainer_agent.skills.task.requirements import parse_request, parse_requirements
+from trainer_agent.skills.task.triage import triage
 
 
 def _judge(request: str, df: pd.DataFrame | None = None, label: str | None = None) -> TaskSpec:
@@ -153,7 +153,7 @@ def test_unusable_label_columns(wine: pd.DataFrame) -> None:
 
 
 def test_accept_carries_the_estimate_and_the_plan_of_the_pipeline(wine: pd.DataFrame) -> None:
-    from skills.pipeline import PIPELINE
+    from trainer_agent.skills.pipeline import PIPELINE
 
     spec = _judge("classify the cultivar, accuracy >= 0.8", wine)
     assert spec.decision == "accept" and not spec.reasons
@@ -167,7 +167,7 @@ def test_accept_carries_the_estimate_and_the_plan_of_the_pipeline(wine: pd.DataF
 
 
 def test_the_training_estimate_follows_measured_times_and_the_budget() -> None:
-    from skills.task.plan import estimate, make_plan
+    from trainer_agent.skills.task.plan import estimate, make_plan
 
     text = TaskSpec(request="classify reviews", task_type="text_classification")
     # measured on 2 cores (skills.task.plan._train_seconds): 4,000 reviews 23.4 s + 3 s job start,
@@ -208,7 +208,7 @@ def test_ethics_comes_first_and_a_refusal_plans_no_other_agent() -> None:
 
 def test_an_untrainable_task_type_is_infeasible() -> None:
     spec = triage(TaskSpec(request="classify photos", task_type=TaskType.IMAGE_CLASSIFICATION), None)
-    from skills.task.triage import trainable_tasks
+    from trainer_agent.skills.task.triage import trainable_tasks
 
     expected = "ask" if TaskType.IMAGE_CLASSIFICATION in trainable_tasks() else "infeasible"
     assert spec.decision == expected

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.errors import UserError
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 from tests.conftest import run_cli
 
 REQUEST = "Classify images of handwritten digits, accuracy at least 85%, under 5,000 parameters"
@@ -65,9 +65,9 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The data stage, training and export on all the digits, under 5,000 parameters."""
-    from skills.data.data_stage import run_data_stage
-    from skills.export.export import export_onnx
-    from skills.model.train import train_model
+    from trainer_agent.skills.data.data_stage import run_data_stage
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.train import train_model
 
     run = tmp_path_factory.mktemp("run")
     spec = digits_spec()
@@ -95,7 +95,7 @@ def test_folder_is_copied_deduped_split_and_corrupt_files_counted(trained: dict)
 
 
 def test_csv_of_paths_relative_to_the_csv(digits_dir: Path, tmp_path: Path) -> None:
-    from skills.data.image_data import prepare_images
+    from trainer_agent.skills.data.image_data import prepare_images
 
     files = sorted(f for f in digits_dir.glob("[0-9]/*.png") if f.name != "broken.png")[::9]
     rows = [{"path": f"digits/{f.parent.name}/{f.name}", "digit": f"d{f.parent.name}"} for f in files]
@@ -113,7 +113,7 @@ def test_csv_of_paths_relative_to_the_csv(digits_dir: Path, tmp_path: Path) -> N
 
 
 def test_no_decodable_image_or_empty_folder_is_one_sentence(tmp_path: Path) -> None:
-    from skills.data.data_io import load_table
+    from trainer_agent.skills.data.data_io import load_table
 
     (tmp_path / "bad" / "cat").mkdir(parents=True)
     (tmp_path / "bad" / "cat" / "a.png").write_bytes(b"nope")
@@ -127,7 +127,7 @@ def test_no_decodable_image_or_empty_folder_is_one_sentence(tmp_path: Path) -> N
 
 
 def test_training_respects_the_parameter_limit_and_exports_with_parity(trained: dict) -> None:
-    from skills.export.export import onnx_param_count
+    from trainer_agent.skills.export.export import onnx_param_count
 
     result, export = trained["result"], trained["export"]
     assert result.family == "pixels-logistic-regression"  # the CNN's estimate is over 5,000: filtered
@@ -148,12 +148,12 @@ def test_training_respects_the_parameter_limit_and_exports_with_parity(trained: 
 
 
 def test_small_cnn_exports_with_parity_and_exact_parameter_count(trained: dict) -> None:
-    from skills.data.image_data import load_arrays
-    from skills.export.export import onnx_param_count
-    from skills.export.export_image import image_to_onnx
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
-    from skills.model.model_data import labels_of, read_csv
+    from trainer_agent.skills.data.image_data import load_arrays
+    from trainer_agent.skills.export.export import onnx_param_count
+    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
+    from trainer_agent.skills.model.model_data import labels_of, read_csv
 
     data = trained["data"]
     pick = np.random.default_rng(0).permutation(data.n_train)[:600]  # the file is in class order
@@ -185,8 +185,8 @@ def test_service_answers_a_base64_png_like_offline(trained: dict) -> None:
     from fastapi.testclient import TestClient
     from PIL import Image
 
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.serve.service_app import create_app
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.serve.service_app import create_app
 
     data, path = trained["data"], trained["export"].onnx_path
     files = [Path(data.test_path).parent / p for p in pd.read_csv(data.test_path)["image"][:5]]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def digits() -> tuple:
 
 
 def test_same_seed_and_epochs_give_identical_predictions(digits: tuple) -> None:
-    from skills.model.image_cnn import fit_image_net, predict_proba_net
+    from trainer_agent.skills.model.image_cnn import fit_image_net, predict_proba_net
 
     x, y, x_test, _ = digits
     runs = [fit_image_net(x, y, 8, 1, epochs=3, patience=99, seed=s, flip=True) for s in (7, 7, 8)]
@@ -39,10 +39,10 @@ def test_same_seed_and_epochs_give_identical_predictions(digits: tuple) -> None:
 def test_augmented_net_exports_the_same_interface_with_parity(digits: tuple, tmp_path: Path) -> None:
     from onnx import TensorProto
 
-    from skills.export.export import onnx_param_count
-    from skills.export.export_image import image_to_onnx
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
+    from trainer_agent.skills.export.export import onnx_param_count
+    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
 
     x, y, x_test, _ = digits
     net, config = fit_image_net(x, y, 8, 1, epochs=2, shift=2, flip=True)
@@ -69,8 +69,8 @@ def test_augmented_net_exports_the_same_interface_with_parity(digits: tuple, tmp
 def test_folding_batch_norm_keeps_the_outputs() -> None:
     import torch
 
-    from skills.model.image_cnn import fold_batch_norm, make_image_net
-    from skills.model.image_net_config import ImageNetConfig
+    from trainer_agent.skills.model.image_cnn import fold_batch_norm, make_image_net
+    from trainer_agent.skills.model.image_net_config import ImageNetConfig
 
     config = ImageNetConfig(labels=list("abc"), side=8, channels=3)
     torch.manual_seed(0)
@@ -87,7 +87,7 @@ def test_folding_batch_norm_keeps_the_outputs() -> None:
 def test_augment_shifts_within_the_image_reproducibly() -> None:
     import torch
 
-    from skills.model.image_recipe import augment, warmup_cosine
+    from trainer_agent.skills.model.image_recipe import augment, warmup_cosine
 
     batch = torch.rand(6, 1, 8, 8)
     a = augment(batch, torch.Generator().manual_seed(1), shift=1, flip=True)
@@ -100,7 +100,7 @@ def test_augment_shifts_within_the_image_reproducibly() -> None:
 
 
 def test_max_epochs_is_exact_under_a_budget_and_a_cut_is_reported_without_it(digits: tuple) -> None:
-    from skills.model.train_image import train
+    from trainer_agent.skills.model.train_image import train
 
     x, y, _, _ = digits
     spec = TaskSpec(

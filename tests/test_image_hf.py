@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from skills.errors import UserError
-from skills.export.export import onnx_param_count
-from skills.specs import Requirement, TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.export import onnx_param_count
+from trainer_agent.skills.specs import Requirement, TaskType
 from tests.test_image import digits_spec, write_digits
 
 REQUIREMENTS = [
@@ -27,7 +27,7 @@ REQUIREMENTS = [
 @pytest.fixture(scope="module")
 def digits_data(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """400 digits (40 per class) through the data stage: about 320 to train, 80 to test."""
-    from skills.data.data_stage import run_data_stage
+    from trainer_agent.skills.data.data_stage import run_data_stage
 
     folder = write_digits(tmp_path_factory.mktemp("digits") / "digits", per_class=40)
     spec = digits_spec(REQUIREMENTS)
@@ -42,8 +42,8 @@ def _no_models_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _train(spec, data, run: Path, epochs: int, monkeypatch: pytest.MonkeyPatch, **kw) -> tuple:
     """train_model with the transformers families capped at `epochs` (deterministic, unlike a time
     budget on a shared machine)."""
-    from skills.model import train_image
-    from skills.model.train import train_model
+    from trainer_agent.skills.model import train_image
+    from trainer_agent.skills.model.train import train_model
 
     monkeypatch.setattr(train_image, "HF_EPOCHS", epochs)
     lines: list[str] = []
@@ -54,8 +54,8 @@ def _train(spec, data, run: Path, epochs: int, monkeypatch: pytest.MonkeyPatch, 
 def test_vit_from_scratch_trains_exports_with_parity_and_says_so(
     digits_data: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skills.export.export import export_onnx, onnx_param_count
-    from skills.model.hf_image import SCRATCH_SOURCE, vit_params
+    from trainer_agent.skills.export.export import export_onnx, onnx_param_count
+    from trainer_agent.skills.model.hf_image import SCRATCH_SOURCE, vit_params
 
     spec, data = digits_data
     result, lines = _train(spec, data, tmp_path, 10, monkeypatch, families=["vit-tiny"])
@@ -78,7 +78,7 @@ def test_pretrained_vit_from_model_dir_is_resized_normalised_and_exported(
 ) -> None:
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
-    from skills.export.export import export_onnx, onnx_param_count
+    from trainer_agent.skills.export.export import export_onnx, onnx_param_count
 
     saved = tmp_path / "tiny-vit"
     config = ViTConfig(
@@ -117,7 +117,7 @@ def test_pretrained_vit_from_model_dir_is_resized_normalised_and_exported(
 def test_families_that_cannot_run_are_one_sentence(digits_data: tuple, tmp_path: Path) -> None:
     from transformers import BertConfig
 
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     spec, data = digits_data
     with pytest.raises(UserError, match="resnet18 needs a pretrained model in --model-dir"):
@@ -128,7 +128,7 @@ def test_families_that_cannot_run_are_one_sentence(digits_data: tuple, tmp_path:
 
 
 def test_resnet18_is_skipped_without_a_pretrained_model_under_a_budget(digits_data: tuple) -> None:
-    from skills.model.train_image import _candidates
+    from trainer_agent.skills.model.train_image import _candidates
 
     cands, left = _candidates(None, 60.0, {})
     assert "vit-tiny" in {c.name for c in cands} and "resnet18" not in {c.name for c in cands}
@@ -140,12 +140,12 @@ def test_resnet18_is_skipped_without_a_pretrained_model_under_a_budget(digits_da
 def test_pretrained_resnet_folds_batch_norm_in_onnx_with_parity(digits_data: tuple, tmp_path: Path) -> None:
     from transformers import ResNetConfig, ResNetForImageClassification
 
-    from skills.data.image_data import load_arrays
-    from skills.export.export_image import image_to_onnx
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.hf_image import build_hf_image
-    from skills.model.image_cnn import count_net_params, fit_image_net, predict_proba_net
-    from skills.model.model_data import labels_of, read_csv
+    from trainer_agent.skills.data.image_data import load_arrays
+    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.hf_image import build_hf_image
+    from trainer_agent.skills.model.image_cnn import count_net_params, fit_image_net, predict_proba_net
+    from trainer_agent.skills.model.model_data import labels_of, read_csv
 
     config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
     ResNetForImageClassification(config).save_pretrained(tmp_path / "resnet")  # no preprocessor: [0, 1]

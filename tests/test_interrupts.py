@@ -21,7 +21,7 @@ REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M param
 
 def _start(fine_foods_small: tuple[Path, Path], out: Path, *extra: str) -> subprocess.Popen[str]:
     train, test = fine_foods_small
-    cmd = [sys.executable, "-m", "agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
+    cmd = [sys.executable, "-m", "trainer_agent.agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
            "--out", str(out), "--sandbox", "local", "--llm", "offline", "--json", *extra]  # fmt: skip
     return subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from skills.serve.k8s import check_manifests, dns_name, manifests, validate_schema, write_manifests
-from skills.serve.sizing import estimate
+from trainer_agent.skills.serve.k8s import check_manifests, dns_name, manifests, validate_schema, write_manifests
+from trainer_agent.skills.serve.sizing import estimate
 
 CAPACITY = {
     "levels": [{"qps": 20.0, "p95_ms": 40.0}, {"qps": 30.0, "p95_ms": 90.0}],

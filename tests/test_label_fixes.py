@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from skills.data.data_stage import run_data_stage
-from skills.data.label_errors import find_label_errors, flip_labels, precision_recall
-from skills.data.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
-from skills.specs import DataReport, LabelIssue, TaskSpec, TaskType
+from trainer_agent.skills.data.data_stage import run_data_stage
+from trainer_agent.skills.data.label_errors import find_label_errors, flip_labels, precision_recall
+from trainer_agent.skills.data.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
+from trainer_agent.skills.specs import DataReport, LabelIssue, TaskSpec, TaskType
 from tests.test_label_errors import _bunch
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
@@ -166,7 +166,7 @@ def _report(folder: Path, label: str, **kw: object) -> DataReport:
 
 
 def test_cross_validation_scores_on_the_persons_labels_tabular(tmp_path: Path) -> None:
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     frame = load_breast_cancer(as_frame=True).frame
     frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
@@ -191,7 +191,7 @@ def test_cross_validation_scores_on_the_persons_labels_tabular(tmp_path: Path) -
 
 
 def test_cross_validation_scores_on_the_persons_labels_text(tmp_path: Path) -> None:
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     reviews = pd.read_csv(FINE_FOODS / "train.csv").drop_duplicates("review").head(600).reset_index(drop=True)
     marked = np.random.default_rng(0).random(len(reviews)) > 0.5
@@ -216,8 +216,8 @@ def test_cross_validation_scores_on_the_persons_labels_text(tmp_path: Path) -> N
 
 
 def test_corrections_that_do_not_fit_the_training_file_are_one_sentence(tmp_path: Path) -> None:
-    from skills.errors import UserError
-    from skills.model.train import train_model
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.model.train import train_model
 
     frame = _bunch(load_breast_cancer)
     frame.iloc[:400].to_csv(tmp_path / "train.csv", index=False)
@@ -232,8 +232,8 @@ def test_corrections_that_do_not_fit_the_training_file_are_one_sentence(tmp_path
 
 
 def test_the_run_report_shows_the_trial() -> None:
-    from skills.report import render_markdown
-    from skills.specs import LabelFixTrial, RunReport
+    from trainer_agent.skills.report import render_markdown
+    from trainer_agent.skills.specs import LabelFixTrial, RunReport
 
     trial = LabelFixTrial(
         proposed=12, per_class={"no": 12}, without=0.8123, with_corrections=0.8011, gain=-0.0112, wins=0.02
@@ -255,9 +255,9 @@ def test_the_run_report_shows_the_trial() -> None:
 
 
 def test_the_data_steps_lines_show_the_decision() -> None:
-    from agents.summaries import _relabelling
-    from agents.terminal import result_line
-    from skills.specs import LabelFixTrial
+    from trainer_agent.agents.summaries import _relabelling
+    from trainer_agent.agents.terminal import result_line
+    from trainer_agent.skills.specs import LabelFixTrial
 
     trial = LabelFixTrial(proposed=7, without=0.9001, with_corrections=0.9123, gain=0.0122, wins=0.99)
     trial.decision, trial.reason = "applied", "the corrected labels win"

@@ -34,7 +34,7 @@ def invoke(*args: str) -> CliResult:
     """`trainer-agent ARGS` in this process."""
     from typer.testing import CliRunner
 
-    from agents.cli import app
+    from trainer_agent.agents.cli.main import app
 
     result = CliRunner().invoke(app, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):

@@ -213,7 +213,7 @@ def test_what_the_server_received(wire_run: dict[str, Any]) -> None:
         "model_agent": ["train_model"],
         "server_agent": ["export_model", "deploy_service"],
     }
-    from agents.prompts import load_prompt
+    from trainer_agent.agents.prompts import load_prompt
 
     for agent, tools in offered.items():
         requests = server.chat_requests(agent)
@@ -320,7 +320,7 @@ def test_llm_requests_and_responses_are_in_the_transcript_without_the_key(wire_r
 def test_the_llms_own_choices_are_honoured_and_reported(wire_run: dict[str, Any]) -> None:
     """The LLM chose a 30% test split and one family, where the offline policy holds out 20% and
     tries every default family: the run does what the LLM chose, and the report says so."""
-    from agents.tool_args import DataArgs
+    from trainer_agent.agents.tool_args import DataArgs
 
     run_dir = wire_run["dir"]
     state = json.loads((run_dir / "state.json").read_text())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agents.brains.llm import (
+from trainer_agent.agents.brains.llm import (
     ApprovedCodeExecutor,
     LLMBrain,
     LLMError,
@@ -19,12 +19,12 @@ from agents.brains.llm import (
     first_difference,
     spec_problem,
 )
-from agents.cross_check import compare, reading_of
-from agents.json_repair import loads_lenient
-from agents.llm_config import configured, from_config_list, load_file, settings_for
-from agents.run_state import Run, RunOptions
-from agents.usage import BudgetExceeded, Usage
-from skills.errors import UserError
+from trainer_agent.agents.cross_check import compare, reading_of
+from trainer_agent.agents.json_repair import loads_lenient
+from trainer_agent.agents.llm_config import configured, from_config_list, load_file, settings_for
+from trainer_agent.agents.run_state import Run, RunOptions
+from trainer_agent.agents.usage import BudgetExceeded, Usage
+from trainer_agent.skills.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -274,7 +274,7 @@ def test_code_block_runs_in_the_local_sandbox_after_approval(tmp_path: Path) -> 
         assert "data_agent" in approval["description"] and "import csv" in approval["description"]
         assert run.state["sandbox"].startswith("local executor")
     finally:
-        from agents.sandbox_jobs import close_sandbox
+        from trainer_agent.agents.sandbox_jobs import close_sandbox
 
         close_sandbox(run)
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_digits, load_iris
 
-from skills.data.data_io import load_table
-from skills.data.loaders import _fix_url, is_url, load_hf_dataset, split_table
-from skills.errors import UserError
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.loaders import _fix_url, is_url, load_hf_dataset, split_table
+from trainer_agent.skills.errors import UserError
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

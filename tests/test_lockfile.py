@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import lockfile
+from trainer_agent.sandbox import lockfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def test_render_and_read_round_trip(tmp_path: Path) -> None:
 
 
 def _lockfile_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "sandbox.lockfile", *args]
+    cmd = [sys.executable, "-m", "trainer_agent.sandbox.lockfile", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 

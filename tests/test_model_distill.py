@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skills.model.train import train_model
-from skills.specs import DataReport, Requirement, TaskSpec
+from trainer_agent.skills.model.train import train_model
+from trainer_agent.skills.specs import DataReport, Requirement, TaskSpec
 from tests.conftest_models import FINE_FOODS
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.model.hf_text import fit_hf_text
+from trainer_agent.skills.model.hf_text import fit_hf_text
 from tests.conftest_models import FINE_FOODS
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
@@ -34,7 +34,7 @@ def test_from_scratch_then_from_a_local_directory(tmp_path, monkeypatch):
 
 
 def test_a_missing_model_directory_is_a_user_error(tmp_path):
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     with pytest.raises(UserError, match="does not exist"):
         fit_hf_text(["a b", "c d"] * 10, ["x", "y"] * 10, tmp_path / "c", model_dir=tmp_path / "nope")

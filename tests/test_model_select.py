@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from skills.model.model_catalog import Candidate, candidates
-from skills.model.model_library import resolve_pretrained
-from skills.model.registry import Registry
-from skills.model.select_model import Scored, select, targets_met, upper_limit
-from skills.model.tune import tune
-from skills.specs import Requirement
+from trainer_agent.skills.model.model_catalog import Candidate, candidates
+from trainer_agent.skills.model.model_library import resolve_pretrained
+from trainer_agent.skills.model.registry import Registry
+from trainer_agent.skills.model.select_model import Scored, select, targets_met, upper_limit
+from trainer_agent.skills.model.tune import tune
+from trainer_agent.skills.specs import Requirement
 from tests.conftest_models import make_data, params_under, trained
 
 
@@ -97,7 +97,7 @@ def test_selection_stops_when_the_budget_is_spent_and_rejects_fitted_models_over
 
 
 def test_a_search_cut_by_its_budget_says_what_was_cut():
-    from skills.model.select_model import budget_cuts
+    from trainer_agent.skills.model.select_model import budget_cuts
 
     clock = iter(range(0, 1000, 10))
     cands = [_cand("a", 10, 3), _cand("b", 10, 2), _cand("c", 10, 1)]
@@ -118,7 +118,7 @@ def test_a_search_cut_by_its_budget_says_what_was_cut():
 def test_the_epoch_loop_marks_a_stop_by_the_clock_and_only_that():
     import torch
 
-    from skills.model.early_stopping import time_cut, train_epochs
+    from trainer_agent.skills.model.early_stopping import time_cut, train_epochs
 
     def run(limit, scores, epochs=5, patience=2):
         net, it = torch.nn.Linear(2, 1), iter(scores)
@@ -173,7 +173,7 @@ def test_optuna_respects_its_time_budget(tmp_path):
 def test_budgeted_text_search_tunes_with_optuna_and_tries_more_families(tmp_path):
     b = make_data("fine_foods")
     start = time.perf_counter()
-    r = __import__("skills.model.train", fromlist=["train_model"]).train_model(
+    r = __import__("trainer_agent.skills.model.train", fromlist=["train_model"]).train_model(
         b.spec,
         b.data,
         tmp_path,

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agents import routing
-from agents.chat import AGENT_MODULES, plan_next
-from agents.prompts import load_prompt, render
-from agents.run_state import Run, RunOptions
-from agents.tool_args import ARGS
-from skills import pipeline
-from skills.pipeline import PIPELINE, SPECIALISTS, specialist_steps, tool_for, tools_of
-from skills.specs import TaskSpec
+from trainer_agent.agents import routing
+from trainer_agent.agents.chat import AGENT_MODULES, plan_next
+from trainer_agent.agents.prompts import load_prompt, render
+from trainer_agent.agents.run_state import Run, RunOptions
+from trainer_agent.agents.tool_args import ARGS
+from trainer_agent.skills import pipeline
+from trainer_agent.skills.pipeline import PIPELINE, SPECIALISTS, specialist_steps, tool_for, tools_of
+from trainer_agent.skills.specs import TaskSpec
 
 TOOLS = {step.tool for step in PIPELINE}
 
@@ -35,7 +35,7 @@ def test_the_table_is_well_formed() -> None:
 
 
 def test_the_plan_is_the_table() -> None:
-    from skills.task.plan import estimate, make_plan
+    from trainer_agent.skills.task.plan import estimate, make_plan
 
     spec = TaskSpec(request="classify reviews", task_type="text_classification", decision="accept")
     est = estimate(spec, n_rows=200)
@@ -48,8 +48,8 @@ def test_the_plan_is_the_table() -> None:
 
 
 def test_routing_and_the_brains_follow_the_table(tmp_path: Path) -> None:
-    from agents.brains.next_step import next_work
-    from agents.brains.offline import decide
+    from trainer_agent.agents.brains.next_step import next_work
+    from trainer_agent.agents.brains.offline import decide
 
     assert routing.HUB == pipeline.HUB and routing.SPECIALISTS == SPECIALISTS
     run = _run(tmp_path)
@@ -69,7 +69,7 @@ def test_routing_and_the_brains_follow_the_table(tmp_path: Path) -> None:
 
 
 def test_each_agent_has_the_tools_of_the_steps_it_owns(tmp_path: Path) -> None:
-    from agents.tools import WORK, make_tools
+    from trainer_agent.agents.tools import WORK, make_tools
 
     assert {module.NAME for module in AGENT_MODULES} == set(pipeline.AGENTS)
     assert not any(hasattr(module, "TOOLS") for module in AGENT_MODULES)  # no second list
@@ -107,7 +107,7 @@ def test_a_placeholder_without_a_value_is_an_error() -> None:
 
 
 def test_prerequisites_gate_a_tool_with_a_sentence_naming_the_missing_step(tmp_path: Path) -> None:
-    from agents.tools import make_tools
+    from trainer_agent.agents.tools import make_tools
 
     run = _run(tmp_path)
     tools = make_tools(run)
@@ -135,7 +135,7 @@ def test_prerequisites_gate_a_tool_with_a_sentence_naming_the_missing_step(tmp_p
 
 
 def test_the_person_model_redoes_a_step_and_every_step_that_needs_it() -> None:
-    from agents.person import affected_steps
+    from trainer_agent.agents.person import affected_steps
 
     assert pipeline.from_step("data") == pipeline.NAMES[1:]
     assert pipeline.from_step("serve") == ("serve", "report")

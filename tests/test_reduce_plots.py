@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_digits, load_wine
 
-from skills.data.plots import make_plots
-from skills.data.reduce import describe, project, reduce_dimensions, select_columns
+from trainer_agent.skills.data.plots import make_plots
+from trainer_agent.skills.data.reduce import describe, project, reduce_dimensions, select_columns
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 PNG = b"\x89PNG\r\n\x1a\n"

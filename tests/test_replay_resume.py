@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.replay import compare, replay_one
+from trainer_agent.agents.replay import compare, replay_one
 from tests.conftest import ROOT, run_cli
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
@@ -57,8 +57,8 @@ def test_replay_of_a_recorded_run_is_identical(recorded: Path, tmp_path: Path, m
 def test_a_changed_skill_shows_where_it_diverged(
     recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import skills.task.triage
-    from skills.errors import UserError
+    import trainer_agent.skills.task.triage
+    from trainer_agent.skills.errors import UserError
 
     def changed_triage(spec: object, df: object) -> object:
         raise UserError("the changed triage skill rejects everything")
@@ -106,7 +106,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_result(
     recorded: Path, fine_foods_small: tuple[Path, Path], tmp_path: Path
 ) -> None:
     train, test = fine_foods_small
-    cmd = [sys.executable, "-m", "agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
+    cmd = [sys.executable, "-m", "trainer_agent.agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
            "--out", str(tmp_path), "--sandbox", "local", "--json"]  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from skills.errors import UserError
-from skills.specs import CONSTRAINT_NAMES, METRIC_NAMES
-from skills.task.requirements import parse_requirements
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import CONSTRAINT_NAMES, METRIC_NAMES
+from trainer_agent.skills.task.requirements import parse_requirements
 
 # (text, [(name, op, target, label), ...])
 CASES: list[tuple[str, list[tuple[str, str, float, str | None]]]] = [

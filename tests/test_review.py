@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.review import MAX_ROUNDS
+from trainer_agent.agents.review import MAX_ROUNDS
 from tests.conftest import CliResult, run_cli
 
 
@@ -98,8 +98,8 @@ def test_a_met_target_gets_no_remedy(noisy_table: Path, tmp_path: Path) -> None:
 
 
 def test_invalid_arguments_are_one_sentence_back_to_the_agent(tmp_path: Path) -> None:
-    from agents.run_state import Run, RunOptions
-    from agents.tools import make_tools
+    from trainer_agent.agents.run_state import Run, RunOptions
+    from trainer_agent.agents.tools import make_tools
 
     run = Run.create(tmp_path, RunOptions(request="r"))
     run.state["steps"]["parse"] = {"status": "done", "result": {"decision": "accept"}}
@@ -115,8 +115,8 @@ def test_the_tools_offer_their_arguments_to_an_llm(tmp_path: Path) -> None:
     """AG2 builds each tool's JSON schema from the signature: the decisions and their descriptions."""
     from autogen.tools import Tool
 
-    from agents.run_state import Run, RunOptions
-    from agents.tools import make_tools
+    from trainer_agent.agents.run_state import Run, RunOptions
+    from trainer_agent.agents.tools import make_tools
 
     tools = make_tools(Run.create(tmp_path, RunOptions(request="r")))
     schema = Tool(func_or_tool=tools["train_model"]).tool_schema["function"]["parameters"]
@@ -128,7 +128,7 @@ def test_the_tools_offer_their_arguments_to_an_llm(tmp_path: Path) -> None:
 
 
 def test_sizing_with_chosen_replicas_says_when_they_are_too_few() -> None:
-    from skills.serve.sizing import estimate
+    from trainer_agent.skills.serve.sizing import estimate
 
     levels = [{"concurrency": 1, "qps": 100.0, "p50_ms": 5.0, "p95_ms": 9.0}]
     capacity = {"capacity_qps": 100.0, "levels": levels, "memory_mb": 100.0}

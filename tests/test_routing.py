@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.routing import (
+from trainer_agent.agents.routing import (
     AGENT_NAMES,
     ALLOWED,
     EXECUTOR,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.run_lock import LOCK_FILE, RunInUse, current_owner, owner_lock
+from trainer_agent.agents.run_lock import LOCK_FILE, RunInUse, current_owner, owner_lock
 from tests.conftest import ROOT, run_cli
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
@@ -39,7 +39,7 @@ def test_the_lock_of_a_killed_process_is_taken_over_and_said_so(tmp_path: Path) 
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
-         "from agents.run_lock import owner_lock\n"
+         "from trainer_agent.agents.run_lock import owner_lock\n"
          f"with owner_lock({str(tmp_path)!r}, 'run'):\n"
          "    print('held', flush=True); time.sleep(120)\n"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -68,7 +68,7 @@ def test_resume_while_the_run_works_is_refused_and_the_run_finishes(
     fine_foods_small: tuple[Path, Path], tmp_path: Path
 ) -> None:
     train, test = fine_foods_small
-    cmd = [sys.executable, "-m", "agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
+    cmd = [sys.executable, "-m", "trainer_agent.agents.cli", "run", REQUEST, "--data", str(train), "--test-data", str(test),
            "--out", str(tmp_path), "--sandbox", "local", "--llm", "offline", "--json"]  # fmt: skip
     first = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.base import JobResult, OutputCollector, describe_exit
-from sandbox.config import format_size, load_config, parse_size
-from sandbox.docker_sandbox import parse_oom_kills
-from sandbox.gpu import device_requests, plan_gpus
-from skills.errors import UserError
+from trainer_agent.sandbox.base import JobResult, OutputCollector, describe_exit
+from trainer_agent.sandbox.config import format_size, load_config, parse_size
+from trainer_agent.sandbox.docker_sandbox import parse_oom_kills
+from trainer_agent.sandbox.gpu import device_requests, plan_gpus
+from trainer_agent.skills.errors import UserError
 from tests.sandbox_conftest_helpers import TEST_CONFIG, our_containers, require_docker
 
 # -- pure parts -----------------------------------------------------------------------------------
@@ -39,9 +39,9 @@ def test_config_loads_project_yaml_and_overrides(tmp_path: Path) -> None:
     assert cfg.network is False and cfg.memory_bytes == 4 * 1024**3 and cfg.gpus == "all"
     assert load_config(memory="1g", gpus="2").memory_bytes == 1024**3
     assert load_config(gpus="2").gpus == 2
-    bad = tmp_path / "sandbox.yaml"
+    bad = tmp_path / "trainer_agent.sandbox.yaml"
     bad.write_text("memory: plenty\n")
-    with pytest.raises(UserError, match="sandbox.yaml"):
+    with pytest.raises(UserError, match="trainer_agent.sandbox.yaml"):
         load_config(bad)
     with pytest.raises(UserError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
@@ -125,7 +125,7 @@ def test_job_result_ok_needs_the_result_file(tmp_path: Path) -> None:
 
 
 def test_image_requirements_are_the_runtime_closure() -> None:
-    from sandbox.image import runtime_requirements
+    from trainer_agent.sandbox.image import runtime_requirements
 
     pins = {p.split("==")[0].lower().replace("_", "-"): p for p in runtime_requirements()}
     for needed in ("torch", "scikit-learn", "onnxruntime", "transformers", "pydantic", "autogen", "docker"):
@@ -136,7 +136,7 @@ def test_image_requirements_are_the_runtime_closure() -> None:
 
 
 def test_make_sandbox_local_and_unknown(tmp_path: Path) -> None:
-    from sandbox import make_sandbox
+    from trainer_agent.sandbox import make_sandbox
 
     with make_sandbox("local", tmp_path, TEST_CONFIG) as sb:
         assert sb.kind == "local" and "less isolated" in sb.description
@@ -145,7 +145,7 @@ def test_make_sandbox_local_and_unknown(tmp_path: Path) -> None:
 
 
 def test_make_sandbox_auto_says_which_and_why(tmp_path: Path) -> None:
-    from sandbox import make_sandbox
+    from trainer_agent.sandbox import make_sandbox
     from tests.sandbox_conftest_helpers import docker_client
 
     missing = TEST_CONFIG.model_copy(update={"image": "trainer-agent-no-such-image:0"})
@@ -165,11 +165,11 @@ def _sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     workspace = tmp_path_factory.mktemp(f"ws-{request.param}")
     if request.param == "docker":
         client = require_docker()
-        from sandbox.docker_sandbox import DockerSandbox
+        from trainer_agent.sandbox.docker_sandbox import DockerSandbox
 
         sb = DockerSandbox(workspace, TEST_CONFIG, client=client)
     else:
-        from sandbox.local import LocalSandbox
+        from trainer_agent.sandbox.local import LocalSandbox
 
         sb = LocalSandbox(workspace, TEST_CONFIG)
     yield sb
@@ -258,7 +258,7 @@ def test_run_job_spec_in_result_out(sb) -> None:
         sb, "jobs/spec.json", {"numbers": [1, 2, 39], "say": ["loading", "training"], "write": "extra.txt"}
     )
     lines: list[str] = []
-    res = sb.run_job("sandbox.jobs_selftest", spec, "jobs/result.json", timeout=60, on_output=lines.append)
+    res = sb.run_job("trainer_agent.sandbox.jobs_selftest", spec, "jobs/result.json", timeout=60, on_output=lines.append)
     assert res.ok, res.output
     assert lines == ["loading", "training"]
     assert res.result_path == str(jobs / "result.json")
@@ -272,12 +272,12 @@ def test_run_job_spec_in_result_out(sb) -> None:
 
 def test_run_job_failures_are_clear(sb) -> None:
     spec = _write_spec(sb, "bad_spec.json", {"exit_code": 4})
-    res = sb.run_job("sandbox.jobs_selftest", spec, "bad_result.json", timeout=60)
+    res = sb.run_job("trainer_agent.sandbox.jobs_selftest", spec, "bad_result.json", timeout=60)
     assert res.exit_code == 4 and not res.ok and res.reason == "exited with code 4"
-    res = sb.run_job("sandbox.no_such_job", spec, "none.json", timeout=60)
-    assert res.exit_code == 1 and "No module named sandbox.no_such_job" in res.output
+    res = sb.run_job("trainer_agent.sandbox.no_such_job", spec, "none.json", timeout=60)
+    assert res.exit_code == 1 and "No module named trainer_agent.sandbox.no_such_job" in res.output
     with pytest.raises(UserError, match="does not exist"):
-        sb.run_job("sandbox.jobs_selftest", "missing.json", "r.json", timeout=60)
+        sb.run_job("trainer_agent.sandbox.jobs_selftest", "missing.json", "r.json", timeout=60)
 
 
 def test_run_job_without_result_file_is_not_ok(sb) -> None:
@@ -290,7 +290,7 @@ def test_run_job_without_result_file_is_not_ok(sb) -> None:
 def test_stale_result_is_removed_before_the_job(sb) -> None:
     spec = _write_spec(sb, "fail.json", {"exit_code": 2})
     (sb.workspace / "stale.json").write_text("{}")
-    sb.run_job("sandbox.jobs_selftest", spec, "stale.json", timeout=60)
+    sb.run_job("trainer_agent.sandbox.jobs_selftest", spec, "stale.json", timeout=60)
     # The job writes its result and then exits 2: the result is fresh, not the stale one.
     assert json.loads((sb.workspace / "stale.json").read_text())["sum"] == 0
 
@@ -311,7 +311,7 @@ def test_concurrent_runs_are_serialised(sb) -> None:
 def test_ag2_code_executor_runs_blocks_in_the_sandbox(sb) -> None:
     from autogen.coding import CodeBlock, CodeExecutor
 
-    from sandbox.ag2 import SandboxCodeExecutor
+    from trainer_agent.sandbox.ag2 import SandboxCodeExecutor
 
     ex = SandboxCodeExecutor(sb, timeout=60)
     assert isinstance(ex, CodeExecutor)
@@ -364,7 +364,7 @@ def test_a_local_job_dies_with_the_process_that_started_it(tmp_path: Path) -> No
 
     starter = (
         "import sys\n"
-        "from sandbox.local import LocalSandbox\n"
+        "from trainer_agent.sandbox.local import LocalSandbox\n"
         "from tests.sandbox_conftest_helpers import TEST_CONFIG\n"
         "sb = LocalSandbox(sys.argv[1], TEST_CONFIG)\n"
         "sb.run(['python', '-c', 'import os, time; print(os.getpid(), flush=True); time.sleep(120)'],\n"
@@ -396,7 +396,7 @@ def test_a_local_job_dies_with_the_process_that_started_it(tmp_path: Path) -> No
 
 
 def test_wheelhouse_lookup_matches_normalised_names(tmp_path: Path) -> None:
-    from sandbox.image import _wheel_file
+    from trainer_agent.sandbox.image import _wheel_file
 
     for name in (
         "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",

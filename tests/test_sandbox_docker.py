@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
+from trainer_agent.sandbox.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 from tests.sandbox_conftest_helpers import TEST_CONFIG, our_containers, require_docker
 
 pytestmark = pytest.mark.docker
@@ -223,7 +223,7 @@ def test_host_files_outside_the_mounts_are_invisible(
     assert "input: text,label" in res.output
     assert "input read-only Read-only file system" in res.output
     assert sb.to_sandbox_path(inputs_dir / "train.csv") == str(inputs_dir / "train.csv")
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     with pytest.raises(UserError, match="neither in the run directory"):
         sb.to_sandbox_path(secret_dir / "secret.txt")
@@ -236,7 +236,7 @@ def test_unreadable_input_is_refused_up_front(client, tmp_path: Path, tmp_path_f
     if sandbox_user_owns:
         DockerSandbox(tmp_path, TEST_CONFIG, inputs=[private], client=client).close()
         return
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     with pytest.raises(UserError, match="not readable by the sandbox user"):
         DockerSandbox(tmp_path, TEST_CONFIG, inputs=[private], client=client)
@@ -264,7 +264,7 @@ def test_containers_of_a_crashed_process_are_removed(client, tmp_path: Path) -> 
     # A process that dies without cleanup (SIGKILL) leaves its container; the next sandbox removes it.
     code = (
         "import os, sys\n"
-        "from sandbox.docker_sandbox import DockerSandbox\n"
+        "from trainer_agent.sandbox.docker_sandbox import DockerSandbox\n"
         "from tests.sandbox_conftest_helpers import TEST_CONFIG\n"
         f"sb = DockerSandbox({str(tmp_path)!r}, TEST_CONFIG)\n"
         "sb.run(['true'], timeout=30)\n"
@@ -287,7 +287,7 @@ def test_containers_of_a_crashed_process_are_removed(client, tmp_path: Path) -> 
 
 
 def test_check_reports_engine_image_and_gpus(client) -> None:
-    from sandbox.select import check
+    from trainer_agent.sandbox.select import check
 
     report = check(TEST_CONFIG)
     assert report["engine_ok"] is True and report["executor"] == "docker"

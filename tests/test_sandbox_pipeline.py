@@ -51,7 +51,7 @@ def test_docker_and_local_sandboxes_give_the_same_report(
     assert (run_dir / "jobs" / "train.spec.json").read_text().count(
         "/workspace"
     ) >= 2  # paths as the job saw them
-    from sandbox.docker_sandbox import LABEL, WORKSPACE_LABEL
+    from trainer_agent.sandbox.docker_sandbox import LABEL, WORKSPACE_LABEL
 
     leftovers = [
         c for c in client.containers.list(all=True, filters={"label": LABEL})
@@ -70,9 +70,9 @@ def test_local_sandbox_reports_itself_as_less_isolated(
 
 
 def test_missing_image_docker_fails_in_one_sentence_and_auto_falls_back(tmp_path: Path) -> None:
-    from sandbox.config import SandboxConfig
-    from sandbox.select import make_sandbox
-    from skills.errors import UserError
+    from trainer_agent.sandbox.config import SandboxConfig
+    from trainer_agent.sandbox.select import make_sandbox
+    from trainer_agent.skills.errors import UserError
 
     config = SandboxConfig(image="trainer-agent-sandbox:no-such-tag")
     with pytest.raises(UserError, match="--sandbox docker cannot be used"):

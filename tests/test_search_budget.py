@@ -10,15 +10,15 @@ import time
 import numpy as np
 import pytest
 
-from skills.model.search_budget import (
+from trainer_agent.skills.model.search_budget import (
     CONVERGE_AFTER,
     MAX_DEFAULT_S,
     MIN_DEFAULT_S,
     SearchBudget,
     for_data,
 )
-from skills.model.tune import tune
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.model.tune import tune
+from trainer_agent.skills.specs import TaskSpec, TaskType
 from tests.conftest import run_cli
 from tests.conftest_models import make_data
 
@@ -40,7 +40,7 @@ def test_the_default_budget_grows_with_the_data_within_bounds() -> None:
 
 
 def test_the_plan_states_the_budget_the_search_gets() -> None:
-    from skills.task.plan import estimate, make_plan
+    from trainer_agent.skills.task.plan import estimate, make_plan
 
     spec = TaskSpec(request="classify wine", task_type="tabular_classification", decision="accept")
     est = estimate(spec, n_rows=2_000, n_features=20, n_classes=3)
@@ -78,9 +78,9 @@ def _fast_forward(monkeypatch: pytest.MonkeyPatch, step_s: float) -> None:
 
 
 def _fit(tmp, monkeypatch, slow: bool, **budget):
-    from skills.model.model_data import load_features
-    from skills.model.model_files import load_model, predict_with, read_model_info
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.model_data import load_features
+    from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
+    from trainer_agent.skills.model.train import train_model
 
     built = make_data("wine_mixed")
     if slow:

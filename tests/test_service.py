@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from skills.errors import UserError
-from skills.serve.deploy import measure_service, service_status, smoke_test, start_service, stop_service
-from skills.serve.service_app import create_app
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.serve.deploy import measure_service, service_status, smoke_test, start_service, stop_service
+from trainer_agent.skills.serve.service_app import create_app
 from tests.conftest_models import trained
 
 REVIEWS = ["Delicious, my kids love it and I reorder every month.", "Stale and tasteless, a waste of money."]
@@ -31,7 +31,7 @@ def wine_model() -> str:
 
 def _is_service(pid: int) -> bool:
     try:
-        return b"skills.serve.service_app" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"trainer_agent.skills.serve.service_app" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
@@ -211,7 +211,7 @@ def test_ready_version_and_shutdown_state(text_model):
 
 
 def test_size_limits_and_request_ids(text_model):
-    from skills.serve.service_app import MAX_BODY_BYTES, MAX_TEXT_CHARS
+    from trainer_agent.skills.serve.service_app import MAX_BODY_BYTES, MAX_TEXT_CHARS
 
     client = TestClient(create_app(text_model))
     long_text = client.post("/predict", json={"inputs": ["x" * (MAX_TEXT_CHARS + 1)]})
@@ -237,7 +237,7 @@ def test_size_limits_and_request_ids(text_model):
 def test_json_log_lines(text_model, caplog):
     import logging
 
-    from skills.serve.service_app import LOGGER, JsonFormatter
+    from trainer_agent.skills.serve.service_app import LOGGER, JsonFormatter
 
     client = TestClient(create_app(text_model))
     with caplog.at_level(logging.INFO, logger=LOGGER):
@@ -255,7 +255,7 @@ def test_graceful_shutdown_finishes_the_request_in_flight(text_model, tmp_path):
 
     import httpx
 
-    from skills.serve.deploy import _alive
+    from trainer_agent.skills.serve.deploy import _alive
 
     deployment = start_service(text_model, tmp_path, timeout=60)
     batch = {"inputs": [(REVIEWS[0] + " ") * 60] * 1000}  # ~3.4 MB; a worker thread predicts it

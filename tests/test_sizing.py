@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from skills.serve.sizing import (
+from trainer_agent.skills.serve.sizing import (
     HEADROOM,
     estimate,
     estimate_error,
@@ -14,7 +14,7 @@ from skills.serve.sizing import (
     predicted_p95,
     targets_from,
 )
-from skills.specs import Requirement
+from trainer_agent.skills.specs import Requirement
 
 
 def capacity(qps_levels=((20.0, 60.0), (30.0, 150.0)), memory_mb=1200.0):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.spec_check import check_specialist_message, extract_json
+from trainer_agent.agents.spec_check import check_specialist_message, extract_json
 
 GOOD_TRAIN = '{"family": "tfidf-logreg", "params": 10, "size_bytes": 100, "model_path": "m.joblib"}'
 

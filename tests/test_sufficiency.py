@@ -7,14 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from skills.data.sufficiency import (
+from trainer_agent.skills.data.sufficiency import (
     ask_for_more,
     check_sufficiency,
     learning_curve_estimate,
     require_sufficient,
 )
-from skills.errors import NeedsInput
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.errors import NeedsInput
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 
@@ -25,7 +25,7 @@ def _spec(task: TaskType = TaskType.TEXT_CLASSIFICATION, accuracy: float | None 
 
 
 def test_thirty_examples_ask_for_the_number_needed_and_why() -> None:
-    from skills.task.feasibility import labels_needed
+    from trainer_agent.skills.task.feasibility import labels_needed
 
     reviews = pd.read_csv(FINE_FOODS / "train.csv").sample(n=30, random_state=1)
     counts = reviews["score"].value_counts().to_dict()  # great 18, other 12

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from skills.errors import UserError
-from skills.specs import TaskType
-from skills.task.requirements import parse_request
-from skills.task.task_infer import infer_task, is_id_like, task_from_words
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import TaskType
+from trainer_agent.skills.task.requirements import parse_request
+from trainer_agent.skills.task.task_infer import infer_task, is_id_like, task_from_words
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods" / "train.csv"
 

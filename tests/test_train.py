@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skills.errors import UserError
-from skills.model.evaluate import check_requirements, compute_metrics
-from skills.model.model_size import count_params
-from skills.model.text_features import select_vocabulary
-from skills.model.train import train_model
-from skills.specs import Requirement, TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model.evaluate import check_requirements, compute_metrics
+from trainer_agent.skills.model.model_size import count_params
+from trainer_agent.skills.model.text_features import select_vocabulary
+from trainer_agent.skills.model.train import train_model
+from trainer_agent.skills.specs import Requirement, TaskType
 from tests.conftest_models import make_data, params_under, trained
 
 # ---------------------------------------------------------------- metrics
@@ -119,8 +119,8 @@ def test_text_model_on_fine_foods():
 
 
 def test_default_text_search_keeps_the_best_cross_validated_candidate():
-    from skills.model.model_catalog import candidates
-    from skills.model.select_model import TIE_TOLERANCE
+    from trainer_agent.skills.model.model_catalog import candidates
+    from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
     defaults = {c.name for c in candidates("text_classification") if c.default}
     assert {"tfidf-logistic-regression", "tfidf-complement-nb"} <= defaults
@@ -178,7 +178,7 @@ def test_chosen_tabular_models_beat_or_match_gradient_boosting(tmp_path):
     judged on the cross-validation the choice is made by. Held out, iris has 40 test rows (one row is
     2.5 points) and families that tie in CV land 0.90-0.95 there: the held-out comparison allows the
     test set's own noise, two standard errors."""
-    from skills.model.select_model import TIE_TOLERANCE
+    from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
     for name, key in (("iris", "accuracy"), ("diabetes", "r2")):
         chosen = trained(name).train
@@ -197,7 +197,7 @@ def test_chosen_tabular_models_beat_or_match_gradient_boosting(tmp_path):
 
 
 def test_iris_and_diabetes_models():
-    from skills.model.model_catalog import candidates
+    from trainer_agent.skills.model.model_catalog import candidates
 
     iris = trained("iris").train
     defaults = {c.name for c in candidates(TaskType.TABULAR_CLASSIFICATION) if c.default}

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agents.run_state import Run, RunOptions
-from agents.tool_args import Experiment
-from agents.tools import _train
-from skills.model.warm_start import around
-from skills.specs import DataReport, TaskSpec, TrainResult
+from trainer_agent.agents.run_state import Run, RunOptions
+from trainer_agent.agents.tool_args import Experiment
+from trainer_agent.agents.tools import _train
+from trainer_agent.skills.model.warm_start import around
+from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 from tests.conftest import FINE_FOODS
 
 
@@ -59,7 +59,7 @@ def test_a_second_run_on_similar_data_warm_starts_from_the_first(tmp_path: Path,
     )  # other reviews
     note = next(n for n in second.notes if n.startswith("Warm start from registered model"))
     warm = second.tuning["warm_start"]
-    from skills.model.registry import Registry
+    from trainer_agent.skills.model.registry import Registry
 
     first_id = Registry(tmp_path / "home" / "models.db").entries()[-1]["id"]  # oldest entry
     assert warm["from"] == first_id and first_id in note and warm["family"] == first.family
@@ -84,8 +84,8 @@ def test_the_grid_narrows_to_the_registered_point_and_its_neighbours() -> None:
 
 
 def test_a_torch_net_starts_from_the_registered_nets_weights(tmp_path: Path) -> None:
-    from skills.model.torch_text import load_text_net
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.torch_text import load_text_net
+    from trainer_agent.skills.model.train import train_model
 
     first = _run(tmp_path, "first", seed=0)
     spec, data = (

@@ -28,15 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents import cross_check, routing
-from agents.json_repair import fenced_blocks, loads_lenient
-from agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
-from agents.run_state import Run
-from agents.spec_check import MAX_SPEC_RETRIES, SPEC_OF, check_specialist_message, extract_json
-from agents.transcript import add_secret, redact
-from agents.usage import BudgetExceeded, Usage
-from skills.errors import UserError
-from skills.pipeline import refusal, specialist_steps, tool_for
+from trainer_agent.agents import cross_check, routing
+from trainer_agent.agents.json_repair import fenced_blocks, loads_lenient
+from trainer_agent.agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, SPEC_OF, check_specialist_message, extract_json
+from trainer_agent.agents.transcript import add_secret, redact
+from trainer_agent.agents.usage import BudgetExceeded, Usage
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.pipeline import refusal, specialist_steps, tool_for
 
 MAX_REPLY_RETRIES = 2  # an unusable reply (unknown tool, bad arguments, empty) is sent back this often
 MAX_HUB_REPEATS = 3  # the hub may speak this many times in a row without acting
@@ -553,8 +553,8 @@ class LLMBrain:
         self.run.transcript.event("llm_usage", **summary)
         report_path = self.run.run_dir / "report.json"
         if report_path.exists():
-            from skills.report import write_report
-            from skills.specs import RunReport
+            from trainer_agent.skills.report import write_report
+            from trainer_agent.skills.specs import RunReport
 
             report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
             report.llm_usage = summary
@@ -666,7 +666,7 @@ class ApprovedCodeExecutor:
     def execute_code_blocks(self, code_blocks: list[Any]) -> Any:
         from autogen.coding.base import CommandLineCodeResult
 
-        from agents.approvals import approve
+        from trainer_agent.agents.approvals import approve
 
         blocks = [b for b in code_blocks if b.language.lower().strip() in RUNNABLE]
         if not blocks:
@@ -679,8 +679,8 @@ class ApprovedCodeExecutor:
             return CommandLineCodeResult(
                 exit_code=1, output="not run: running this code was not approved (--approve)."
             )
-        from agents.sandbox_jobs import sandbox_for
-        from sandbox.ag2 import SandboxCodeExecutor
+        from trainer_agent.agents.sandbox_jobs import sandbox_for
+        from trainer_agent.sandbox.ag2 import SandboxCodeExecutor
 
         result = SandboxCodeExecutor(sandbox_for(self.run), timeout=self.timeout).execute_code_blocks(blocks)
         self.run.transcript.event(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import summaries
-from agents.routing import HUB, TERMINATE
-from agents.run_state import Run
+from trainer_agent.agents import summaries
+from trainer_agent.agents.routing import HUB, TERMINATE
+from trainer_agent.agents.run_state import Run
 
 
 @dataclass

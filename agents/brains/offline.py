@@ -14,14 +14,14 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from agents import review, summaries
-from agents.brains.completion import FreeClient, completion
-from agents.brains.next_step import Action, next_work
-from agents.routing import HUB, SPECIALISTS, TERMINATE
-from agents.run_state import Run
-from agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
-from agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
-from skills.pipeline import owner, specialist_steps, tool_for
+from trainer_agent.agents import review, summaries
+from trainer_agent.agents.brains.completion import FreeClient, completion
+from trainer_agent.agents.brains.next_step import Action, next_work
+from trainer_agent.agents.routing import HUB, SPECIALISTS, TERMINATE
+from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
+from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
+from trainer_agent.skills.pipeline import owner, specialist_steps, tool_for
 
 MODEL_NAME = "offline-planner"
 
@@ -44,7 +44,7 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
     out so the transcript shows them: the Data agent's split and relabelling bar, the plan's
     families and search budget for the first experiment, int8 tried at export, replicas sized
     from the measurements."""
-    from agents.experiments import plan_budget, plan_families
+    from trainer_agent.agents.experiments import plan_budget, plan_families
 
     if step == "data":
         return shown(DataArgs())
@@ -68,7 +68,7 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     if not run.done("parse"):
         return Action(tool=tool_for("parse"))
-    from agents import person  # in `trainer-agent chat`: questions, the plan's approval, changes
+    from trainer_agent.agents import person  # in `trainer-agent chat`: questions, the plan's approval, changes
 
     if (turn := person.task_turn(run, messages)) is not None:
         return Action(tool=turn.tool, text=turn.text)

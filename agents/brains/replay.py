@@ -12,8 +12,8 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from agents.brains.completion import FreeClient, completion
-from agents.run_state import Run
+from trainer_agent.agents.brains.completion import FreeClient, completion
+from trainer_agent.agents.run_state import Run
 
 MODEL_NAME = "replay"
 
@@ -149,7 +149,7 @@ class ReplayBrain:
 
     def observe(self, speaker: str, message: dict[str, Any]) -> None:
         """After the message the person's words came in, do what the recording did with them."""
-        from agents.person import apply_recorded
+        from trainer_agent.agents.person import apply_recorded
 
         for event in self.person_events.get(self.seen, []):
             apply_recorded(self.run, event)

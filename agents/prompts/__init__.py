@@ -10,7 +10,7 @@ import re
 import textwrap
 from importlib import resources
 
-from skills.pipeline import PIPELINE, SPECIALISTS, tools_of
+from trainer_agent.skills.pipeline import PIPELINE, SPECIALISTS, tools_of
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 WIDTH = 100
@@ -35,7 +35,7 @@ def render(text: str, values: dict[str, str], where: str = "prompt") -> str:
 
 def pipeline_values(agent_name: str) -> dict[str, str]:
     """What the pipeline table says about `agent_name`, as the placeholders' text."""
-    from agents.tool_args import ARGS
+    from trainer_agent.agents.tool_args import ARGS
 
     steps = [s for s in PIPELINE if s.owner == agent_name]
     if len(steps) == 1:

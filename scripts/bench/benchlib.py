@@ -277,12 +277,12 @@ def median(values: list[float | None]) -> float | None:
 def cli(*args: str, timeout: float = 900, tree: Path | None = None) -> tuple[int, float, str, str]:
     """Run `trainer-agent ARGS` as a person would; (exit code, wall seconds, stdout, stderr).
 
-    `tree`: run the code of that checkout instead (`python -m agents.cli` with it first on
+    `tree`: run the code of that checkout instead (`python -m trainer_agent.agents.cli` with it first on
     PYTHONPATH, this interpreter and its packages), e.g. a previous commit in a `git worktree`."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
     command = [str(ROOT / ".venv" / "bin" / "trainer-agent")]
     if tree is not None:
-        command = [sys.executable, "-m", "agents.cli"]
+        command = [sys.executable, "-m", "trainer_agent.agents.cli"]
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), env.get("PYTHONPATH", "")) if p)
     t0 = time.perf_counter()
     proc = subprocess.run(

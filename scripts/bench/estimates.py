@@ -29,11 +29,11 @@ P95_LIMIT_MS = 20.0
 
 
 def bench_task(name: str, seconds: float) -> dict[str, Any]:
-    from skills.export.benchmark import service_capacity
-    from skills.serve.deploy import start_service, stop_service
-    from skills.serve.loadtest import load_test
-    from skills.serve.rollout import client_off, replica_cpu
-    from skills.serve.sizing import HEADROOM, estimate, predicted_p95
+    from trainer_agent.skills.export.benchmark import service_capacity
+    from trainer_agent.skills.serve.deploy import start_service, stop_service
+    from trainer_agent.skills.serve.loadtest import load_test
+    from trainer_agent.skills.serve.rollout import client_off, replica_cpu
+    from trainer_agent.skills.serve.sizing import HEADROOM, estimate, predicted_p95
 
     run = model_run(name)
     examples = examples_of(run)

@@ -138,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from skills.model import image_cnn
+    from trainer_agent.skills.model import image_cnn
 
     torch.set_num_threads(args.threads)  # on a shared machine one thread is the steadier measure
 

@@ -70,10 +70,10 @@ def held_out_accuracy(train: Any, labels: Any, test: Any, label: str, text: str 
     """The product's default family fitted on `labels`, accuracy on the test split's labels."""
     import numpy as np
 
-    from skills.model.model_data import tabular_frame, tabular_inputs
-    from skills.model.text_features import Counts, text_pipeline
-    from skills.model.train_tabular import _start_hyper, pipeline
-    from skills.specs import TaskType
+    from trainer_agent.skills.model.model_data import tabular_frame, tabular_inputs
+    from trainer_agent.skills.model.text_features import Counts, text_pipeline
+    from trainer_agent.skills.model.train_tabular import _start_hyper, pipeline
+    from trainer_agent.skills.specs import TaskType
 
     if text:
         x = train[text].astype(str).to_numpy()
@@ -104,8 +104,8 @@ def precision_recall(rows: set[int], planted: set[int]) -> dict[str, Any]:
 def one(name: str, train: Any, test: Any, label: str, text: str | None, fraction: float, seed: int) -> dict:
     import numpy as np
 
-    from skills.data.label_errors import find_label_errors, flip_labels, out_of_fold_probabilities
-    from skills.data.label_fixes import corrected_labels, fix_labels
+    from trainer_agent.skills.data.label_errors import find_label_errors, flip_labels, out_of_fold_probabilities
+    from trainer_agent.skills.data.label_fixes import corrected_labels, fix_labels
 
     noisy, planted = flip_labels(train, label, fraction, seed) if fraction else (train.copy(), set())
     noisy[label] = noisy[label].astype(str)

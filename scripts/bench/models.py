@@ -103,8 +103,8 @@ def make_sets() -> dict[str, tuple[Path, Path]]:
 def spec_and_data(name: str, train: Path, test: Path, request: str | None = None) -> tuple[Any, Any]:
     import pandas as pd
 
-    from skills.specs import DataReport, TaskSpec
-    from skills.task.requirements import parse_requirements
+    from trainer_agent.skills.specs import DataReport, TaskSpec
+    from trainer_agent.skills.task.requirements import parse_requirements
 
     task, label, text, default_request = SETS[name]
     request = request or default_request
@@ -135,7 +135,7 @@ def spec_and_data(name: str, train: Path, test: Path, request: str | None = None
 
 
 def ours(name: str, train: Path, test: Path, budget_min: float | None, tag: str) -> dict[str, Any]:
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     spec, data = spec_and_data(name, train, test)
     out = OUT / f"{name}-{tag}"
@@ -161,8 +161,8 @@ def ours(name: str, train: Path, test: Path, budget_min: float | None, tag: str)
 
 SKELETON_SNIPPET = """
 import json, sys, time
-from skills.specs import DataReport, TaskSpec
-from skills.model.train import train_model
+from trainer_agent.skills.specs import DataReport, TaskSpec
+from trainer_agent.skills.model.train import train_model
 spec = TaskSpec.model_validate_json(sys.argv[1])
 data = DataReport.model_validate_json(sys.argv[2])
 t0 = time.perf_counter()
@@ -211,7 +211,7 @@ def teacher_student(train: Path, test: Path) -> dict[str, Any]:
     target it misses: the teacher pseudo-labels the pool and is distilled into the student."""
     import pandas as pd
 
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
 
     frame = pd.read_csv(train).sample(frac=1.0, random_state=SEED)
     folder = DATA / "models" / "teacher_student"

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def main() -> None:
     import pandas as pd
 
-    from skills.export.export import export_onnx
-    from skills.model.train import train_model
-    from skills.specs import DataReport, Requirement, TaskSpec
+    from trainer_agent.skills.export.export import export_onnx
+    from trainer_agent.skills.model.train import train_model
+    from trainer_agent.skills.specs import DataReport, Requirement, TaskSpec
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "pretrained")

@@ -305,7 +305,7 @@ def rescore(onnx: Path, ps: PublicSet) -> dict[str, float]:
 
     import pandas as pd
 
-    from skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     task = ps.task
     predictor = OnnxPredictor(onnx)

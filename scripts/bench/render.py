@@ -226,7 +226,7 @@ def section_serving(serving: dict[str, Any] | None) -> list[str]:
         "One replica = one CPU (the service pinned to it, one inference thread); the load generator runs "
         "on the other CPU (closed loop, one input per request, "
         f"{serving['seconds_per_level']:g} s per concurrency level). Both services are the same FastAPI app "
-        "(`skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); the scikit-learn "
+        "(`trainer_agent.skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); the scikit-learn "
         "one "
         "runs the fitted pipeline in place of onnxruntime (`scripts/bench/sklearn_service.py`). The "
         "compute-bound limit is the model alone in one process on that CPU, one input at a time, no HTTP "
@@ -275,7 +275,7 @@ def section_estimates(est: dict[str, Any] | None) -> list[str]:
     if not est:
         return [*lines, "Not run yet (`scripts/bench/estimates.py`).", ""]
     lines += [
-        "The Server agent measures one replica in closed loop and `skills.serve.sizing` plans it at "
+        "The Server agent measures one replica in closed loop and `trainer_agent.skills.serve.sizing` plans it at "
         "70% of that capacity. Here an open-loop load test then offers "
         f"{', '.join(f'{int(f * 100)}%' for f in est['fractions'])} of the estimated capacity. "
         "*Load-tested capacity*: the highest offered rate up to which the replica kept up at every level "
@@ -486,7 +486,7 @@ def section_models(models: dict[str, Any] | None) -> list[str]:
     sets = models["sets"]
     budgets = sorted({r["budget"]["budget_min"] for r in sets.values() if r.get("budget")})
     lines += [
-        "`skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out split: the "
+        "`trainer_agent.skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out split: the "
         "default "
         "quick search, an Optuna search under a time budget "
         f"({', '.join(f'{b:g}' for b in budgets)} min), and the skeleton's fixed recipe (commit "
@@ -536,7 +536,7 @@ def section_tabular_families(tf: dict[str, Any] | None) -> list[str]:
     if not tf:
         return [*lines, "Not run yet (`scripts/bench/tabular_families.py`).", ""]
     lines += [
-        "`skills.model.train.train_model` on two synthetic tables (`tabular_families.py` says how they are "
+        "`trainer_agent.skills.model.train.train_model` on two synthetic tables (`tabular_families.py` says how they are "
         "made): "
         "today's default search (LightGBM among the families), the same under `--budget-min 1` (LightGBM "
         "tuned by Optuna for half of it), and the previous default families without it, against "

@@ -49,7 +49,7 @@ def source_run() -> Path:
 
 def fresh_run(src: Path, kind: str, out: Path) -> Any:
     """A run directory with src's data and its parse/data results, ready for the train job."""
-    from agents.run_state import Run, RunOptions
+    from trainer_agent.agents.run_state import Run, RunOptions
 
     state = json.loads((src / "state.json").read_text(encoding="utf-8"))
     run = Run.create(out, RunOptions(request=state["options"]["request"], sandbox=kind))
@@ -63,12 +63,12 @@ def fresh_run(src: Path, kind: str, out: Path) -> Any:
 
 def train_job(src: Path, kind: str, out: Path) -> dict[str, float | None]:
     """trainer-agent's own train job in a fresh run's sandbox (Docker: container start included)."""
-    from agents.sandbox_jobs import close_sandbox, run_job
-    from sandbox.config import load_config
+    from trainer_agent.agents.sandbox_jobs import close_sandbox, run_job
+    from trainer_agent.sandbox.config import load_config
 
     run = fresh_run(src, kind, out)
     if kind == "docker":
-        from sandbox.docker_sandbox import DockerSandbox
+        from trainer_agent.sandbox.docker_sandbox import DockerSandbox
 
         # Made here rather than by make_sandbox, which refuses an image built from other source:
         # other people edit this tree while the benchmark runs (see image_source_current).
@@ -107,7 +107,7 @@ print(json.dumps({"import_s": t1 - t0, "fit_s": t2 - t1, "cv_accuracy": float(sc
 def fixed_jobs(src: Path, kinds: list[str], repeat: int) -> dict[str, list[dict[str, float]]]:
     """The same script (5-fold CV of gradient boosting on the task's training file) in one warm
     sandbox of each kind, alternating: identical code on both sides, whatever the image holds."""
-    from sandbox.config import load_config
+    from trainer_agent.sandbox.config import load_config
 
     cfg = load_config()
     rows: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -118,11 +118,11 @@ def fixed_jobs(src: Path, kinds: list[str], repeat: int) -> dict[str, list[dict[
             shutil.copy(src / "data" / "train.csv", ws / "train.csv")
             (ws / "fixed_job.py").write_text(FIXED_JOB, encoding="utf-8")
             if kind == "local":
-                from sandbox.local import LocalSandbox
+                from trainer_agent.sandbox.local import LocalSandbox
 
                 boxes[kind] = stack.enter_context(LocalSandbox(ws, cfg))
             else:
-                from sandbox.docker_sandbox import DockerSandbox
+                from trainer_agent.sandbox.docker_sandbox import DockerSandbox
 
                 boxes[kind] = stack.enter_context(DockerSandbox(ws, cfg))
             boxes[kind].run(["python", "-c", "import sklearn.ensemble, pandas"], timeout=120)  # warm up
@@ -139,7 +139,7 @@ def fixed_jobs(src: Path, kinds: list[str], repeat: int) -> dict[str, list[dict[
 
 
 def image_state() -> dict[str, Any]:
-    from sandbox.select import check
+    from trainer_agent.sandbox.select import check
 
     report = check()
     keys = ("engine_ok", "engine_note", "image_present", "image_size", "image_source_current", "executor")
@@ -167,16 +167,16 @@ def micro(kind: str, repeat: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_sandbox import bench
 
-    from sandbox.config import load_config
+    from trainer_agent.sandbox.config import load_config
 
     cfg = load_config()
     with tempfile.TemporaryDirectory() as ws:
         if kind == "local":
-            from sandbox.local import LocalSandbox
+            from trainer_agent.sandbox.local import LocalSandbox
 
             sb: Any = LocalSandbox(ws, cfg)
         else:
-            from sandbox.docker_sandbox import DockerSandbox
+            from trainer_agent.sandbox.docker_sandbox import DockerSandbox
 
             sb = DockerSandbox(ws, cfg)
         with sb:

@@ -43,8 +43,8 @@ def model_run(name: str) -> Path:
 
 
 def examples_of(run: Path, n: int = 64) -> list[Any]:
-    from skills.serve.examples import example_inputs
-    from skills.specs import DataReport, TaskSpec
+    from trainer_agent.skills.serve.examples import example_inputs
+    from trainer_agent.skills.specs import DataReport, TaskSpec
 
     state = json.loads((run / "state.json").read_text(encoding="utf-8"))
     spec = TaskSpec.model_validate(state["steps"]["parse"]["result"])
@@ -99,7 +99,7 @@ def compute_limits(run: Path, examples: list[Any], cpu: str | None) -> dict[str,
     sys.path.insert(0, str(BENCH))
     from sklearn_service import SklearnPredictor
 
-    from skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     onnx = OnnxPredictor(run / "exports" / "model.onnx", threads=1)
     sk = SklearnPredictor(run / "exports" / "model.onnx")
@@ -113,8 +113,8 @@ def compute_limits(run: Path, examples: list[Any], cpu: str | None) -> dict[str,
 
 
 def measure(url: str, examples: list[Any], cpu: str | None, seconds: float) -> dict[str, Any]:
-    from skills.serve.loadtest import closed_loop
-    from skills.serve.rollout import client_off
+    from trainer_agent.skills.serve.loadtest import closed_loop
+    from trainer_agent.skills.serve.rollout import client_off
 
     levels = []
     with client_off(cpu):
@@ -136,7 +136,7 @@ def measure(url: str, examples: list[Any], cpu: str | None, seconds: float) -> d
 def sklearn_service(run: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
     import httpx
 
-    from skills.serve.deploy import free_port
+    from trainer_agent.skills.serve.deploy import free_port
 
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -159,8 +159,8 @@ def sklearn_service(run: Path, cpu: str | None) -> tuple[subprocess.Popen, str]:
 
 
 def bench_task(name: str, seconds: float) -> dict[str, Any]:
-    from skills.serve.deploy import start_service, stop_service
-    from skills.serve.rollout import replica_cpu
+    from trainer_agent.skills.serve.deploy import start_service, stop_service
+    from trainer_agent.skills.serve.rollout import replica_cpu
 
     run = model_run(name)
     examples = examples_of(run)

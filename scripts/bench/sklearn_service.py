@@ -19,14 +19,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from skills.export.onnx_predict import OnnxPredictor  # noqa: E402
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor  # noqa: E402
 
 
 class SklearnPredictor(OnnxPredictor):
     """OnnxPredictor's inputs, labels and metadata; the fitted scikit-learn model's predictions."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        from skills.model.model_files import load_model, read_model_info
+        from trainer_agent.skills.model.model_files import load_model, read_model_info
 
         super().__init__(path, threads=1)  # the ONNX file describes the inputs; it is not run
         model_path = Path(path).resolve().parents[1] / "models" / "model.joblib"
@@ -39,7 +39,7 @@ class SklearnPredictor(OnnxPredictor):
         import numpy as np
         import pandas as pd
 
-        from skills.model.model_files import predict_with
+        from trainer_agent.skills.model.model_files import predict_with
 
         if self.is_text:
             x = feeds[self.inputs[0]["name"]].ravel()
@@ -70,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.cpus:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
-    from skills.serve import service_app
+    from trainer_agent.skills.serve import service_app
 
     service_app.OnnxPredictor = SklearnPredictor  # type: ignore[misc]  # the only change
     service_app.json_logging()

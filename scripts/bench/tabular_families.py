@@ -94,8 +94,8 @@ def _peers(train: Any, test: Any, features: list[str], classify: bool) -> dict[s
 
 
 def run_set(name: str) -> dict[str, Any]:
-    from skills.model.train import train_model
-    from skills.specs import DataReport, TaskSpec
+    from trainer_agent.skills.model.train import train_model
+    from trainer_agent.skills.specs import DataReport, TaskSpec
 
     frame, task = SETS[name]()
     cut = int(0.8 * len(frame))

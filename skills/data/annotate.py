@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +64,7 @@ def annotate_with_teacher(
     import numpy as np
     import pandas as pd
 
-    from skills.data.label_errors import feature_matrix, out_of_fold_probabilities, probe_model
+    from trainer_agent.skills.data.label_errors import feature_matrix, out_of_fold_probabilities, probe_model
 
     start = time.perf_counter()
     if label not in labelled.columns:

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 LABEL_NAMES = ("label", "labels", "target", "class", "category", "score", "y", "sentiment", "species")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -108,7 +108,7 @@ class Catalog:
         replace: bool = False,
     ) -> Entry:
         """Describe the data at `path` (read once) and store it under `name`."""
-        from skills.data.data_io import load_table
+        from trainer_agent.skills.data.data_io import load_table
 
         if not name.strip():
             raise UserError("a catalog entry needs a name (--name)")

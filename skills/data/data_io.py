@@ -8,7 +8,7 @@ mark is accepted) unless an `encoding` is given; another encoding is not silentl
 a mis-decoding corrupts the data without a trace: the error names the offending byte and the
 encoding the file seems to be in.
 
-    from skills.data.data_io import load_table
+    from trainer_agent.skills.data.data_io import load_table
     df = load_table("configs/demo/fine_foods/train.csv")
     df = load_table("legacy.csv", encoding="cp1252")
 """
@@ -22,8 +22,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skills.data.loaders import EXCEL, SQLITE, is_url, load_excel, load_folder, load_sql, split_table
-from skills.errors import UserError
+from trainer_agent.skills.data.loaders import EXCEL, SQLITE, is_url, load_excel, load_folder, load_sql, split_table
+from trainer_agent.skills.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

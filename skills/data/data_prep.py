@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from skills.data.data_io import load_table
-from skills.data.data_split import label_counts_of, require_two_classes, split_rows
-from skills.errors import NeedsInput, UserError
-from skills.specs import DataReport, TaskSpec, TaskType
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.data_split import label_counts_of, require_two_classes, split_rows
+from trainer_agent.skills.errors import NeedsInput, UserError
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +63,7 @@ def prepare_data(
     if not 0 < test_size < 1:
         raise UserError(f"test_size must be between 0 and 1 (got {test_size})")
     if spec.task_type == TaskType.IMAGE_CLASSIFICATION:  # images are decoded and copied, not cleaned as rows
-        from skills.data.image_data import prepare_images
+        from trainer_agent.skills.data.image_data import prepare_images
 
         return prepare_images(spec, train_path, test_path, out_dir, seed=seed, test_size=test_size)
     train_name = str(train_path)
@@ -349,7 +349,7 @@ def _render_data_card(
     """The Markdown data card: sources, rows, columns, labels, text or numeric summary, changes."""
     import pandas as pd
 
-    from skills.markdown_safe import md_text
+    from trainer_agent.skills.markdown_safe import md_text
 
     label = report.label_column
     lines = ["# Data card", ""]
@@ -465,7 +465,7 @@ def _most_common(series: pd.Series) -> str:
 
 def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
     def cell(value: object) -> str:  # labels and column names are data: inert as HTML
-        from skills.markdown_safe import md_text
+        from trainer_agent.skills.markdown_safe import md_text
 
         return md_text(value)
 

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 
 def require_two_classes(df: pd.DataFrame, label: str, name: str) -> None:

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skills.markdown_safe import md_text as md
-from skills.specs import DataReport, TaskSpec, TaskType
+from trainer_agent.skills.markdown_safe import md_text as md
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 Approve = Callable[[str, str], bool]
 MAX_ISSUES_IN_REPORT = 20  # the full list is in data/label_issues.csv
@@ -51,14 +51,14 @@ def run_data_stage(
         catalog_url: the dataset catalog to search for related data (default: the local one, if any).
         test_fraction: the share held out as the test set when no test file was given.
     """
-    from skills.data.data_io import load_table
-    from skills.data.data_prep import prepare_data
-    from skills.data.label_errors import find_label_errors
-    from skills.data.label_fixes import MIN_CONFIDENCE, fix_labels, summary
-    from skills.data.plots import make_plots
-    from skills.data.profile import profile_data
-    from skills.data.reduce import WIDE, describe, reduce_dimensions, select_columns
-    from skills.data.sufficiency import ask_for_more, check_sufficiency, learning_curve_estimate
+    from trainer_agent.skills.data.data_io import load_table
+    from trainer_agent.skills.data.data_prep import prepare_data
+    from trainer_agent.skills.data.label_errors import find_label_errors
+    from trainer_agent.skills.data.label_fixes import MIN_CONFIDENCE, fix_labels, summary
+    from trainer_agent.skills.data.plots import make_plots
+    from trainer_agent.skills.data.profile import profile_data
+    from trainer_agent.skills.data.reduce import WIDE, describe, reduce_dimensions, select_columns
+    from trainer_agent.skills.data.sufficiency import ask_for_more, check_sufficiency, learning_curve_estimate
 
     run_dir = Path(run_dir)
     timings: dict[str, float] = {}
@@ -86,7 +86,7 @@ def run_data_stage(
 
     image = task == TaskType.IMAGE_CLASSIFICATION
     if image:  # image paths are relative to data/; the plots open them from anywhere
-        from skills.data.image_data import IMAGE_COLUMN, image_profile
+        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, image_profile
 
         for frame, csv in ((train, report.train_path), (test, report.test_path)):
             frame[IMAGE_COLUMN] = [str(Path(csv).parent / p) for p in frame[IMAGE_COLUMN]]
@@ -249,7 +249,7 @@ def _write_issues(path: Path, issues: list[Any]) -> None:
 
 def _catalog_matches(spec: TaskSpec, url: str | None) -> list[str]:
     """Up to three catalog entries relevant to the request, if a catalog exists (never creates one)."""
-    from skills.data.catalog import Catalog, default_url
+    from trainer_agent.skills.data.catalog import Catalog, default_url
 
     url = url or default_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():

@@ -23,8 +23,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from skills.errors import UserError
-from skills.specs import DataReport, TaskSpec
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import DataReport, TaskSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,7 +130,7 @@ def _sources(spec: TaskSpec, path: str | Path, label: str) -> tuple[pd.DataFrame
     """(rows with an absolute `source` path and the label, notes on files left out) of a folder or table."""
     import pandas as pd
 
-    from skills.data.data_io import load_table
+    from trainer_agent.skills.data.data_io import load_table
 
     path = Path(path)
     frame = load_table(path)
@@ -240,7 +240,7 @@ def prepare_images(
     Raises:
         UserError: no image decodes, a column is missing, or there are too few images or classes.
     """
-    from skills.data.data_split import label_counts_of, require_two_classes, split_rows
+    from trainer_agent.skills.data.data_split import label_counts_of, require_two_classes, split_rows
 
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
@@ -308,7 +308,7 @@ def prepare_images(
 
 def image_profile(train: pd.DataFrame, test: pd.DataFrame, label: str) -> Any:
     """A `skills.data.profile.Profile` of prepared image data: classes, sizes, modes, leakage by pixels."""
-    from skills.data.profile import Profile
+    from trainer_agent.skills.data.profile import Profile
 
     counts = train[label].astype(str).value_counts()
     prof = Profile(

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skills.specs import LabelIssue
+from trainer_agent.skills.specs import LabelIssue
 
 if TYPE_CHECKING:
     import numpy as np

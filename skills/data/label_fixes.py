@@ -35,8 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skills.data.label_errors import DEFAULT_MIN_CONFIDENCE, feature_matrix, fold_probabilities
-from skills.specs import LabelFixTrial, LabelIssue
+from trainer_agent.skills.data.label_errors import DEFAULT_MIN_CONFIDENCE, feature_matrix, fold_probabilities
+from trainer_agent.skills.specs import LabelFixTrial, LabelIssue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,7 +176,7 @@ def nested_corrected_probabilities(
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from skills.data.label_errors import probe_model, suspects_of
+    from trainer_agent.skills.data.label_errors import probe_model, suspects_of
 
     folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
     index = {c: i for i, c in enumerate(classes)}

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

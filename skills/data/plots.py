@@ -154,7 +154,7 @@ def projection_2d(
 
 def missing_map(df: pd.DataFrame, path: Path) -> str | None:
     """Rows x columns, dark where a value is missing or blank; None when nothing is missing."""
-    from skills.data.profile import blank_cells
+    from trainer_agent.skills.data.profile import blank_cells
 
     missing = df.apply(blank_cells).to_numpy(dtype=bool)
     if not missing.any():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from skills.data.profile import id_like
+from trainer_agent.skills.data.profile import id_like
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +126,7 @@ def _probe_score(x: Any, y: Any, seed: int) -> float:
     import numpy as np
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from skills.data.label_errors import probe_model
+    from trainer_agent.skills.data.label_errors import probe_model
 
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     model = probe_model(sparse_text=hasattr(x, "tocsr"), n_classes=len(np.unique(y)))

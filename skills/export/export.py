@@ -7,7 +7,7 @@ Input convention (the service and `skills.export.onnx_predict` rely on it):
 Outputs: classifiers "label" and "probabilities" (columns in the order of the metadata's
 "labels"); regressors "variable". The metadata key "trainer_agent" holds a JSON description.
 
-    from skills.export.export import export_onnx
+    from trainer_agent.skills.export.export import export_onnx
     result = export_onnx(spec, data, train_result, "runs/<id>")
 """
 
@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.export.onnx_predict import OnnxPredictor
-from skills.export.onnx_tail import (
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.onnx_tail import (
     class_parity,
     example_input,
     finish_export,
@@ -29,11 +29,11 @@ from skills.export.onnx_tail import (
     stamp_metadata,
     write_onnx,
 )
-from skills.model.evaluate import compute_metrics
-from skills.model.model_data import load_features
-from skills.model.model_files import read_model_info
-from skills.model.text_features import TOKEN_PATTERN
-from skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
+from trainer_agent.skills.model.evaluate import compute_metrics
+from trainer_agent.skills.model.model_data import load_features
+from trainer_agent.skills.model.model_files import read_model_info
+from trainer_agent.skills.model.text_features import TOKEN_PATTERN
+from trainer_agent.skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
 
 # Opset 17 / ai.onnx.ml 3 run on every onnxruntime since 1.13 and keep tree ensembles in the
 # attribute form that `onnx_param_count` reads.
@@ -122,7 +122,7 @@ def measure_latency(
     predictor: OnnxPredictor, rows: list[Any], calls: int = LATENCY_CALLS
 ) -> dict[str, float]:
     """p50/p95/p99 in ms of single-row calls (input building included), after a short warm-up."""
-    from skills.export.timing import batches_of, percentiles, time_calls
+    from trainer_agent.skills.export.timing import batches_of, percentiles, time_calls
 
     return percentiles(time_calls(lambda b: predictor.run(predictor.feeds(b)), batches_of(rows, 1), calls))
 
@@ -146,13 +146,13 @@ def export_onnx(
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
     if task == TaskType.IMAGE_CLASSIFICATION:
-        from skills.export.export_image import export_image_model
+        from trainer_agent.skills.export.export_image import export_image_model
 
         return export_image_model(
             spec, data, train, out_dir, quantize=quantize, tensorrt=tensorrt, batch_size=batch_size
         )
     if info.get("framework") == "torch":
-        from skills.export.export_torch import export_torch_model
+        from trainer_agent.skills.export.export_torch import export_torch_model
 
         result = export_torch_model(spec, data, train, out_dir, quantize=quantize, batch_size=batch_size)
         rows = held_out_rows(task, info, data.test_path)[:LATENCY_CALLS]
@@ -256,9 +256,9 @@ def torch_eager_comparison(model_path: str | Path, onnx_path: str | Path, rows: 
     `speedup_vs_eager` is the eager p50 over the ONNX p50."""
     import torch
 
-    from skills.export.benchmark import compare_runtimes
-    from skills.export.timing import batches_of
-    from skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.export.benchmark import compare_runtimes
+    from trainer_agent.skills.export.timing import batches_of
+    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
 
     model, config = load_text_net(model_path)
     predictor = OnnxPredictor(onnx_path, threads=1)

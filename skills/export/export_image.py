@@ -22,9 +22,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.export.export_torch import label_nodes
-from skills.specs import DataReport, ExportResult, TaskSpec, TaskType, TrainResult
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.export_torch import label_nodes
+from trainer_agent.skills.specs import DataReport, ExportResult, TaskSpec, TaskType, TrainResult
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17; onnx's newer default is more than onnxruntime reads
@@ -139,7 +139,7 @@ def image_to_onnx(model: Any, info: dict[str, Any], example: Any = None) -> Any:
     """The ONNX ModelProto of a trained image model (either family), with trainer-agent's metadata."""
     import onnx
 
-    from skills.export.onnx_tail import stamp_metadata
+    from trainer_agent.skills.export.onnx_tail import stamp_metadata
 
     spec = info["inputs"][0]
     side, channels = int(spec["side"]), int(spec["channels"])
@@ -177,11 +177,11 @@ def export_image_model(
     the test images (sent through the predictor as base64 PNGs, so decoding is checked too)."""
     from PIL import Image
 
-    from skills.data.image_data import encode_png, open_image
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.export.onnx_tail import class_parity, finish_export, write_onnx
-    from skills.model.model_data import load_features
-    from skills.model.model_files import load_model, predict_with, read_model_info
+    from trainer_agent.skills.data.image_data import encode_png, open_image
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_tail import class_parity, finish_export, write_onnx
+    from trainer_agent.skills.model.model_data import load_features
+    from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)

@@ -14,8 +14,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.specs import DataReport, ExportResult, TaskSpec, TrainResult
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import DataReport, ExportResult, TaskSpec, TrainResult
 
 OPSET = 17
 
@@ -45,8 +45,8 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from skills.export.onnx_tail import stamp_metadata
-    from skills.model.text_net import PAD_TOKEN
+    from trainer_agent.skills.export.onnx_tail import stamp_metadata
+    from trainer_agent.skills.model.text_net import PAD_TOKEN
 
     # what the Tokenizer pads with must never be a token: "#" is a word of a vocabulary that keeps
     # punctuation (skills.model.embed_text), and no run of two or more "#" is a token of its pattern
@@ -140,11 +140,11 @@ def export_torch_model(
     import numpy as np
     import pandas as pd
 
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.export.onnx_tail import class_parity, example_input, finish_export, held_out_rows, write_onnx
-    from skills.model.model_files import read_model_info
-    from skills.model.torch_text import load_text_net, predict_proba
-    from skills.specs import TaskType
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_tail import class_parity, example_input, finish_export, held_out_rows, write_onnx
+    from trainer_agent.skills.model.model_files import read_model_info
+    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.specs import TaskType
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)

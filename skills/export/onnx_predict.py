@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 META_KEY = "trainer_agent"
 FLOAT32_MAX = 3.4028234663852886e38  # numbers go into the model as float32
@@ -86,7 +86,7 @@ class OnnxPredictor:
         )
         raw = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
         if not raw:
-            raise UserError(f"{self.path} has no '{META_KEY}' metadata; export it with skills.export.export.")
+            raise UserError(f"{self.path} has no '{META_KEY}' metadata; export it with trainer_agent.skills.export.export.")
         self.meta: dict[str, Any] = json.loads(raw)
         self.task_type: str = self.meta["task_type"]
         self.labels: list[str] = list(self.meta.get("labels") or [])
@@ -133,7 +133,7 @@ class OnnxPredictor:
 
     def _pixels_of(self, i: int, row: Any) -> Any:
         """uint8 [side, side, channels] of one image input: base64 text, {"image": base64} or bytes."""
-        from skills.data.image_data import open_image, pixels_from_base64, to_pixels
+        from trainer_agent.skills.data.image_data import open_image, pixels_from_base64, to_pixels
 
         spec = self.inputs[0]
         side, channels = int(spec["side"]), int(spec["channels"])

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from skills.export.onnx_predict import META_KEY
-from skills.model.evaluate import compute_metrics
-from skills.model.model_data import read_csv
-from skills.specs import ExportResult, Parity, TaskType
+from trainer_agent.skills.export.onnx_predict import META_KEY
+from trainer_agent.skills.model.evaluate import compute_metrics
+from trainer_agent.skills.model.model_data import read_csv
+from trainer_agent.skills.specs import ExportResult, Parity, TaskType
 
 PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
 
@@ -22,7 +22,7 @@ EXAMPLE_CHARS = 300
 def example_input(task: TaskType, info: dict[str, Any]) -> Any:
     """A made-up input of the model's shape and types for its metadata (the API docs, error hints):
     never a row of the data, which would end up in every document and error answer."""
-    from skills.serve.examples import synthetic_example
+    from trainer_agent.skills.serve.examples import synthetic_example
 
     return synthetic_example(task, info["inputs"])
 
@@ -104,9 +104,9 @@ def finish_export(
     TensorRT engine (a precision, where a GPU allows; `tensorrt_skip` says why none is tried)."""
     import logging
 
-    from skills.export.benchmark import benchmark_model
-    from skills.export.quantize import quantize_int8
-    from skills.export.tensorrt_convert import tensorrt_engine
+    from trainer_agent.skills.export.benchmark import benchmark_model
+    from trainer_agent.skills.export.quantize import quantize_int8
+    from trainer_agent.skills.export.tensorrt_convert import tensorrt_engine
 
     bench = benchmark_model(path, rows, batch_size=batch_size)
     sample = rows[:PARITY_SAMPLE]

@@ -37,8 +37,8 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.export.timing import batches_of, percentiles, time_calls
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.timing import batches_of, percentiles, time_calls
 
     src = Path(onnx_path)
     model = onnx.load(str(src))

@@ -142,7 +142,7 @@ def _parity(src: Path, plan: Path, rows: list[Any]) -> dict[str, Any]:  # pragma
     import tensorrt as trt
     import torch
 
-    from skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     predictor = OnnxPredictor(src)
     feeds = predictor.feeds(rows[:MAX_BATCH])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.specs import TaskSpec, TaskType
 
 PRUNE_SHARES = (0.5, 0.25)
 
@@ -30,8 +30,8 @@ def compress(
     out: Path,
     say: Any,
 ) -> dict[str, Any]:
-    from skills.model.model_size import upper_limit
-    from skills.model.search_defaults import primary_metric
+    from trainer_agent.skills.model.model_size import upper_limit
+    from trainer_agent.skills.model.search_defaults import primary_metric
 
     key, _ = primary_metric(task, spec.requirements)
     base = metrics.get(key)
@@ -97,8 +97,8 @@ def _torch_int8(trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, ke
 
     import torch
 
-    from skills.model.evaluate import compute
-    from skills.model.torch_text import predict_proba, quantize_net
+    from trainer_agent.skills.model.evaluate import compute
+    from trainer_agent.skills.model.torch_text import predict_proba, quantize_net
 
     net, config = trained.model
     q = quantize_net(net)
@@ -127,9 +127,9 @@ def _prune_text(
 ) -> list[dict[str, Any]]:
     import numpy as np
 
-    from skills.model.evaluate import compute
-    from skills.model.model_size import count_params
-    from skills.model.text_features import keep_whole_pairs, text_pipeline
+    from trainer_agent.skills.model.evaluate import compute
+    from trainer_agent.skills.model.model_size import count_params
+    from trainer_agent.skills.model.text_features import keep_whole_pairs, text_pipeline
 
     pipe = trained.model
     vec, clf = pipe.named_steps["tfidf"], pipe.named_steps["clf"]
@@ -165,8 +165,8 @@ def onnx_int8_accuracy(
     accuracy of the int8 copy with the float model's: the quantization's cost in accuracy."""
     import numpy as np
 
-    from skills.export.onnx_predict import OnnxPredictor
-    from skills.export.quantize import quantize_int8
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.quantize import quantize_int8
 
     result = quantize_int8(onnx_path, rows, out_path=out_path, min_agreement=0.0)
     truth = np.asarray([str(v) for v in y_true])

@@ -104,7 +104,7 @@ def distil_text(
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
-    from skills.model.text_features import Counts
+    from trainer_agent.skills.model.text_features import Counts
 
     x = np.asarray(x, dtype=object)
     y = np.asarray([str(v) for v in y], dtype=object)
@@ -119,7 +119,7 @@ def distil_text(
     if model_dir is not None and teacher_factory is None:
         report["teacher_note"] = (
             "a local transformers model was given; the TF-IDF word+char teacher is used for "
-            "distillation here (skills.model.hf_text trains transformers teachers separately)"
+            "distillation here (trainer_agent.skills.model.hf_text trains transformers teachers separately)"
         )
 
     def fit_pair(x_lab: Any, y_lab: Any) -> tuple[Any, Any, Any]:

@@ -75,7 +75,7 @@ def embed_net(config: Any) -> Any:
     from torch import nn
     from transformers import AutoConfig, AutoModel
 
-    from skills.model.hf_text import pack_pieces
+    from trainer_agent.skills.model.hf_text import pack_pieces
 
     hf = dict(config.hf_config)
     settings = hf.pop("sentence", {})
@@ -124,7 +124,7 @@ def _vocabulary(texts: Sequence[str], tokenizer: Any, pattern: str) -> list[str]
     """The training words (most frequent first), then the model's whole words (not ## pieces)."""
     import re
 
-    from skills.model.text_net import build_vocab
+    from trainer_agent.skills.model.text_net import build_vocab
 
     words = build_vocab(texts, 1_000_000, pattern, min_count=1)
     seen = set(words)
@@ -144,8 +144,8 @@ def build_embed_net(
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from skills.model.hf_text import _config_dict, _pretrained_pieces
-    from skills.model.text_net import TextNetConfig
+    from trainer_agent.skills.model.hf_text import _config_dict, _pretrained_pieces
+    from trainer_agent.skills.model.text_net import TextNetConfig
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     level = hf_logging.get_verbosity()
@@ -191,7 +191,7 @@ def embeddings(net: Any, config: Any, texts: Sequence[str], batch_size: int = BA
     import numpy as np
     import torch
 
-    from skills.model.text_net import batch_ids, encode
+    from trainer_agent.skills.model.text_net import batch_ids, encode
 
     ids = encode(texts, config)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -218,8 +218,8 @@ def choose_c(
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from skills.model.ensemble import cross_val_outputs
-    from skills.model.select_model import TIE_TOLERANCE
+    from trainer_agent.skills.model.ensemble import cross_val_outputs
+    from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
     classes = sorted({str(v) for v in y})
     counts = np.unique(np.asarray(y, dtype=object), return_counts=True)[1]
@@ -298,8 +298,8 @@ def fine_tune(
     import numpy as np
     import torch
 
-    from skills.model.early_stopping import TIME_CUT
-    from skills.model.text_net import batch_ids, encode, label_indices, predict_ids
+    from trainer_agent.skills.model.early_stopping import TIME_CUT
+    from trainer_agent.skills.model.text_net import batch_ids, encode, label_indices, predict_ids
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from skills.model.model_catalog import Candidate
-from skills.model.select_model import TIE_TOLERANCE, Scored, Selection, Tried, constraint_reasons
-from skills.specs import Requirement
+from trainer_agent.skills.model.model_catalog import Candidate
+from trainer_agent.skills.model.select_model import TIE_TOLERANCE, Scored, Selection, Tried, constraint_reasons
+from trainer_agent.skills.specs import Requirement
 
 NAME = "soft-voting-ensemble"
 MAX_MEMBERS = 3

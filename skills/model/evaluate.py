@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.specs import Requirement, RequirementResult, TaskType
+from trainer_agent.skills.specs import Requirement, RequirementResult, TaskType
 
 
 def compute_metrics(

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 SCRATCH_SOURCE = "from scratch (no local pretrained model; hub downloads are not possible here)"
 # a small ViT: 4x4 patches, hidden 64, 2 layers, 4 heads (the catalog entry's config overrides it);
@@ -146,7 +146,7 @@ def build_hf_image(
     len(labels) classes, or a ViT from scratch with `scratch` (the catalog's config)."""
     from transformers import AutoModelForImageClassification, ViTConfig, ViTForImageClassification
 
-    from skills.model.image_net_config import ImageNetConfig
+    from trainer_agent.skills.model.image_net_config import ImageNetConfig
 
     labels = [str(v) for v in labels]
     id2label = dict(enumerate(labels))

@@ -111,8 +111,8 @@ def load_or_build(
         BertForSequenceClassification,
     )
 
-    from skills.model.model_catalog import candidate
-    from skills.model.model_library import resolve_pretrained
+    from trainer_agent.skills.model.model_catalog import candidate
+    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     id2label = dict(enumerate(labels))
     label2id = {v: k for k, v in id2label.items()}
@@ -410,7 +410,7 @@ def build_transformer(
 ) -> tuple[Any, Any]:
     """(net, TextNetConfig): from the saved model at `model_path` (its tokenizer gives each word's
     pieces), or a BERT from scratch whose vocabulary is the word vocabulary."""
-    from skills.model.text_net import TextNetConfig, build_vocab
+    from trainer_agent.skills.model.text_net import TextNetConfig, build_vocab
 
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
     n = max(2, len(classes))
@@ -494,7 +494,7 @@ def fit_transformer_net(
     from torch import nn
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from skills.model.text_net import batch_ids, encode, label_indices
+    from trainer_agent.skills.model.text_net import batch_ids, encode, label_indices
 
     set_seed(seed)
     classes = sorted({str(v) for v in labels})

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from skills.model.early_stopping import train_epochs
-from skills.model.image_net_config import CNN_WIDTHS, ImageNetConfig
-from skills.model.image_recipe import Progress, augment, shift_for, warmup_cosine
-from skills.model.net_io import load_net, save_net
+from trainer_agent.skills.model.early_stopping import train_epochs
+from trainer_agent.skills.model.image_net_config import CNN_WIDTHS, ImageNetConfig
+from trainer_agent.skills.model.image_recipe import Progress, augment, shift_for, warmup_cosine
+from trainer_agent.skills.model.net_io import load_net, save_net
 
 EPOCHS = 30  # the default cap; early stopping usually ends sooner
 PATIENCE = 8  # epochs without a better validation accuracy (the cosine decay climbs late)
@@ -52,7 +52,7 @@ def make_image_net(config: ImageNetConfig, batch_norm: bool = False) -> Any:
     from torch import nn
 
     if config.arch == "hf":
-        from skills.model.hf_image import hf_image_net
+        from trainer_agent.skills.model.hf_image import hf_image_net
 
         return hf_image_net(config)
 

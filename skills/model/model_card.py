@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skills.model.evaluate import compute
-from skills.model.trained import Trained
-from skills.specs import DataReport, TaskSpec, TaskType, TrainResult
+from trainer_agent.skills.model.evaluate import compute
+from trainer_agent.skills.model.trained import Trained
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
 
 LEARNING_CURVE_MAX_S = 20.0  # refit for a learning curve only when one fit is this quick
 
@@ -19,18 +19,18 @@ LEARNING_CURVE_MAX_S = 20.0  # refit for a learning curve only when one fit is t
 def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> tuple[Path, int]:
     models.mkdir(parents=True, exist_ok=True)
     if trained.framework == "torch" and task == TaskType.IMAGE_CLASSIFICATION:
-        from skills.model.image_cnn import save_image_net
+        from trainer_agent.skills.model.image_cnn import save_image_net
 
         path = models / "model.pt"
         net, config = trained.model
         return path, save_image_net(net, config, path)
     if trained.framework == "torch":
-        from skills.model.torch_text import save_text_net
+        from trainer_agent.skills.model.torch_text import save_text_net
 
         path = models / "model.pt"
         net, config = trained.model
         return path, save_text_net(net, config, path)
-    from skills.model.model_files import save_joblib
+    from trainer_agent.skills.model.model_files import save_joblib
 
     path = models / "model.joblib"
     return path, save_joblib(trained.model, path)
@@ -44,11 +44,11 @@ def finish_training(
     trained: Trained,
     say: Callable[[str], None],
 ) -> TrainResult:
-    from skills.model.compress import compress
-    from skills.model.evaluate import calibration, confusion_png, learning_curve_png
-    from skills.model.model_data import load_features
-    from skills.model.model_files import predict_with
-    from skills.model.model_size import count_params, upper_limit
+    from trainer_agent.skills.model.compress import compress
+    from trainer_agent.skills.model.evaluate import calibration, confusion_png, learning_curve_png
+    from trainer_agent.skills.model.model_data import load_features
+    from trainer_agent.skills.model.model_files import predict_with
+    from trainer_agent.skills.model.model_size import count_params, upper_limit
 
     task = TaskType(spec.task_type)
     path, size = save_model(trained, out / "models", task)
@@ -124,7 +124,7 @@ def finish_training(
 
 def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, info: dict[str, Any]) -> list:
     """Held-out score of the family refitted on 25%, 50% and 100% of the training rows."""
-    from skills.model.model_files import predict_with
+    from trainer_agent.skills.model.model_files import predict_with
 
     assert trained.refit is not None
     key = "r2" if task == TaskType.TABULAR_REGRESSION else "accuracy"
@@ -144,7 +144,7 @@ def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, 
 def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: TrainResult, hyper: dict) -> None:
     """model_card.md; what comes from the data or the request (labels, columns, paths, notes) is
     escaped (`skills.markdown_safe`): a label `<script>` shows as text."""
-    from skills.markdown_safe import md_text as md
+    from trainer_agent.skills.markdown_safe import md_text as md
 
     task = TaskType(spec.task_type)
     source = "given by the user" if data.test_from == "user" else "split from the data"
@@ -172,7 +172,7 @@ def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: Train
         "",
         "## Model",
         f"- Family: {result.family} ({result.source})",
-        f"- Parameters: {result.params:,} (see `skills.model.model_size.count_params` for what is counted)",
+        f"- Parameters: {result.params:,} (see `trainer_agent.skills.model.model_size.count_params` for what is counted)",
         f"- Saved size: {result.size_bytes:,} bytes (`{Path(result.model_path).name}`)",
         f"- Training time: {result.train_seconds:.1f} s",
         "- Hyperparameters:",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 CATALOG = Path(__file__).resolve().parents[2] / "configs" / "models.yaml"
 _NAMES = {"features", "classes", "rows", "vocab", "embed", "hidden", "channels", "max", "min"}

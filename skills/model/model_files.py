@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.specs import TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import TaskType
 
 
 def save_joblib(pipe: Any, path: Path) -> int:
@@ -32,13 +32,13 @@ def predict_with(info: dict[str, Any], model: Any, x: Any) -> tuple[Any, Any]:
     if info["task_type"] == TaskType.IMAGE_CLASSIFICATION.value and info.get("framework") == "torch":
         import numpy as np
 
-        from skills.model.image_cnn import predict_proba_net
+        from trainer_agent.skills.model.image_cnn import predict_proba_net
 
         net, config = model
         proba = predict_proba_net(net, config, x)
         return np.asarray(config.labels, dtype=object)[proba.argmax(axis=1)], proba
     if info.get("framework") == "torch":
-        from skills.model import torch_text
+        from trainer_agent.skills.model import torch_text
 
         net, config = model
         proba = torch_text.predict_proba(net, config, list(x))
@@ -56,10 +56,10 @@ def load_model(model_path: str | Path) -> Any:
         info_path = Path(model_path).with_name("model.json")
         task = json.loads(info_path.read_text()).get("task_type") if info_path.is_file() else None
         if task == TaskType.IMAGE_CLASSIFICATION.value:
-            from skills.model.image_cnn import load_image_net
+            from trainer_agent.skills.model.image_cnn import load_image_net
 
             return load_image_net(model_path)
-        from skills.model.torch_text import load_text_net
+        from trainer_agent.skills.model.torch_text import load_text_net
 
         return load_text_net(model_path)
     import joblib

@@ -24,8 +24,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from skills.errors import UserError
-from skills.model.model_catalog import Candidate
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model.model_catalog import Candidate
 
 MODELS_ENV = "TRAINER_AGENT_MODELS"
 PACKAGES_ENV = "TRAINER_AGENT_MODEL_PACKAGES"  # "off": installed model packages are not searched
@@ -95,7 +95,7 @@ def _families_of(dist_name: str) -> list[tuple[str, str]]:
     """(family, library name) of the catalog families that name `dist_name` under `packages`; the
     library name is the last part of the family's first pretrained name (what resolve_pretrained
     looks for)."""
-    from skills.model.model_catalog import load_catalog
+    from trainer_agent.skills.model.model_catalog import load_catalog
 
     out = []
     for cands in load_catalog().values():
@@ -146,7 +146,7 @@ def list_models() -> list[LibraryModel]:
     packages the catalog names (with the families that use each)."""
     from importlib import metadata
 
-    from skills.model.model_catalog import load_catalog
+    from trainer_agent.skills.model.model_catalog import load_catalog
 
     cands = [c for cs in load_catalog().values() for c in cs]
 
@@ -183,7 +183,7 @@ def resolve_pretrained(cand: Candidate, model_dir: str | Path | None = None) -> 
     installed package the family names ships one; ("pretrained-cache", dir) when the HF cache has
     one of the catalog's names; else ("from-scratch", None): no download is attempted, since
     training runs in a sandbox without network."""
-    from skills.model.model_library import find_in_packages, library_dir
+    from trainer_agent.skills.model.model_library import find_in_packages, library_dir
 
     roots = [Path(model_dir)] if model_dir else []
     roots.append(library_dir())

@@ -22,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from skills.specs import TaskType
+from trainer_agent.skills.specs import TaskType
 
 CV_MAX_ROWS = 20_000  # text: tune by cross-validation only below this many training rows
 CONVERGE_AFTER = 10  # a tuning study stops when its last N finished trials brought no gain

@@ -3,7 +3,7 @@ no budget."""
 
 from __future__ import annotations
 
-from skills.specs import Requirement, TaskType
+from trainer_agent.skills.specs import Requirement, TaskType
 
 GB_N_ESTIMATORS = 100
 

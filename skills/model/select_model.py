@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from skills.model.model_catalog import Candidate
-from skills.specs import METRIC_NAMES, Requirement
+from trainer_agent.skills.model.model_catalog import Candidate
+from trainer_agent.skills.specs import METRIC_NAMES, Requirement
 
 TIE_TOLERANCE = 0.005  # CV scores this close count as equal: the model with fewer parameters wins
 BYTES_PER_PARAM = 4.5  # float32 weights plus the graph around them, for the size estimate

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.model.early_stopping import train_epochs
-from skills.model.net_io import load_net, save_net
-from skills.model.text_net import (
+from trainer_agent.skills.model.early_stopping import train_epochs
+from trainer_agent.skills.model.net_io import load_net, save_net
+from trainer_agent.skills.model.text_net import (
     PAD,
     TextNetConfig,
     batch_ids,
@@ -38,11 +38,11 @@ def make_net(config: TextNetConfig) -> Any:
     from torch import nn
 
     if config.arch == "transformer":
-        from skills.model.hf_text import transformer_net
+        from trainer_agent.skills.model.hf_text import transformer_net
 
         return transformer_net(config)
     if config.arch == "embed-linear":
-        from skills.model.embed_text import embed_net
+        from trainer_agent.skills.model.embed_text import embed_net
 
         return embed_net(config)
 

@@ -10,7 +10,7 @@ sklearn ones are tuned with Optuna (`skills.model.tune`). When the chosen model 
 and a teacher is affordable, the hierarchical mode distils a larger teacher into it
 (`skills.model.distill`). Everything converts to ONNX (`skills.export.export`, `skills.export.export_torch`).
 
-    from skills.model.train import train_model
+    from trainer_agent.skills.model.train import train_model
     result = train_model(spec, data_report, "runs/<id>", seed=0, budget_min=5)
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.model.model_data import (
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model.model_data import (
     labels_of,
     read_csv,
     tabular_frame,
@@ -31,8 +31,8 @@ from skills.model.model_data import (
     text_values,
     with_corrections,
 )
-from skills.model.search_budget import SearchBudget
-from skills.specs import DataReport, TaskSpec, TaskType, TrainResult
+from trainer_agent.skills.model.search_budget import SearchBudget
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
 
 # The default family per task: the one the default search tries first (the catalog's defaults by
 # expected quality, then cost; the plan lists them all, see skills.task.plan._tries).
@@ -106,8 +106,8 @@ def train_model(
     """
     import numpy as np
 
-    from skills.model import train_tabular, train_text
-    from skills.model.model_card import finish_training
+    from trainer_agent.skills.model import train_tabular, train_text
+    from trainer_agent.skills.model.model_card import finish_training
 
     task = TaskType(spec.task_type)
     if task not in FAMILIES:
@@ -137,7 +137,7 @@ def train_model(
         "text_column": None,
         "inputs": [],
     }
-    from skills.model.warm_start import WarmStart
+    from trainer_agent.skills.model.warm_start import WarmStart
 
     warm = WarmStart.from_entry(warm_start)
     budget = SearchBudget.from_dict(search_budget) or _sized(
@@ -174,8 +174,8 @@ def train_model(
             budget=budget,
         )
     elif task == TaskType.IMAGE_CLASSIFICATION:
-        from skills.data.image_data import IMAGE_COLUMN, load_arrays
-        from skills.model import train_image
+        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, load_arrays
+        from trainer_agent.skills.model import train_image
 
         column = (data.feature_columns or spec.feature_columns or [IMAGE_COLUMN])[0]
         if {"width", "height", "mode"} <= set(train_df.columns):
@@ -248,7 +248,7 @@ def _sized(
     max_epochs: int | None,
 ) -> SearchBudget:
     """The search budget for this training data when the plan's is not given (direct callers)."""
-    from skills.model.search_budget import for_data
+    from trainer_agent.skills.model.search_budget import for_data
 
     classes = 1 if task == TaskType.TABULAR_REGRESSION else len(set(map(str, y)))
     features = 1

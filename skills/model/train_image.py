@@ -25,14 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from skills.model.early_stopping import time_cut
-from skills.model.image_cnn import EPOCHS, cnn_params, count_net_params, fit_image_net
-from skills.model.image_net_config import CNN_WIDTHS
-from skills.model.model_catalog import Candidate, candidates, to_try
-from skills.model.search_budget import SearchBudget
-from skills.model.select_model import Scored, Tried, budget_cuts, select
-from skills.model.trained import Trained
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.model.early_stopping import time_cut
+from trainer_agent.skills.model.image_cnn import EPOCHS, cnn_params, count_net_params, fit_image_net
+from trainer_agent.skills.model.image_net_config import CNN_WIDTHS
+from trainer_agent.skills.model.model_catalog import Candidate, candidates, to_try
+from trainer_agent.skills.model.search_budget import SearchBudget
+from trainer_agent.skills.model.select_model import Scored, Tried, budget_cuts, select
+from trainer_agent.skills.model.trained import Trained
+from trainer_agent.skills.specs import TaskSpec, TaskType
 
 LR_FAMILY = "pixels-logistic-regression"
 CNN_FAMILY = "small-cnn"
@@ -118,8 +118,8 @@ class ImageSearch:
     def __init__(self, spec: TaskSpec, x: Any, y: Any, side: int, channels: int, seed: int, say: Any):
         import numpy as np
 
-        from skills.model.model_size import upper_limit
-        from skills.model.search_defaults import primary_metric
+        from trainer_agent.skills.model.model_size import upper_limit
+        from trainer_agent.skills.model.search_defaults import primary_metric
 
         self.spec, self.x, self.y, self.side, self.channels, self.seed, self.say = (
             spec,
@@ -157,7 +157,7 @@ class ImageSearch:
                 scores[c] = float(pipe.fit(x[fit], self.y[fit]).score(x[held], self.y[held]))
         c_best = max(scores, key=lambda c: scores[c])
         pipe = lr_pipeline(c_best, self.seed).fit(x, self.y)
-        from skills.model.model_size import count_params
+        from trainer_agent.skills.model.model_size import count_params
 
         params = count_params(pipe)
         how = f"{FOLDS}-fold" if len(self.y) <= CV_MAX_ROWS and self.min_count >= FOLDS else "one 10% split"
@@ -223,7 +223,7 @@ class ImageSearch:
         this family, else a small ViT from scratch; trained by the same loop as small-cnn."""
         import torch
 
-        from skills.model.hf_image import build_hf_image
+        from trainer_agent.skills.model.hf_image import build_hf_image
 
         path = self.pretrained.get(cand.name)
         torch.manual_seed(self.seed)  # the new weights (head, or all from scratch) are reproducible
@@ -286,8 +286,8 @@ def find_pretrained(cands: list[Candidate], model_dir: Any) -> dict[str, str]:
     """family -> directory of a saved model of a type the family takes (`model_types` in its catalog
     config), from `model_dir`, $TRAINER_AGENT_MODELS/<family> or the HF cache. A `model_dir` whose
     model no family takes is one clear sentence."""
-    from skills.model.hf_image import MODEL_TYPES_KEY, family_for_dir, model_type_of
-    from skills.model.model_library import resolve_pretrained
+    from trainer_agent.skills.model.hf_image import MODEL_TYPES_KEY, family_for_dir, model_type_of
+    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     hf = [c for c in cands if c.framework == "hf"]
     found: dict[str, str] = {}
@@ -311,7 +311,7 @@ def _candidates(
     """Named `families`; else the exportable ones under a budget; else the defaults plus the hf
     families that found a pretrained model. hf families with neither a pretrained model nor a
     from-scratch recipe are left out, with a row saying why."""
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     cands = to_try(
         TaskType.IMAGE_CLASSIFICATION, families, budget_s, also=lambda c: c.name in pretrained, what="image "

@@ -7,15 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skills.model.model_catalog import Candidate, to_try
-from skills.model.model_files import save_joblib
-from skills.model.model_size import count_params, onnx_or_saved_size, tree_ensemble_params, upper_limit
-from skills.model.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
-from skills.model.search_defaults import DEFAULT_SELECT_S, GB_MAX_DEPTH, GB_N_ESTIMATORS, primary_metric
-from skills.model.select_model import Scored, budget_cuts, select
-from skills.model.trained import Trained
-from skills.model.warm_start import warmed
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.model.model_catalog import Candidate, to_try
+from trainer_agent.skills.model.model_files import save_joblib
+from trainer_agent.skills.model.model_size import count_params, onnx_or_saved_size, tree_ensemble_params, upper_limit
+from trainer_agent.skills.model.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
+from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, GB_MAX_DEPTH, GB_N_ESTIMATORS, primary_metric
+from trainer_agent.skills.model.select_model import Scored, budget_cuts, select
+from trainer_agent.skills.model.trained import Trained
+from trainer_agent.skills.model.warm_start import warmed
+from trainer_agent.skills.specs import TaskSpec, TaskType
 
 FOLDS = 3
 RF_TREES = 100
@@ -215,7 +215,7 @@ class TabularSearch:
         import numpy as np
         from sklearn.model_selection import KFold, StratifiedKFold
 
-        from skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.ensemble import cross_val_outputs
 
         classify = self.task == TaskType.TABULAR_CLASSIFICATION
         counts = np.unique(self.y, return_counts=True)[1] if classify else [len(self.y)]
@@ -247,8 +247,8 @@ class TabularSearch:
         each trial scored by the same cross-validation on the person's labels; the best settings."""
         import numpy as np
 
-        from skills.model.ensemble import cross_val_outputs
-        from skills.model.tune import tune
+        from trainer_agent.skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.tune import tune
 
         start = _start_hyper(family)
         defaults = {"n_estimators": start["n_estimators"], "learning_rate": 0.1, "num_leaves": 31}
@@ -344,7 +344,7 @@ def train(
     assert scored is not None
     pipe, hyper, cv_score = scored.payload, dict(scored.detail), scored.score
     if sel.best is not None:
-        from skills.model import ensemble
+        from trainer_agent.skills.model import ensemble
 
         outcome = ensemble.consider(
             sel,

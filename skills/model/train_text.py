@@ -10,20 +10,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.model.early_stopping import time_cut
-from skills.model.model_catalog import Candidate, to_try
-from skills.model.model_files import save_joblib
-from skills.model.model_size import limit_phrase, onnx_or_saved_size, upper_limit
-from skills.model.search_budget import (
+from trainer_agent.skills.model.early_stopping import time_cut
+from trainer_agent.skills.model.model_catalog import Candidate, to_try
+from trainer_agent.skills.model.model_files import save_joblib
+from trainer_agent.skills.model.model_size import limit_phrase, onnx_or_saved_size, upper_limit
+from trainer_agent.skills.model.search_budget import (
     CV_MAX_ROWS,
     DEFAULT_MAX_TRIALS,
     ENCODER_S_PER_ROW,
     SearchBudget,
     encoder_fits,
 )
-from skills.model.search_defaults import DEFAULT_SELECT_S, primary_metric
-from skills.model.select_model import Scored, Tried, budget_cuts, select, targets_met
-from skills.model.text_features import (
+from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, primary_metric
+from trainer_agent.skills.model.select_model import Scored, Tried, budget_cuts, select, targets_met
+from trainer_agent.skills.model.text_features import (
     C_GRID,
     DEFAULT_MAX_FEATURES,
     TOKEN_PATTERN,
@@ -31,9 +31,9 @@ from skills.model.text_features import (
     text_classifier,
     text_pipeline,
 )
-from skills.model.trained import Trained
-from skills.model.warm_start import WarmStart, warmed
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.model.trained import Trained
+from trainer_agent.skills.model.warm_start import WarmStart, warmed
+from trainer_agent.skills.specs import TaskSpec, TaskType
 
 FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
 ALPHA_GRID = (0.1, 0.3, 1.0)
@@ -83,7 +83,7 @@ class TextSearch:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 
-        from skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.ensemble import cross_val_outputs
 
         assert self.counts is not None
         _, matrix = self.counts.tfidf(k)
@@ -109,7 +109,7 @@ class TextSearch:
         full = len(sizes) * len(values)
         warm = self.warm.settings(family) if self.warm else None
         if warm is not None:  # only the points around the registered model's settings
-            from skills.model.warm_start import around
+            from trainer_agent.skills.model.warm_start import around
 
             knob = "alpha" if family == "tfidf-complement-nb" else "C"
             sizes, values = around(sizes, warm.get("max_features")), around(values, warm.get(knob))
@@ -125,7 +125,7 @@ class TextSearch:
                 "saved_s": round((full - len(scores)) * per_point, 2),
             }
         best = max(scores.values())
-        from skills.model.select_model import TIE_TOLERANCE
+        from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
         # near-ties go to the smaller vocabulary, then to the higher score
         k, v = min(
@@ -148,7 +148,7 @@ class TextSearch:
         import numpy as np
         import optuna
 
-        from skills.model.tune import tune
+        from trainer_agent.skills.model.tune import tune
 
         sizes = self._sizes(family)
         lo, hi = min(500, sizes[-1]), sizes[-1]
@@ -197,7 +197,7 @@ class TextSearch:
     def sklearn_family(self, cand: Candidate) -> Scored:
         import numpy as np
 
-        from skills.model.model_size import count_params
+        from trainer_agent.skills.model.model_size import count_params
 
         family = cand.name
         if self.counts is None:
@@ -242,7 +242,7 @@ class TextSearch:
 
     # -- torch families --------------------------------------------------------------------------
     def torch_family(self, cand: Candidate) -> Scored:
-        from skills.model import torch_text
+        from trainer_agent.skills.model import torch_text
 
         arch = cand.name.rsplit("-", 1)[-1]
         embed, hidden = int(cand.config.get("embed", 64)), int(cand.config.get("hidden", 64))
@@ -296,7 +296,7 @@ class TextSearch:
     def _warm_net(self, family: str, arch: str, embed: int, hidden: int) -> Any:
         """The registered net to start from, when the warm start is this family with the same
         sizes and classes (its vocabulary comes along); else None."""
-        from skills.model import torch_text
+        from trainer_agent.skills.model import torch_text
 
         path = self.warm.model_path if self.warm is not None and self.warm.family == family else None
         if not path or not str(path).endswith(".pt") or not Path(path).is_file():
@@ -316,8 +316,8 @@ class TextSearch:
         """A transformer from `--model-dir` / $TRAINER_AGENT_MODELS / the HF cache, or from scratch;
         trained with the transformers Trainer on the word ids the ONNX graph makes
         (`skills.model.hf_text`)."""
-        from skills.model import hf_text, torch_text
-        from skills.model.model_library import resolve_pretrained
+        from trainer_agent.skills.model import hf_text, torch_text
+        from trainer_agent.skills.model.model_library import resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
         self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else hf_text.SCRATCH_SOURCE))
@@ -365,13 +365,13 @@ class TextSearch:
         """A frozen pretrained encoder + logistic head (`skills.model.embed_text`), C by cross-validation;
         under a time budget the encoder is fine-tuned too when an epoch is expected to fit what is
         left of the family's time share (else that is reported as a budget cut)."""
-        from skills.model import embed_text, torch_text
-        from skills.model.model_library import resolve_pretrained
+        from trainer_agent.skills.model import embed_text, torch_text
+        from trainer_agent.skills.model.model_library import resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
         if path is None:  # `train` leaves such families out; named explicitly, say why
-            from skills.errors import UserError
-            from skills.model.model_library import INSTALL_HINT
+            from trainer_agent.skills.errors import UserError
+            from trainer_agent.skills.model.model_library import INSTALL_HINT
 
             raise UserError(f"{cand.name} needs a local pretrained model: {INSTALL_HINT}.")
         self.say(f"{cand.name}: pretrained from {path}")
@@ -579,13 +579,13 @@ def train(
             f"chose {best_name}; an experiment with families=['tfidf-logistic-regression'] distils into it."
         )
     if kind == "sklearn" and "logistic" in best_name and wanted:
-        from skills.model.distill import distil_text
+        from trainer_agent.skills.model.distill import distil_text
 
         why = "misses a target" if missed else "is within a limit the pretrained encoder is not"
         say(f"the chosen model {why}: training a teacher and distilling it into the student")
         extra: dict[str, Any] = {}
         if teacher is not None:
-            from skills.model.embed_text import teacher_factory
+            from trainer_agent.skills.model.embed_text import teacher_factory
 
             texts = [*map(str, x), *(map(str, pool) if pool is not None else [])]
             make, encoder_params = teacher_factory(teacher[1], texts, teacher[0].config.get("max_pieces"))
@@ -609,7 +609,7 @@ def train(
         )
         trained.distillation = outcome.report
         if outcome.student is not None:
-            from skills.model.model_size import count_params
+            from trainer_agent.skills.model.model_size import count_params
 
             trained.before_model = trained.model
             trained.model, trained.params = outcome.student, count_params(outcome.student)
@@ -632,8 +632,8 @@ def _local_encoders(
     out}): a family that needs a local pretrained model (`pretrained_only`) is left out when the
     model library has none, with a note saying how to install one, and from the default search
     when its embedding pass would not fit the budget sized to the data, with a note saying so."""
-    from skills.model.model_catalog import pretrained_only
-    from skills.model.model_library import INSTALL_HINT, resolve_pretrained
+    from trainer_agent.skills.model.model_catalog import pretrained_only
+    from trainer_agent.skills.model.model_library import INSTALL_HINT, resolve_pretrained
 
     keep: list[Candidate] = []
     encoders: dict[str, Any] = {}
@@ -662,7 +662,7 @@ def _local_encoders(
             encoders[cand.name] = (cand, path)
             keep.append(cand)
     if cands and not keep:
-        from skills.errors import UserError
+        from trainer_agent.skills.errors import UserError
 
         raise UserError(f"{', '.join(encoders)} needs a local pretrained model: {INSTALL_HINT}.")
     return keep, encoders
@@ -687,7 +687,7 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
     """Soft voting of the best TF-IDF models when it beats the best one (skills.model.ensemble); each
     member's out-of-fold probabilities come from its own vocabulary size and C/alpha on the folds
     it was tuned on."""
-    from skills.model import ensemble
+    from trainer_agent.skills.model import ensemble
 
     def outputs(cand: Candidate, member: Scored) -> Any:
         from sklearn.model_selection import StratifiedKFold
@@ -744,7 +744,7 @@ def _shrink_to_size(
     spec, trained: Trained, search: TextSearch, x, y, size_limit: int, path: Path, seed: int, info
 ) -> None:
     """Cut the vocabulary until the ONNX file fits `size_limit` bytes (a few refits at most)."""
-    from skills.model.model_size import count_params
+    from trainer_agent.skills.model.model_size import count_params
 
     pipe = trained.model
     size = save_joblib(pipe, path)

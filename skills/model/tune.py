@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from skills.model.search_budget import CONVERGE_AFTER, MIN_GAIN
+from trainer_agent.skills.model.search_budget import CONVERGE_AFTER, MIN_GAIN
 
 
 def tune(

@@ -16,8 +16,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from skills.markdown_safe import md_json, md_text
-from skills.serve.service_app import API_KEY_HEADER, MAX_BODY_BYTES, MAX_INPUTS, MAX_TEXT_CHARS
+from trainer_agent.skills.markdown_safe import md_json, md_text
+from trainer_agent.skills.serve.service_app import API_KEY_HEADER, MAX_BODY_BYTES, MAX_INPUTS, MAX_TEXT_CHARS
 
 ENDPOINTS = (
     ("POST", "/predict", "Predict for 1 to {max_inputs} inputs (texts or records)"),

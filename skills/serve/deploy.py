@@ -4,7 +4,7 @@
     smoke_test(d.url, examples[:3]); measure_service(d.url, examples)
     stop_service("runs/<id>")
 
-The service runs `python -m skills.serve.service_app` in its own session and process group (it outlives
+The service runs `python -m trainer_agent.skills.serve.service_app` in its own session and process group (it outlives
 a crash of the caller, and stops with `stop_service` or `kill <pid>`). `run_dir/service/service.json`
 records its host, port and model just before it is spawned and its pid and process group the moment
 it is (`ready` false until /ready answers), so `status`, `stop`, a resumed run or an interrupted
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
-from skills.specs import Deployment
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import Deployment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 API_KEY_ENV = "TRAINER_AGENT_API_KEY"  # same as skills.serve.service_app.API_KEY_ENV (not imported: heavy)
@@ -73,7 +73,7 @@ def _alive(pid: int) -> bool:
 def _is_service(pid: int) -> bool:
     """Whether `pid` is a skills.serve.service_app process (guards against a recycled pid)."""
     try:
-        return b"skills.serve.service_app" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"trainer_agent.skills.serve.service_app" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return _alive(pid)  # no /proc (macOS): trust service.json
 
@@ -91,7 +91,7 @@ def _launch(
     cpus: str | None = None,
     threads: int | None = None,
 ) -> subprocess.Popen:
-    from skills.child_env import child_env
+    from trainer_agent.skills.child_env import child_env
 
     env = child_env()  # an allow-list: no LLM keys or cloud credentials (skills/child_env.py)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -100,7 +100,7 @@ def _launch(
     cmd = [
         sys.executable,
         "-m",
-        "skills.serve.service_app",
+        "trainer_agent.skills.serve.service_app",
         "--model",
         str(model),
         "--host",
@@ -126,7 +126,7 @@ def _launch(
 
 def _record(svc_dir: Path, state: dict[str, Any]) -> None:
     """Write service.json atomically (a kill mid-write leaves the old record or the new one)."""
-    from skills.atomic_write import write_atomic
+    from trainer_agent.skills.atomic_write import write_atomic
 
     write_atomic(svc_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
@@ -249,7 +249,7 @@ def _spawned_unrecorded(recorded: dict[str, Any]) -> int | None:
             words = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
-        if b"skills.serve.service_app" in words and all(_flag(words, k) == v for k, v in want.items()):
+        if b"trainer_agent.skills.serve.service_app" in words and all(_flag(words, k) == v for k, v in want.items()):
             return int(entry.name)
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from skills.specs import DataReport, TaskSpec, TaskType
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 
 def example_inputs(spec: TaskSpec, data: DataReport, n: int = 8) -> list[Any]:
@@ -16,7 +16,7 @@ def example_inputs(spec: TaskSpec, data: DataReport, n: int = 8) -> list[Any]:
     if spec.task_type == TaskType.IMAGE_CLASSIFICATION:  # base64 PNGs (at most 64 px), as clients send
         from pathlib import Path
 
-        from skills.data.image_data import IMAGE_COLUMN, encode_png, open_image
+        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, encode_png, open_image
 
         image_column = (data.feature_columns or [IMAGE_COLUMN])[0]
         base = Path(data.test_path).parent

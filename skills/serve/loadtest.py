@@ -15,7 +15,7 @@ Why not httpx here: its per-request cost (about a millisecond of Python) is of t
 the service's own, so on a small machine it measures the client. Requests are pre-encoded and
 responses parsed just enough (status, Content-Length or chunked), which keeps the client cheap.
 
-Run it from the shell: python -m skills.serve.loadtest URL --qps 50 --seconds 30 [--body body.json]
+Run it from the shell: python -m trainer_agent.skills.serve.loadtest URL --qps 50 --seconds 30 [--body body.json]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 
 class _Pool:
@@ -124,7 +124,7 @@ async def _one(pool: _Pool, payload: bytes, timeout: float) -> tuple[str | None,
 
 
 def _summary(latencies: list[float], errors: dict[str, int], elapsed: float) -> dict[str, Any]:
-    from skills.export.timing import percentiles
+    from trainer_agent.skills.export.timing import percentiles
 
     pct = percentiles(latencies)
     return {
@@ -175,7 +175,7 @@ async def _open_loop(
         tasks.append(asyncio.create_task(one(k)))
     await asyncio.gather(*tasks)
     pool.close()
-    from skills.export.timing import percentiles
+    from trainer_agent.skills.export.timing import percentiles
 
     elapsed = max(last_done, start + n / rate) - start
     return {
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     parser = argparse.ArgumentParser(
-        prog="python -m skills.serve.loadtest", description=__doc__.splitlines()[0]
+        prog="python -m trainer_agent.skills.serve.loadtest", description=__doc__.splitlines()[0]
     )
     parser.add_argument("url")
     parser.add_argument("--qps", type=float, required=True)

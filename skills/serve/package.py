@@ -5,7 +5,7 @@
 
 The image is `trainer-agent-sandbox:latest` (onnxruntime, FastAPI, uvicorn and the project) plus
 this checkout's `skills/` package and the run's exports/model.onnx, started as
-`python -m skills.serve.service_app` on port 8000 as user 1000. The build uses the legacy builder through
+`python -m trainer_agent.skills.serve.service_app` on port 8000 as user 1000. The build uses the legacy builder through
 the Docker SDK (no BuildKit needed) against the same engine as the sandbox.
 """
 
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from skills.errors import UserError
+from trainer_agent.skills.errors import UserError
 
 BASE_IMAGE = "trainer-agent-sandbox:latest"
 PORT = 8000
@@ -58,7 +58,7 @@ def _model(run_dir: Path) -> Path:
 
 def write_dockerfile(run_dir: str | Path, base_image: str = BASE_IMAGE) -> tuple[Path, str]:
     """Write run_dir/service/Dockerfile; return it and the image tag it builds."""
-    from skills.export.onnx_predict import model_version
+    from trainer_agent.skills.export.onnx_predict import model_version
 
     run = Path(run_dir).resolve()
     version = model_version(_model(run))

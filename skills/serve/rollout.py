@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from skills.specs import Deployment, Requirement
+from trainer_agent.skills.specs import Deployment, Requirement
 
 CAPACITY_LEVELS = (1, 4)
 
@@ -80,13 +80,13 @@ def deploy_model(
     the sized number (`skills.serve.sizing.estimate`)."""
     import httpx
 
-    from skills.export.benchmark import service_capacity
-    from skills.serve.api_docs import write_api_docs
-    from skills.serve.deploy import smoke_test, start_service, stop_service
-    from skills.serve.k8s import write_manifests
-    from skills.serve.loadtest import load_test
-    from skills.serve.package import write_dockerfile
-    from skills.serve.sizing import estimate, estimate_error, targets_from
+    from trainer_agent.skills.export.benchmark import service_capacity
+    from trainer_agent.skills.serve.api_docs import write_api_docs
+    from trainer_agent.skills.serve.deploy import smoke_test, start_service, stop_service
+    from trainer_agent.skills.serve.k8s import write_manifests
+    from trainer_agent.skills.serve.loadtest import load_test
+    from trainer_agent.skills.serve.package import write_dockerfile
+    from trainer_agent.skills.serve.sizing import estimate, estimate_error, targets_from
 
     run = Path(run_dir)
     cpu = replica_cpu()

@@ -2,7 +2,7 @@
 
 Run it (the API key, if any, comes from the environment so it never shows in `ps`):
 
-    TRAINER_AGENT_API_KEY=secret python -m skills.serve.service_app --model runs/<id>/exports/model.onnx \\
+    TRAINER_AGENT_API_KEY=secret python -m trainer_agent.skills.serve.service_app --model runs/<id>/exports/model.onnx \\
         --host 127.0.0.1 --port 8000 [--cpus 0] [--threads 1]
 
 Requests: {"inputs": ["review text", ...]} for text models, {"inputs": [{"column": value, ...}]}
@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
 MAX_INPUTS = 1000
 MAX_TEXT_CHARS = 20_000
@@ -102,7 +102,7 @@ def _example_body(example: Any, chars: int = 80) -> str:
 
 def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
     """The OpenAPI title and description (Markdown: labels and column names are escaped)."""
-    from skills.markdown_safe import md_text as md
+    from trainer_agent.skills.markdown_safe import md_text as md
 
     task = info["task_type"].replace("_", " ")
     title = f"{task.capitalize()} model ({info['family']})"
@@ -169,9 +169,9 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from skills.serve.examples import synthetic_example
-    from skills.serve.service_json import SafeJSONResponse as JSONResponse
-    from skills.serve.service_json import StrictJSONRoute
+    from trainer_agent.skills.serve.examples import synthetic_example
+    from trainer_agent.skills.serve.service_json import SafeJSONResponse as JSONResponse
+    from trainer_agent.skills.serve.service_json import StrictJSONRoute
 
     log = logging.getLogger(LOGGER)
     predictor = OnnxPredictor(model_path, threads=threads)
@@ -183,7 +183,7 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     if example is None:  # an image model: a blank image of its size
         from PIL import Image
 
-        from skills.data.image_data import encode_png
+        from trainer_agent.skills.data.image_data import encode_png
 
         example = encode_png(Image.new("L", (int(predictor.inputs[0]["side"]),) * 2, 255))
     Request_ = ImagePredictRequest if predictor.is_image else PredictRequest
@@ -455,7 +455,7 @@ def _cpu_list(text: str) -> set[int]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m skills.serve.service_app", description=__doc__.splitlines()[0]
+        prog="python -m trainer_agent.skills.serve.service_app", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--model", required=True, help="path to exports/model.onnx")
     parser.add_argument("--host", default="127.0.0.1")

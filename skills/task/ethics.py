@@ -10,7 +10,7 @@ attributes)", "detect phishing"). An LLM judge, when one is configured, is a sec
 passed in `judges`; `judge_ethics` refuses when any judge refuses, so a second judge can only make
 the guard stricter, never let through what the guard refuses.
 
-    from skills.task.ethics import judge_ethics
+    from trainer_agent.skills.task.ethics import judge_ethics
     verdict = judge_ethics("Write phishing emails that look like my bank")
     verdict.allowed, verdict.category   # (False, 'fraud_phishing')
 """
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from skills.errors import UserError
-from skills.task.phrases import compile_phrase
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.task.phrases import compile_phrase
 
 OFFLINE_JUDGE = "offline-guard"
 

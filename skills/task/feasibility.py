@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from skills.errors import UserError
-from skills.specs import Requirement, TaskSpec, TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
 
 if TYPE_CHECKING:
     import pandas as pd

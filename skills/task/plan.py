@@ -10,7 +10,7 @@ spans 0.6x to 2x of it. More cores shorten training.
 The offline planner calls no LLM, so its LLM cost is 0; `llm_calls` says how many turns an LLM
 brain would take, for pricing a configured model.
 
-    from skills.task.plan import estimate, make_plan
+    from trainer_agent.skills.task.plan import estimate, make_plan
     est = estimate(spec, n_rows=4000, n_features=1, n_classes=2)
     plan = make_plan(spec, est)
 """
@@ -21,7 +21,7 @@ import os
 import shutil
 from typing import Any
 
-from skills.model.search_budget import (
+from trainer_agent.skills.model.search_budget import (
     CV_MAX_ROWS,
     ENCODER_S_PER_ROW,
     SearchBudget,
@@ -29,8 +29,8 @@ from skills.model.search_budget import (
     encoder_fits,
     for_data,
 )
-from skills.pipeline import PIPELINE, STOP_STEPS
-from skills.specs import TaskSpec, TaskType
+from trainer_agent.skills.pipeline import PIPELINE, STOP_STEPS
+from trainer_agent.skills.specs import TaskSpec, TaskType
 
 OVERHEAD_S = 5.0  # process start, the group chat, the report
 LLM_TURNS_PER_STEP = 3  # hand-over, tool call, summary
@@ -38,7 +38,7 @@ LOW, HIGH = 0.6, 2.0
 
 
 def _family(task: TaskType) -> str:
-    from skills.model.train import FAMILIES
+    from trainer_agent.skills.model.train import FAMILIES
 
     return FAMILIES.get(task, task.value.replace("_", " ") + " model")
 
@@ -46,8 +46,8 @@ def _family(task: TaskType) -> str:
 def _tries(task: TaskType, budget: bool) -> list[str]:
     """The catalog families the search tries, in the order it tries them (`skills.model.select_model`):
     the defaults, or every exportable model family within a budget."""
-    from skills.model.model_catalog import candidates, pretrained_only
-    from skills.model.model_library import resolve_pretrained
+    from trainer_agent.skills.model.model_catalog import candidates, pretrained_only
+    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     try:
         cands = [c for c in candidates(task) if c.role == "model" and (c.exportable if budget else c.default)]
@@ -59,7 +59,7 @@ def _tries(task: TaskType, budget: bool) -> list[str]:
 
 
 def _encoder_tried(task: TaskType, budget: bool) -> bool:
-    from skills.model.model_catalog import candidate, pretrained_only
+    from trainer_agent.skills.model.model_catalog import candidate, pretrained_only
 
     return any(pretrained_only(candidate(task, name)) for name in _tries(task, budget))
 

@@ -33,8 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from skills.errors import UserError
-from skills.specs import Op, Requirement, TaskSpec, TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import Op, Requirement, TaskSpec, TaskType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -585,7 +585,7 @@ def parse_request(
     unless overridden); the caller asks for the data. For classification, per-class targets are
     checked against the label column's values.
     """
-    from skills.task.task_infer import infer_task, task_from_words
+    from trainer_agent.skills.task.task_infer import infer_task, task_from_words
 
     if df is None:
         task = task_from_words(text)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from skills.errors import UserError
-from skills.specs import TaskType
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.specs import TaskType
 
 if TYPE_CHECKING:
     import pandas as pd

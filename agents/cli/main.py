@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agents.run_end import (
+from trainer_agent.agents.cli.run_end import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_UNMET,
@@ -33,7 +33,7 @@ from agents.run_end import (
 )
 
 if TYPE_CHECKING:
-    from agents.run_state import Run
+    from trainer_agent.agents.run_state import Run
 
 app = typer.Typer(
     name="trainer-agent",
@@ -100,18 +100,18 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     """Run the conversation, then turn its outcome into output and an exit code."""
     from rich.markup import escape
 
-    from agents.chat import run_conversation
+    from trainer_agent.agents.chat import run_conversation
 
     screen = console()
     if not as_json:
         screen.print(f"[dim]run {run.run_id} in {run.run_dir}[/]")
         screen.print(f"[dim]brain: {escape(brain_line or str(run.state.get('brain', run.options.llm)))}[/]")
-    from agents.sandbox_jobs import close_sandbox
+    from trainer_agent.agents.sandbox_jobs import close_sandbox
 
     if not as_json:
         run.log = lambda line: screen.print(f"[dim]{escape(line)}[/]")
-    from agents.interrupts import signal_of, stop_on_signals
-    from agents.terminal import renderer
+    from trainer_agent.agents.interrupts import signal_of, stop_on_signals
+    from trainer_agent.agents.terminal import renderer
 
     with stop_on_signals() as caught:  # SIGTERM and SIGHUP take Ctrl-C's path
         try:
@@ -201,12 +201,12 @@ def run(
     ] = True,
 ) -> None:
     """Train, check, export and serve a model for REQUEST on your data."""
-    from agents.run_state import Run, RunOptions
+    from trainer_agent.agents.run_state import Run, RunOptions
 
     if sandbox not in ("auto", "docker", "local"):
         fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
-    from agents.approvals import check_policy
-    from skills.errors import UserError
+    from trainer_agent.agents.approvals import check_policy
+    from trainer_agent.skills.errors import UserError
 
     try:
         approve = check_policy(approve)
@@ -256,7 +256,7 @@ def run(
 
 def demo_inputs() -> tuple[str, Path, Path]:
     """The bundled demo: request text and the fine_foods train/test files (package data)."""
-    root = resources.files("configs.demo")
+    root = resources.files("trainer_agent.configs.demo")
     request = root.joinpath("request.txt").read_text(encoding="utf-8").strip()
     data_dir = Path(str(root.joinpath("fine_foods")))
     return request, data_dir / "train.csv", data_dir / "test.csv"
@@ -296,8 +296,8 @@ def resume(
     max_llm_calls: MaxCallsOpt = None,
 ) -> None:
     """Continue an interrupted run from its last finished step (with a new LLM budget if given)."""
-    from agents.run_state import Run
-    from skills.errors import UserError
+    from trainer_agent.agents.run_state import Run
+    from trainer_agent.skills.errors import UserError
 
     try:
         Run.load(run_dir)  # a run directory at all, before its lock is taken
@@ -311,7 +311,7 @@ def resume(
         existing.state["status"] = "running"
         existing.transcript.event("resumed")
         if not existing.done("serve"):  # a service the interrupted run left behind
-            from skills.serve.deploy import stop_service
+            from trainer_agent.skills.serve.deploy import stop_service
 
             if stop_service(run_dir):
                 existing.transcript.event("service_reaped", reason="left running by the interrupted run")
@@ -345,8 +345,8 @@ def replay(
 
     from rich.table import Table
 
-    from agents.replay import replay_one
-    from skills.errors import UserError
+    from trainer_agent.agents.replay import replay_one
+    from trainer_agent.skills.errors import UserError
 
     results = []
     for path in paths:
@@ -380,7 +380,7 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
     """Report the Docker engine, the sandbox image, container runtimes and GPUs."""
     import json
 
-    from sandbox.select import check
+    from trainer_agent.sandbox.select import check
 
     report = check()
     if as_json:
@@ -396,33 +396,33 @@ def sandbox_build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the image is current.")] = False,
 ) -> None:
     """Build the sandbox image offline from registries (debootstrap base + a local wheelhouse)."""
-    from sandbox.image import main as image_main
+    from trainer_agent.sandbox.image import main as image_main
 
     args = ["build", *(["--force"] if force else [])]
     raise typer.Exit(image_main(args))
 
 
-from agents import check_cmd  # noqa: E402  (light: typer only; the judgement is imported when run)
+from trainer_agent.agents.cli import check  # noqa: E402  (light: typer only; the judgement is imported when run)
 
-app.command("check")(check_cmd.check_command)
+app.command("check")(check.check_command)
 
-from agents import data_cmds  # noqa: E402  (light: typer only; the skills are imported when run)
+from trainer_agent.agents.cli import data  # noqa: E402  (light: typer only; the skills are imported when run)
 
-app.add_typer(data_cmds.app, name="data")
+app.add_typer(data.app, name="data")
 
-from agents import models_cmds  # noqa: E402  (light: typer only; the library is imported when run)
+from trainer_agent.agents.cli import models  # noqa: E402  (light: typer only; the library is imported when run)
 
-app.add_typer(models_cmds.app, name="models")
+app.add_typer(models.app, name="models")
 
-from agents import chat_cmd  # noqa: E402  (light: typer only; the chat is imported when run)
+from trainer_agent.agents.cli import chat  # noqa: E402  (light: typer only; the chat is imported when run)
 
-app.command("chat")(chat_cmd.chat_command)
+app.command("chat")(chat.chat_command)
 
 
 @app.command()
 def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose service to stop.")]) -> None:
     """Stop the service a run left running (`run --serve`)."""
-    from skills.serve.deploy import stop_service
+    from trainer_agent.skills.serve.deploy import stop_service
 
     if (run_dir / "state.json").is_file():
         with owned(run_dir, "stop"):
@@ -433,7 +433,7 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
 
 
 def _register_service_commands() -> None:
-    from agents.serve_cmds import register  # serve, status, package, loadtest
+    from trainer_agent.agents.cli.serve import register  # serve, status, package, loadtest
 
     register(app)
 
@@ -447,7 +447,7 @@ def main() -> None:
     except Exception as err:  # the last line: a person sees one sentence, a traceback only with --debug
         if "--debug" in sys.argv:
             raise
-        from skills.errors import UserError, is_disk_full, write_error
+        from trainer_agent.skills.errors import UserError, is_disk_full, write_error
 
         if isinstance(err, OSError) and is_disk_full(err):
             err = write_error(err, err.filename or Path.cwd())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from skills.specs import TaskSpec
+    from trainer_agent.skills.specs import TaskSpec
 
 EXIT_ACCEPT, EXIT_ERROR, EXIT_DECLINED = 0, 1, 2
 
@@ -35,15 +35,15 @@ def judge_request(
     Raises:
         UserError: the request is empty, the data cannot be read, or a named column is missing.
     """
-    from skills.errors import UserError
-    from skills.task.requirements import parse_request
-    from skills.task.triage import triage
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.task.requirements import parse_request
+    from trainer_agent.skills.task.triage import triage
 
     if not request.strip():
         raise UserError("the request is empty; say what the model must do.")
     df = test_df = None
     if data is not None:
-        from skills.data.data_io import load_table
+        from trainer_agent.skills.data.data_io import load_table
 
         df = load_table(data)
         test_df = load_table(test_data) if test_data is not None else None
@@ -69,8 +69,8 @@ def _print_human(spec: TaskSpec) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from skills.task.feasibility import describe
-    from skills.task.plan import plan_lines
+    from trainer_agent.skills.task.feasibility import describe
+    from trainer_agent.skills.task.plan import plan_lines
 
     out = Console(highlight=False, soft_wrap=True)
     colour = {"accept": "green", "ask": "yellow", "refuse": "red", "infeasible": "red"}[spec.decision]
@@ -116,7 +116,7 @@ def check(
     test_data: str | Path | None = None,
 ) -> int:
     """Judge the request, print the result, and return the exit code (0 accept, 2 otherwise, 1 error)."""
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     try:
         spec = judge_request(request, data, label, text, test_data)

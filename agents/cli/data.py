@@ -29,7 +29,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from skills.specs import TaskSpec
+    from trainer_agent.skills.specs import TaskSpec
 
 app = typer.Typer(
     help="Find, check, clean, fix, annotate, augment, reduce and plot data; keep a catalog of datasets.",
@@ -59,7 +59,7 @@ def _echo(text: str) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """A UserError becomes one line on stderr and its exit code (2 when input is needed)."""
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     try:
         yield
@@ -69,13 +69,13 @@ def _user_errors() -> Iterator[None]:
 
 
 def _load(path: str, encoding: str | None = None) -> pd.DataFrame:
-    from skills.data.data_io import load_table
+    from trainer_agent.skills.data.data_io import load_table
 
     return load_table(path, encoding=encoding)
 
 
 def _need(df: pd.DataFrame, column: str | None, what: str, path: str) -> str:
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     if column is None:
         raise UserError(
@@ -91,7 +91,7 @@ def _task_spec(df: pd.DataFrame, label: str | None, text: str | None, request: s
     many-valued number (regression)."""
     import pandas as pd
 
-    from skills.specs import TaskSpec, TaskType
+    from trainer_agent.skills.specs import TaskSpec, TaskType
 
     if text:
         task = TaskType.TEXT_CLASSIFICATION
@@ -129,7 +129,7 @@ def add(
     catalog: CatalogOpt = None,
 ) -> None:
     """Add a dataset to the catalog (it is read once, to record its columns, rows and labels)."""
-    from skills.data.catalog import Catalog
+    from trainer_agent.skills.data.catalog import Catalog
 
     with _user_errors():
         entry = Catalog(catalog).add(path, name, description, label=label, replace=replace)
@@ -141,7 +141,7 @@ def list_(catalog: CatalogOpt = None, as_json: Annotated[bool, typer.Option("--j
     """List the datasets in the catalog."""
     from dataclasses import asdict
 
-    from skills.data.catalog import Catalog
+    from trainer_agent.skills.data.catalog import Catalog
 
     with _user_errors():
         entries = Catalog(catalog).list()
@@ -164,7 +164,7 @@ def search(
     """Search the catalog by words; best matches first, with a relevance score."""
     from dataclasses import asdict
 
-    from skills.data.catalog import Catalog
+    from trainer_agent.skills.data.catalog import Catalog
 
     with _user_errors():
         hits = Catalog(catalog).search(query, limit=limit)
@@ -180,7 +180,7 @@ def search(
 @app.command()
 def remove(name: Annotated[str, typer.Argument()], catalog: CatalogOpt = None) -> None:
     """Remove a dataset from the catalog (its files are not touched)."""
-    from skills.data.catalog import Catalog
+    from trainer_agent.skills.data.catalog import Catalog
 
     with _user_errors():
         removed = Catalog(catalog).remove(name)
@@ -203,8 +203,8 @@ def profile(
     seed: SeedOpt = 0,
 ) -> None:
     """Profile data: column kinds, labels, duplicates, leakage, lengths, outliers, suspicious columns."""
-    from skills.data.plots import make_plots
-    from skills.data.profile import profile_data
+    from trainer_agent.skills.data.plots import make_plots
+    from trainer_agent.skills.data.profile import profile_data
 
     with _user_errors():
         df = _load(path, encoding)
@@ -264,9 +264,9 @@ def label_errors(
     the corrections win their trial (out-of-fold, scored on the labels as given)."""
     import pandas as pd
 
-    from skills.data.label_errors import find_label_errors
-    from skills.data.label_fixes import corrected_labels, fix_labels, summary
-    from skills.errors import UserError
+    from trainer_agent.skills.data.label_errors import find_label_errors
+    from trainer_agent.skills.data.label_fixes import corrected_labels, fix_labels, summary
+    from trainer_agent.skills.errors import UserError
 
     with _user_errors():
         df = _load(path, encoding)
@@ -310,7 +310,7 @@ def sufficiency(
     seed: SeedOpt = 0,
 ) -> None:
     """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not."""
-    from skills.data.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
+    from trainer_agent.skills.data.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
 
     with _user_errors():
         df = _load(path, encoding)
@@ -318,7 +318,7 @@ def sufficiency(
         df = df[df[label].notna()].reset_index(drop=True)
         spec = _task_spec(df, label, text)
         if target is not None:
-            from skills.specs import Requirement
+            from trainer_agent.skills.specs import Requirement
 
             spec.requirements.append(Requirement(name="accuracy", op=">=", target=target))
         counts = {str(k): int(v) for k, v in df[label].astype(str).value_counts().items()}
@@ -361,8 +361,8 @@ def annotate(
 ) -> None:
     """Label an unlabelled pool with a teacher model (or, with --llm, a paid LLM after approval);
     low-confidence rows are set aside for a person."""
-    from skills.data.annotate import annotate_with_teacher
-    from skills.errors import UserError
+    from trainer_agent.skills.data.annotate import annotate_with_teacher
+    from trainer_agent.skills.errors import UserError
 
     with _user_errors():
         lab = None
@@ -403,11 +403,11 @@ def _annotate_with_llm(
     """`data annotate --llm`: the classes, the `paid_annotation` approval, then the LLM calls."""
     import math
 
-    from agents.approvals import ask_here
-    from agents.llm_complete import Completer
-    from agents.llm_config import settings_for
-    from skills.data.annotate import annotate_with_llm
-    from skills.errors import NotApproved, UserError
+    from trainer_agent.agents.approvals import ask_here
+    from trainer_agent.agents.llm_complete import Completer
+    from trainer_agent.agents.llm_config import settings_for
+    from trainer_agent.skills.data.annotate import annotate_with_llm
+    from trainer_agent.skills.errors import NotApproved, UserError
 
     if classes:
         names = [c.strip() for c in classes.split(",") if c.strip()]
@@ -465,8 +465,8 @@ def augment(
     seed: SeedOpt = 0,
 ) -> None:
     """Augment training data: text (dropout, swap, synonyms) or images (flip, rotate, crop, jitter)."""
-    from skills.data.augment import augment_images, augment_text
-    from skills.errors import UserError
+    from trainer_agent.skills.data.augment import augment_images, augment_text
+    from trainer_agent.skills.errors import UserError
 
     with _user_errors():
         df = _load(path, encoding)
@@ -495,7 +495,7 @@ def reduce(
     seed: SeedOpt = 0,
 ) -> None:
     """Drop constant, duplicate and id-like columns; measure PCA / TruncatedSVD and its effect."""
-    from skills.data.reduce import describe, project, reduce_dimensions, select_columns
+    from trainer_agent.skills.data.reduce import describe, project, reduce_dimensions, select_columns
 
     with _user_errors():
         df = _load(path, encoding)
@@ -523,7 +523,7 @@ def plots(
     seed: SeedOpt = 0,
 ) -> None:
     """Draw the label distribution, text lengths or image samples, a 2-D projection, missing values."""
-    from skills.data.plots import make_plots
+    from trainer_agent.skills.data.plots import make_plots
 
     with _user_errors():
         df = _load(path, encoding)

@@ -34,8 +34,8 @@ def add(
     copy: Annotated[bool, typer.Option("--copy", help="Copy the files instead of linking them.")] = False,
 ) -> None:
     """Put the model an installed package ships into the library."""
-    from skills.errors import UserError
-    from skills.model.model_library import add_package
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.model.model_library import add_package
 
     try:
         path = add_package(package, name, copy)
@@ -48,7 +48,7 @@ def add(
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the models the Model agent can find (library directory and installed model packages)."""
-    from skills.model.model_library import INSTALL_HINT, library_dir, list_models
+    from trainer_agent.skills.model.model_library import INSTALL_HINT, library_dir, list_models
 
     models = list_models()
     if as_json:

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agents.run_end import EXIT_INTERRUPTED, EXIT_OK
+from trainer_agent.agents.cli.run_end import EXIT_INTERRUPTED, EXIT_OK
 
 WELCOME = (
     "Describe the model you need in plain words, with any requirements (for example: 'tell whether a "
@@ -58,11 +58,11 @@ def chat_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Talk with the agents: type a request, answer their questions, approve the plan and risky steps."""
-    from agents import run_end
-    from agents.approvals import check_policy
-    from agents.run_state import Run, RunOptions
-    from agents.terminal import Terminal
-    from skills.errors import UserError
+    from trainer_agent.agents.cli import run_end
+    from trainer_agent.agents.approvals import check_policy
+    from trainer_agent.agents.run_state import Run, RunOptions
+    from trainer_agent.agents.terminal import Terminal
+    from trainer_agent.skills.errors import UserError
 
     if sandbox not in ("auto", "docker", "local"):
         run_end.fail(f"--sandbox must be auto, docker or local, not {sandbox!r}.")
@@ -123,11 +123,11 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
     import signal
 
-    from agents import run_end
-    from agents.approvals import attached
-    from agents.chat import run_conversation
-    from agents.interrupts import signal_of, stop_on_signals
-    from agents.sandbox_jobs import close_sandbox
+    from trainer_agent.agents.cli import run_end
+    from trainer_agent.agents.approvals import attached
+    from trainer_agent.agents.chat import run_conversation
+    from trainer_agent.agents.interrupts import signal_of, stop_on_signals
+    from trainer_agent.agents.sandbox_jobs import close_sandbox
 
     terminal.bind(run)
     run.log = terminal.log

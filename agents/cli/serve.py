@@ -33,8 +33,8 @@ def _note(message: str) -> None:
 
 def _state(run_dir: Path) -> dict[str, Any]:
     """The run's state.json; one sentence and exit 1 when it is missing or damaged."""
-    from agents.run_state import read_state
-    from skills.errors import UserError
+    from trainer_agent.agents.run_state import read_state
+    from trainer_agent.skills.errors import UserError
 
     try:
         return read_state(run_dir)
@@ -65,9 +65,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def _approved(run_dir: Path, policy: str | None, kind: str, description: str) -> None:
     """Ask for a risky step under `policy` (or the run's recorded --approve); the decision goes into
     the run's transcript. Denied: one sentence and exit 2 (declined)."""
-    from agents.approvals import ask, check_policy
-    from agents.run_state import Run, RunOptions
-    from skills.errors import UserError
+    from trainer_agent.agents.approvals import ask, check_policy
+    from trainer_agent.agents.run_state import Run, RunOptions
+    from trainer_agent.skills.errors import UserError
 
     state = _state(run_dir)
     try:
@@ -94,8 +94,8 @@ def _model(run_dir: Path) -> Path:
 
 def examples_for(run_dir: Path, n: int = 64) -> list[Any]:
     """Inputs for load tests: the run's held-out rows, else the model's own example."""
-    from skills.serve.examples import example_inputs
-    from skills.specs import DataReport, TaskSpec
+    from trainer_agent.skills.serve.examples import example_inputs
+    from trainer_agent.skills.specs import DataReport, TaskSpec
 
     state = _state(run_dir)
     parse, data = _step(state, "parse"), _step(state, "data")
@@ -104,7 +104,7 @@ def examples_for(run_dir: Path, n: int = 64) -> list[Any]:
             return example_inputs(TaskSpec.model_validate(parse), DataReport.model_validate(data), n=n)
         except (OSError, KeyError, ValueError):
             pass  # the data moved: fall back to the model's example
-    from skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     example = OnnxPredictor(_model(run_dir)).meta.get("example")
     if example is None:
@@ -126,9 +126,9 @@ def serve(
 
     Listening on anything but the loopback address exposes the model to other machines: that is
     the `expose_service` approval, asked under --approve (default: the run's own policy)."""
-    from agents.run_lock import owner_lock
-    from skills.errors import UserError
-    from skills.serve.deploy import start_service
+    from trainer_agent.agents.run_lock import owner_lock
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.serve.deploy import start_service
 
     _state(run_dir)
     if host not in LOOPBACK:
@@ -150,8 +150,8 @@ def serve(
 
 def status(run_dir: RunDirArg, as_json: JsonOpt = False) -> None:
     """Whether the run's service runs, and what /health and /ready say. Exit 0 running, 3 not."""
-    from agents.run_lock import current_owner
-    from skills.serve.deploy import service_status
+    from trainer_agent.agents.run_lock import current_owner
+    from trainer_agent.skills.serve.deploy import service_status
 
     state = _state(run_dir)
     info = service_status(run_dir)
@@ -191,8 +191,8 @@ def package(
 ) -> None:
     """Write service/Dockerfile for the run's model and build the service image (the `build_image`
     approval, asked under --approve; default: the run's own policy)."""
-    from skills.errors import UserError
-    from skills.serve.package import build_image, write_dockerfile
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.serve.package import build_image, write_dockerfile
 
     _state(run_dir)
     _model(run_dir)
@@ -225,10 +225,10 @@ def loadtest(
 ) -> None:
     """Load the run's running service at --qps (default: the estimate's planned rate per replica)
     for --seconds, open loop; report achieved QPS, p50/p95/p99, errors, and the estimate's error."""
-    from skills.errors import UserError
-    from skills.serve.deploy import service_status
-    from skills.serve.loadtest import load_test
-    from skills.serve.sizing import estimate_error
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.serve.deploy import service_status
+    from trainer_agent.skills.serve.loadtest import load_test
+    from trainer_agent.skills.serve.sizing import estimate_error
 
     info = service_status(run_dir)
     if not info["running"]:

@@ -1,7 +1,7 @@
 """How a command that runs the agents ends: its exit codes, one sentence on stderr for a failure,
 the run directory's owner lock, an orderly stop on a signal, a crash, and the finished report
 printed with its exit code. Shared by `run`, `resume`, `demo` (agents.cli) and `chat`
-(agents.chat_cmd)."""
+(agents.cli.chat)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from agents.run_state import Run
+    from trainer_agent.agents.run_state import Run
 
 EXIT_OK, EXIT_ERROR, EXIT_DECLINED, EXIT_UNMET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -35,8 +35,8 @@ def note(message: str) -> None:
 def owned(run_dir: Path, command: str) -> Any:
     """The run directory's owner lock (`agents.run_lock`) as a context manager: while it is held no
     other trainer-agent process works on `run_dir`; a live owner is one sentence and exit 1."""
-    from agents.run_lock import owner_lock
-    from skills.errors import UserError
+    from trainer_agent.agents.run_lock import owner_lock
+    from trainer_agent.skills.errors import UserError
 
     stack = contextlib.ExitStack()
     try:
@@ -49,9 +49,9 @@ def owned(run_dir: Path, command: str) -> Any:
 def interrupted(run: Run, signum: int, by: str | None = None, what: str = "interrupted") -> None:
     """The orderly stop: the job and the service go (a service a finished `--serve` step left on
     purpose stays), the run is recorded as interrupted and resumable, exit 128 + signum."""
-    from agents.interrupts import exit_code, signal_name
-    from agents.sandbox_jobs import close_sandbox
-    from skills.serve.deploy import stop_service
+    from trainer_agent.agents.interrupts import exit_code, signal_name
+    from trainer_agent.agents.sandbox_jobs import close_sandbox
+    from trainer_agent.skills.serve.deploy import stop_service
 
     name = signal_name(signum)
     close_sandbox(run)
@@ -66,7 +66,7 @@ def interrupted(run: Run, signum: int, by: str | None = None, what: str = "inter
 def finish_run(run: Run, status: str, **extra: Any) -> Exception | None:
     """Record how the run ended; a write that fails (a full disk) leaves state.json as it was and
     is returned, not raised, so the sentence about the first failure is the one printed."""
-    from skills.errors import UserError
+    from trainer_agent.skills.errors import UserError
 
     try:
         run.finish(status, **extra)
@@ -80,7 +80,7 @@ def crashed(run: Run, err: Exception, debug: bool) -> None:
     sentence; anything else an internal error, the traceback in the transcript (and with --debug)."""
     import traceback
 
-    from skills.errors import UserError, disk_full, is_disk_full
+    from trainer_agent.skills.errors import UserError, disk_full, is_disk_full
 
     failure = disk_full(run.run_dir) if is_disk_full(err) else err if isinstance(err, UserError) else None
     if failure is None and debug:
@@ -97,8 +97,8 @@ def crashed(run: Run, err: Exception, debug: bool) -> None:
 def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
     """After the conversation: fail in one sentence if a step failed or no report was written,
     else record the run as finished and return its RunReport and exit code."""
-    from skills.errors import DiskFull, UserError, disk_full, is_disk_full
-    from skills.specs import RunReport
+    from trainer_agent.skills.errors import DiskFull, UserError, disk_full, is_disk_full
+    from trainer_agent.skills.specs import RunReport
 
     if run.fatal is not None:
         fatal = run.fatal
@@ -125,7 +125,7 @@ def finished_report(run: Run, debug: bool) -> tuple[Any, int]:
 def print_report(console: Any, report: Any) -> None:
     from rich.table import Table
 
-    from skills.report import fmt_value
+    from trainer_agent.skills.report import fmt_value
 
     console.print()
     if report.decision != "accept":
@@ -162,8 +162,8 @@ def print_report(console: Any, report: Any) -> None:
 
 def choose_brain(llm: str) -> Any:
     """Resolve --llm before the run starts: an unusable LLM is one sentence and exit 1."""
-    from agents.brains.llm import choose
-    from skills.errors import UserError
+    from trainer_agent.agents.brains.llm_choice import choose
+    from trainer_agent.skills.errors import UserError
 
     try:
         return choose(llm)
