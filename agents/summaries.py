@@ -12,7 +12,14 @@ from typing import Any
 from trainer_agent.agents.run_state import Run
 from trainer_agent.skills.pipeline import SPECIALISTS
 from trainer_agent.skills.report import fmt_value
-from trainer_agent.skills.specs import DataReport, Deployment, ExportResult, ServerReport, TaskSpec, TrainResult
+from trainer_agent.skills.specs import (
+    DataReport,
+    Deployment,
+    ExportResult,
+    ServerReport,
+    TaskSpec,
+    TrainResult,
+)
 
 
 def _fmt_req(req: dict[str, Any]) -> str:

@@ -32,7 +32,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from trainer_agent.sandbox.image_hash import HASH_LABEL, PROJECT_ROOT, content_hash, project_files, project_hash
+from trainer_agent.sandbox.image_hash import (
+    HASH_LABEL,
+    PROJECT_ROOT,
+    content_hash,
+    project_files,
+    project_hash,
+)
 
 DEFAULT_IMAGE = "trainer-agent-sandbox:latest"
 DEFAULT_BASE_IMAGE = "trainer-agent-base:bookworm"
@@ -277,7 +283,9 @@ def _link_files(files: list[Path], dest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer_agent.sandbox.image", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer_agent.sandbox.image", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the sandbox image (skipped when up to date)")
     b.add_argument("--image", default=DEFAULT_IMAGE)

@@ -159,11 +159,15 @@ def render(have: dict[str, tuple[str, str]], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer_agent.sandbox.lockfile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer_agent.sandbox.lockfile", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("cmd", choices=["check", "interpreter", "write"])
     parser.add_argument("--lock", type=Path, default=LOCK, help="the constraints file (default: %(default)s)")
     parser.add_argument(
-        "--by", default="python -m trainer_agent.sandbox.lockfile write", help="the command named in the file's header"
+        "--by",
+        default="python -m trainer_agent.sandbox.lockfile write",
+        help="the command named in the file's header",
     )
     args = parser.parse_args(argv)
     lock_path: Path = args.lock

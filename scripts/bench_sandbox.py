@@ -43,7 +43,8 @@ def bench(sb, repeat: int) -> dict[str, list[float]]:
         "true": timed(lambda: sb.run(["true"], timeout=60), repeat),
         "python -c pass": timed(lambda: sb.run(["python", "-c", "pass"], timeout=60), repeat),
         "run_job (selftest)": timed(
-            lambda: sb.run_job("trainer_agent.sandbox.jobs_selftest", "spec.json", "result.json", timeout=60), repeat
+            lambda: sb.run_job("trainer_agent.sandbox.jobs_selftest", "spec.json", "result.json", timeout=60),
+            repeat,
         ),
         "import torch": timed(
             lambda: sb.run(["python", "-c", "import torch"], timeout=120), max(3, repeat // 5)

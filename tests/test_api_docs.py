@@ -7,9 +7,9 @@ import shlex
 
 from fastapi.testclient import TestClient
 
+from tests.conftest_models import trained
 from trainer_agent.skills.serve.api_docs import write_api_docs
 from trainer_agent.skills.serve.service_app import create_app
-from tests.conftest_models import trained
 
 
 def test_api_docs_from_the_app(tmp_path):

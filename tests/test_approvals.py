@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
 from trainer_agent.agents.approvals import WHY, approve, ask, attached, bundled_policy, check_policy, rule_for
 from trainer_agent.agents.run_state import Run, RunOptions
 from trainer_agent.skills.errors import UserError
-from tests.conftest import run_cli
 
 
 class ScriptedPerson:

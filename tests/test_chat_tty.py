@@ -14,10 +14,10 @@ import pandas as pd
 import pexpect
 import pytest
 
+from tests.conftest import FINE_FOODS, ROOT, run_cli
 from trainer_agent.agents.person import affected_steps, latest_requirements
 from trainer_agent.agents.terminal import result_line
 from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
-from tests.conftest import FINE_FOODS, ROOT, run_cli
 
 REQUEST = "Tell whether a review is great. Accuracy at least 60%, under 1M parameters"
 ASK = r"\[a/d/e/x\]: "
@@ -267,10 +267,10 @@ def test_tool_results_are_one_line_each() -> None:
 
 
 def test_quit_at_the_data_question_ends_with_the_open_questions(tmp_path: Path) -> None:
+    from tests.test_approvals import ScriptedPerson
     from trainer_agent.agents.approvals import attached
     from trainer_agent.agents.chat import run_conversation
     from trainer_agent.agents.run_state import Run, RunOptions
-    from tests.test_approvals import ScriptedPerson
 
     run = Run.create(tmp_path, RunOptions(request=REQUEST, approve="ask"))
     person = ScriptedPerson("quit")

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import run_cli
+from tests.conftest_models import trained
 from trainer_agent.sandbox.local import LocalSandbox
 from trainer_agent.skills.child_env import allowed, child_env
 from trainer_agent.skills.serve.deploy import start_service, stop_service
-from tests.conftest import run_cli
-from tests.conftest_models import trained
 
 LEAKS = {
     "OPENAI_API_KEY": "sk-test-openai-0123456789",

@@ -93,7 +93,9 @@ def test_help_is_instant() -> None:
     assert proc.returncode == 0 and "run" in proc.stdout and "demo" in proc.stdout
     assert elapsed < 1.5, f"--help took {elapsed:.2f} s"
     heavy = "('autogen', 'pandas', 'sklearn', 'onnxruntime', 'torch')"
-    probe = f"import trainer_agent.agents.cli.main, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    probe = (
+        f"import trainer_agent.agents.cli.main, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True).stdout
     assert loaded.strip() == "[]"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from trainer_agent.agents.run_state import Run, read_state
-from trainer_agent.skills.errors import UserError
 from tests.conftest import run_cli
 from tests.conftest_models import as_run, trained
+from trainer_agent.agents.run_state import Run, read_state
+from trainer_agent.skills.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
-from trainer_agent.agents.cli.main import app
 from tests.conftest import run_cli
+from trainer_agent.agents.cli.main import app
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

@@ -120,8 +120,8 @@ def test_planted_problems_are_found_and_relabelling_is_tried(planted: dict, tmp_
 @pytest.fixture(scope="module")
 def noisy_digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The digits table with 5% of its labels flipped: relabelling wins its trial there."""
-    from trainer_agent.skills.data.label_errors import flip_labels
     from tests.test_label_errors import _bunch
+    from trainer_agent.skills.data.label_errors import flip_labels
 
     path = tmp_path_factory.mktemp("digits") / "digits.csv"
     flip_labels(_bunch(load_digits), "target", 0.05, seed=0)[0].to_csv(path, index=False)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from trainer_agent.agents.run_state import Run, RunOptions
 from trainer_agent.skills.errors import DiskFull, UserError
-from tests.conftest import ROOT
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
 

@@ -10,9 +10,9 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 
+from tests.conftest_models import make_data, params_under, trained
 from trainer_agent.skills.export.export import onnx_param_count
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-from tests.conftest_models import make_data, params_under, trained
 
 
 def _session(path: str) -> ort.InferenceSession:
@@ -332,9 +332,9 @@ def test_lightgbm_trains_on_native_categoricals_and_exports_exactly(tmp_path, na
 def test_a_graph_the_quantizer_cannot_read_keeps_the_float_model(tmp_path):
     """Complement naive Bayes on TF-IDF: onnxruntime's quantizer cannot type one of its nodes; the
     export goes on with the float model and says why (it once failed the whole export job)."""
+    from tests.conftest_models import make_data
     from trainer_agent.skills.export.export import export_onnx
     from trainer_agent.skills.model.train import train_model
-    from tests.conftest_models import make_data
 
     built = make_data("fine_foods")
     result = train_model(

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer_agent.skills.pipeline import NAMES
 from tests.conftest import ROOT, run_cli
+from trainer_agent.skills.pipeline import NAMES
 
 # Seven cases of about one run's work each, plus the clean run: 13m52s (6m52s of CPU) on 2 cores
 # shared at a load average of about 5 (each case 89 to 115 s; the clean run 81 s; one run alone
@@ -177,7 +177,8 @@ def _signal_at(
             running = step.get("status") == "running" and step.get("started") != before
             # a stage that runs a sandbox job: once the job runs, so the job is there to outlive it
             return running and (
-                stage not in JOB_STAGES or any(b"trainer_agent.skills.jobs" in _cmdline(c) for c in _children(proc.pid))
+                stage not in JOB_STAGES
+                or any(b"trainer_agent.skills.jobs" in _cmdline(c) for c in _children(proc.pid))
             )
         for child in _children(proc.pid):
             words = _cmdline(child).split(b"\0")

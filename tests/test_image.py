@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import run_cli
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.specs import Requirement, TaskSpec, TaskType
-from tests.conftest import run_cli
 
 REQUEST = "Classify images of handwritten digits, accuracy at least 85%, under 5,000 parameters"
 
@@ -152,7 +152,12 @@ def test_small_cnn_exports_with_parity_and_exact_parameter_count(trained: dict) 
     from trainer_agent.skills.export.export import onnx_param_count
     from trainer_agent.skills.export.export_image import image_to_onnx
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
+    from trainer_agent.skills.model.image_cnn import (
+        cnn_params,
+        count_net_params,
+        fit_image_net,
+        predict_proba_net,
+    )
     from trainer_agent.skills.model.model_data import labels_of, read_csv
 
     data = trained["data"]

@@ -42,7 +42,12 @@ def test_augmented_net_exports_the_same_interface_with_parity(digits: tuple, tmp
     from trainer_agent.skills.export.export import onnx_param_count
     from trainer_agent.skills.export.export_image import image_to_onnx
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.model.image_cnn import cnn_params, count_net_params, fit_image_net, predict_proba_net
+    from trainer_agent.skills.model.image_cnn import (
+        cnn_params,
+        count_net_params,
+        fit_image_net,
+        predict_proba_net,
+    )
 
     x, y, x_test, _ = digits
     net, config = fit_image_net(x, y, 8, 1, epochs=2, shift=2, flip=True)

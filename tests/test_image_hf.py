@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.test_image import digits_spec, write_digits
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.export.export import onnx_param_count
 from trainer_agent.skills.specs import Requirement, TaskType
-from tests.test_image import digits_spec, write_digits
 
 REQUIREMENTS = [
     Requirement(name="accuracy", op=">=", target=0.5),

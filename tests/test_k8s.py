@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from trainer_agent.skills.serve.k8s import check_manifests, dns_name, manifests, validate_schema, write_manifests
+from trainer_agent.skills.serve.k8s import (
+    check_manifests,
+    dns_name,
+    manifests,
+    validate_schema,
+    write_manifests,
+)
 from trainer_agent.skills.serve.sizing import estimate
 
 CAPACITY = {

@@ -17,7 +17,12 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from trainer_agent.skills.data.label_errors import confident_learning, find_label_errors, flip_labels, precision_recall
+from trainer_agent.skills.data.label_errors import (
+    confident_learning,
+    find_label_errors,
+    flip_labels,
+    precision_recall,
+)
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 

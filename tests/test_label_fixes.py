@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
+from tests.test_label_errors import _bunch
 from trainer_agent.skills.data.data_stage import run_data_stage
 from trainer_agent.skills.data.label_errors import find_label_errors, flip_labels, precision_recall
 from trainer_agent.skills.data.label_fixes import MAX_CLASS_SHARE, fix_labels, paired_win_share, propose
 from trainer_agent.skills.specs import DataReport, LabelIssue, TaskSpec, TaskType
-from tests.test_label_errors import _bunch
 
 FINE_FOODS = Path(__file__).resolve().parents[1] / "configs" / "demo" / "fine_foods"
 MARKER = " qqmarker" * 20  # a made-up word, weighty enough in TF-IDF to be learnt from

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest_models import as_run, trained
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from trainer_agent.skills.serve.deploy import stop_service
 from trainer_agent.skills.serve.examples import example_inputs
@@ -20,7 +21,6 @@ from trainer_agent.skills.serve.k8s import check_manifests, validate_schema
 from trainer_agent.skills.serve.loadtest import load_test
 from trainer_agent.skills.serve.rollout import deploy_model
 from trainer_agent.skills.specs import Requirement
-from tests.conftest_models import as_run, trained
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.conftest import run_cli
 from trainer_agent.skills.markdown_safe import md_json, md_text
 from trainer_agent.skills.serve.examples import SYNTHETIC_TEXT, synthetic_example
-from tests.conftest import run_cli
 
 HOSTILE = "<script>alert(1)</script>"
 OTHER = "b&c|<i>d</i>"

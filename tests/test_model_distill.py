@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tests.conftest_models import FINE_FOODS
 from trainer_agent.skills.model.train import train_model
 from trainer_agent.skills.specs import DataReport, Requirement, TaskSpec
-from tests.conftest_models import FINE_FOODS
 
 
 def test_teacher_student_runs_end_to_end_and_reports_before_and_after(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainer_agent.skills.model.hf_text import fit_hf_text
 from tests.conftest_models import FINE_FOODS
+from trainer_agent.skills.model.hf_text import fit_hf_text
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conftest_models import make_data, params_under
 from trainer_agent.skills.export.export import export_onnx, onnx_param_count
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from trainer_agent.skills.model.train import train_model
-from tests.conftest_models import make_data, params_under
 
 BUDGET_MIN = 0.15  # 9 s of training a family: enough to check the plumbing, not the accuracy
 

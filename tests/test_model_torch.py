@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest_models import make_data, params_under
 from trainer_agent.skills.export.export import export_onnx, onnx_param_count
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from trainer_agent.skills.model.compress import onnx_int8_accuracy
 from trainer_agent.skills.model.train import train_model
-from tests.conftest_models import make_data, params_under
 
 
 @pytest.fixture(scope="module")

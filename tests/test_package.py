@@ -7,10 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-from trainer_agent.skills.serve.package import BASE_IMAGE, build_image, image_tag, run_image, write_dockerfile
 from tests.conftest_models import as_run, trained
 from tests.sandbox_conftest_helpers import require_docker
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.serve.package import BASE_IMAGE, build_image, image_tag, run_image, write_dockerfile
 
 REVIEWS = ["Delicious, my kids love it and I reorder every month.", "Stale and tasteless, a waste of money."]
 

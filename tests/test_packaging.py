@@ -44,7 +44,10 @@ def test_wheel_carries_prompts_configs_and_demo_data(tmp_path: Path) -> None:
             assert module.relative_to(ROOT).as_posix() in names, module
     assert "sandbox/Dockerfile" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "trainer-agent = trainer_agent.agents.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "trainer-agent = trainer_agent.agents.cli.main:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
 
 
 def test_demo_inputs_resolve_through_package_resources() -> None:

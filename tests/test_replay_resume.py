@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer_agent.agents.replay import compare, replay_one
 from tests.conftest import ROOT, run_cli
+from trainer_agent.agents.replay import compare, replay_one
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
 
@@ -57,7 +57,6 @@ def test_replay_of_a_recorded_run_is_identical(recorded: Path, tmp_path: Path, m
 def test_a_changed_skill_shows_where_it_diverged(
     recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trainer_agent.skills.task.triage
     from trainer_agent.skills.errors import UserError
 
     def changed_triage(spec: object, df: object) -> object:

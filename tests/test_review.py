@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainer_agent.agents.review import MAX_ROUNDS
 from tests.conftest import CliResult, run_cli
+from trainer_agent.agents.review import MAX_ROUNDS
 
 
 @pytest.fixture(scope="module")

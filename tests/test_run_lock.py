@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer_agent.agents.run_lock import LOCK_FILE, RunInUse, current_owner, owner_lock
 from tests.conftest import ROOT, run_cli
+from trainer_agent.agents.run_lock import LOCK_FILE, RunInUse, current_owner, owner_lock
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
 

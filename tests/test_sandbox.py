@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox_conftest_helpers import TEST_CONFIG, our_containers, require_docker
 from trainer_agent.sandbox.base import JobResult, OutputCollector, describe_exit
 from trainer_agent.sandbox.config import format_size, load_config, parse_size
 from trainer_agent.sandbox.docker_sandbox import parse_oom_kills
 from trainer_agent.sandbox.gpu import device_requests, plan_gpus
 from trainer_agent.skills.errors import UserError
-from tests.sandbox_conftest_helpers import TEST_CONFIG, our_containers, require_docker
 
 # -- pure parts -----------------------------------------------------------------------------------
 
@@ -145,8 +145,8 @@ def test_make_sandbox_local_and_unknown(tmp_path: Path) -> None:
 
 
 def test_make_sandbox_auto_says_which_and_why(tmp_path: Path) -> None:
-    from trainer_agent.sandbox import make_sandbox
     from tests.sandbox_conftest_helpers import docker_client
+    from trainer_agent.sandbox import make_sandbox
 
     missing = TEST_CONFIG.model_copy(update={"image": "trainer-agent-no-such-image:0"})
     with make_sandbox("auto", tmp_path, missing) as sb:
@@ -258,7 +258,9 @@ def test_run_job_spec_in_result_out(sb) -> None:
         sb, "jobs/spec.json", {"numbers": [1, 2, 39], "say": ["loading", "training"], "write": "extra.txt"}
     )
     lines: list[str] = []
-    res = sb.run_job("trainer_agent.sandbox.jobs_selftest", spec, "jobs/result.json", timeout=60, on_output=lines.append)
+    res = sb.run_job(
+        "trainer_agent.sandbox.jobs_selftest", spec, "jobs/result.json", timeout=60, on_output=lines.append
+    )
     assert res.ok, res.output
     assert lines == ["loading", "training"]
     assert res.result_path == str(jobs / "result.json")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer_agent.sandbox.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 from tests.sandbox_conftest_helpers import TEST_CONFIG, our_containers, require_docker
+from trainer_agent.sandbox.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox
 
 pytestmark = pytest.mark.docker
 

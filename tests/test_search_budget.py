@@ -10,6 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import run_cli
+from tests.conftest_models import make_data
 from trainer_agent.skills.model.search_budget import (
     CONVERGE_AFTER,
     MAX_DEFAULT_S,
@@ -19,8 +21,6 @@ from trainer_agent.skills.model.search_budget import (
 )
 from trainer_agent.skills.model.tune import tune
 from trainer_agent.skills.specs import TaskSpec, TaskType
-from tests.conftest import run_cli
-from tests.conftest_models import make_data
 
 
 def test_the_default_budget_grows_with_the_data_within_bounds() -> None:

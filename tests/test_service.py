@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.serve.deploy import measure_service, service_status, smoke_test, start_service, stop_service
-from trainer_agent.skills.serve.service_app import create_app
 from tests.conftest_models import trained
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.serve.deploy import (
+    measure_service,
+    service_status,
+    smoke_test,
+    start_service,
+    stop_service,
+)
+from trainer_agent.skills.serve.service_app import create_app
 
 REVIEWS = ["Delicious, my kids love it and I reorder every month.", "Stale and tasteless, a waste of money."]
 

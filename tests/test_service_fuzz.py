@@ -23,9 +23,9 @@ import httpx  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tests.conftest_models import trained  # noqa: E402
 from trainer_agent.skills.serve.service_app import create_app  # noqa: E402
 from trainer_agent.skills.serve.service_json import strict_loads  # noqa: E402
-from tests.conftest_models import trained  # noqa: E402
 
 EXAMPLES = 2000
 FUZZ = settings(

@@ -9,9 +9,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest_models import trained
 from trainer_agent.skills.serve.service_app import create_app
 from trainer_agent.skills.serve.service_json import clean, safe_dumps, strict_loads
-from tests.conftest_models import trained
 
 JSON = {"content-type": "application/json"}
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest_models import make_data, params_under, trained
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.model.evaluate import check_requirements, compute_metrics
 from trainer_agent.skills.model.model_size import count_params
 from trainer_agent.skills.model.text_features import select_vocabulary
 from trainer_agent.skills.model.train import train_model
 from trainer_agent.skills.specs import Requirement, TaskType
-from tests.conftest_models import make_data, params_under, trained
 
 # ---------------------------------------------------------------- metrics
 

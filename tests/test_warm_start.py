@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conftest import FINE_FOODS
 from trainer_agent.agents.run_state import Run, RunOptions
 from trainer_agent.agents.tool_args import Experiment
 from trainer_agent.agents.tools import _train
 from trainer_agent.skills.model.warm_start import around
 from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
-from tests.conftest import FINE_FOODS
 
 
 def _run(tmp: Path, name: str, seed: int, relabel: dict[str, str] | None = None) -> Run:

@@ -68,7 +68,9 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     if not run.done("parse"):
         return Action(tool=tool_for("parse"))
-    from trainer_agent.agents import person  # in `trainer-agent chat`: questions, the plan's approval, changes
+    from trainer_agent.agents import (
+        person,  # in `trainer-agent chat`: questions, the plan's approval, changes
+    )
 
     if (turn := person.task_turn(run, messages)) is not None:
         return Action(tool=turn.tool, text=turn.text)

@@ -58,8 +58,8 @@ def chat_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Talk with the agents: type a request, answer their questions, approve the plan and risky steps."""
-    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.approvals import check_policy
+    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.run_state import Run, RunOptions
     from trainer_agent.agents.terminal import Terminal
     from trainer_agent.skills.errors import UserError
@@ -123,9 +123,9 @@ def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
     import signal
 
-    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.approvals import attached
     from trainer_agent.agents.chat import run_conversation
+    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.interrupts import signal_of, stop_on_signals
     from trainer_agent.agents.sandbox_jobs import close_sandbox
 

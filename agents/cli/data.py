@@ -310,7 +310,11 @@ def sufficiency(
     seed: SeedOpt = 0,
 ) -> None:
     """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not."""
-    from trainer_agent.skills.data.sufficiency import check_sufficiency, learning_curve_estimate, require_sufficient
+    from trainer_agent.skills.data.sufficiency import (
+        check_sufficiency,
+        learning_curve_estimate,
+        require_sufficient,
+    )
 
     with _user_errors():
         df = _load(path, encoding)

@@ -104,7 +104,11 @@ def precision_recall(rows: set[int], planted: set[int]) -> dict[str, Any]:
 def one(name: str, train: Any, test: Any, label: str, text: str | None, fraction: float, seed: int) -> dict:
     import numpy as np
 
-    from trainer_agent.skills.data.label_errors import find_label_errors, flip_labels, out_of_fold_probabilities
+    from trainer_agent.skills.data.label_errors import (
+        find_label_errors,
+        flip_labels,
+        out_of_fold_probabilities,
+    )
     from trainer_agent.skills.data.label_fixes import corrected_labels, fix_labels
 
     noisy, planted = flip_labels(train, label, fraction, seed) if fraction else (train.copy(), set())

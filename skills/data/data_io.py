@@ -22,7 +22,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trainer_agent.skills.data.loaders import EXCEL, SQLITE, is_url, load_excel, load_folder, load_sql, split_table
+from trainer_agent.skills.data.loaders import (
+    EXCEL,
+    SQLITE,
+    is_url,
+    load_excel,
+    load_folder,
+    load_sql,
+    split_table,
+)
 from trainer_agent.skills.errors import UserError
 
 if TYPE_CHECKING:

@@ -141,7 +141,13 @@ def export_torch_model(
     import pandas as pd
 
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.export.onnx_tail import class_parity, example_input, finish_export, held_out_rows, write_onnx
+    from trainer_agent.skills.export.onnx_tail import (
+        class_parity,
+        example_input,
+        finish_export,
+        held_out_rows,
+        write_onnx,
+    )
     from trainer_agent.skills.model.model_files import read_model_info
     from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
     from trainer_agent.skills.specs import TaskType

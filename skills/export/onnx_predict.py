@@ -86,7 +86,9 @@ class OnnxPredictor:
         )
         raw = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
         if not raw:
-            raise UserError(f"{self.path} has no '{META_KEY}' metadata; export it with trainer_agent.skills.export.export.")
+            raise UserError(
+                f"{self.path} has no '{META_KEY}' metadata; export it with trainer_agent.skills.export.export."
+            )
         self.meta: dict[str, Any] = json.loads(raw)
         self.task_type: str = self.meta["task_type"]
         self.labels: list[str] = list(self.meta.get("labels") or [])

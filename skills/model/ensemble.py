@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainer_agent.skills.model.model_catalog import Candidate
-from trainer_agent.skills.model.select_model import TIE_TOLERANCE, Scored, Selection, Tried, constraint_reasons
+from trainer_agent.skills.model.select_model import (
+    TIE_TOLERANCE,
+    Scored,
+    Selection,
+    Tried,
+    constraint_reasons,
+)
 from trainer_agent.skills.specs import Requirement
 
 NAME = "soft-voting-ensemble"

@@ -9,9 +9,19 @@ from typing import Any
 
 from trainer_agent.skills.model.model_catalog import Candidate, to_try
 from trainer_agent.skills.model.model_files import save_joblib
-from trainer_agent.skills.model.model_size import count_params, onnx_or_saved_size, tree_ensemble_params, upper_limit
+from trainer_agent.skills.model.model_size import (
+    count_params,
+    onnx_or_saved_size,
+    tree_ensemble_params,
+    upper_limit,
+)
 from trainer_agent.skills.model.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
-from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, GB_MAX_DEPTH, GB_N_ESTIMATORS, primary_metric
+from trainer_agent.skills.model.search_defaults import (
+    DEFAULT_SELECT_S,
+    GB_MAX_DEPTH,
+    GB_N_ESTIMATORS,
+    primary_metric,
+)
 from trainer_agent.skills.model.select_model import Scored, budget_cuts, select
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.model.warm_start import warmed

@@ -249,7 +249,9 @@ def _spawned_unrecorded(recorded: dict[str, Any]) -> int | None:
             words = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
-        if b"trainer_agent.skills.serve.service_app" in words and all(_flag(words, k) == v for k, v in want.items()):
+        if b"trainer_agent.skills.serve.service_app" in words and all(
+            _flag(words, k) == v for k, v in want.items()
+        ):
             return int(entry.name)
     return None
 
