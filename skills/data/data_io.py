@@ -257,7 +257,9 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
         series = df[column]
         if series.dtype == object and series.map(lambda v: isinstance(v, (dict, list))).any():
             df[column] = series.map(
-                lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                lambda v: (
+                    json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                )
             )
     return df
 
