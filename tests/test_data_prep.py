@@ -498,13 +498,13 @@ def test_a_column_of_numbers_and_much_text_stays_categorical_and_says_so(
     ],
 )
 def test_columns_that_are_not_mixed_numbers(cells: list[str]) -> None:
-    from skills.data.mixed_numbers import mixed_numbers
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
 
     assert mixed_numbers(pd.Series(cells, dtype=object), "c") is None
 
 
 def test_infinite_and_blank_cells() -> None:
-    from skills.data.mixed_numbers import mixed_numbers
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
 
     cells = [str(i) for i in range(40)] + ["inf", "  ", None, " 7 "]
     found = mixed_numbers(pd.Series(cells, dtype=object), "c")

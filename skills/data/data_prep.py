@@ -272,7 +272,7 @@ def _read_mixed_numbers(
     """
     import pandas as pd
 
-    from skills.data.mixed_numbers import mixed_numbers
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
 
     for column in cols.features:
         found = mixed_numbers(raw_train[column], column)
