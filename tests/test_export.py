@@ -228,7 +228,9 @@ def test_int8_quantization_of_a_matmul_model(tmp_path):
     # Measured 0.987-1.0 over 12 seeds and two input scalings on these 397 rows (one row is 0.25%),
     # and it moves with onnxruntime releases: a sanity bound with margin, not the product's 99% rule.
     assert result["parity"]["n"] == len(rows) and agreement >= 0.95
-    assert 0 < result["parity"]["max_abs_diff"] < 0.2  # measured 0.03-0.065: int8 moves probabilities
+    # int8 moves probabilities, by how much depends on the CPU's int8 kernels: measured 0.03-0.065 on
+    # one machine, 0.258 on an AVX2-only AMD EPYC; the label agreement above is what the product checks
+    assert 0 < result["parity"]["max_abs_diff"] < 0.5
     quant = OnnxPredictor(result["path"])  # metadata carried over: the service can load it
     assert quant.info["labels"] == [str(i) for i in range(10)]
     assert quant.predict(rows[:1])[0]["label"] == OnnxPredictor(path).predict(rows[:1])[0]["label"]
