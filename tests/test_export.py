@@ -191,7 +191,7 @@ def _mlp_model(tmp_path):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
 
-    from trainer_agent.skills.export.export import convert
+    from trainer_agent.skills.export.sklearn_onnx import convert
 
     x, y = load_digits(return_X_y=True, as_frame=True)
     x.columns = [f"p{i}" for i in range(x.shape[1])]
@@ -272,8 +272,8 @@ def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
     # The Model agent's torch text net (skills.model.torch_text), exported with its tokenizer in the graph
     # (skills.export.export_torch), timed against PyTorch eager at batch 1 on one thread each.
     from trainer_agent.skills.export.export import torch_eager_comparison
-    from trainer_agent.skills.export.export_torch import text_net_to_onnx
     from trainer_agent.skills.export.onnx_tail import held_out_rows
+    from trainer_agent.skills.export.text_net_onnx import text_net_to_onnx
     from trainer_agent.skills.model.torch_text import fit_text_net, save_text_net
     from trainer_agent.skills.specs import TaskType
 
