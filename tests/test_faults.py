@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, cmdline, live, processes_naming, run_cli
 from trainer_agent.skills.pipeline import NAMES
 
 # Seven cases of about one run's work each, plus the clean run: 13m52s (6m52s of CPU) on 2 cores
@@ -98,27 +98,6 @@ def _children(pid: int) -> list[int]:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _live(pid: int) -> bool:
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
-def _processes_naming(text: str) -> list[int]:
-    """Live processes whose command line mentions `text` (jobs and the service name the run
-    directory in theirs)."""
-    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
-    return [pid for pid in pids if text.encode() in _cmdline(pid) and _live(pid)]
 
 
 def _refused(port: int) -> bool:
@@ -178,10 +157,10 @@ def _signal_at(
             # a stage that runs a sandbox job: once the job runs, so the job is there to outlive it
             return running and (
                 stage not in JOB_STAGES
-                or any(b"trainer_agent.skills.jobs" in _cmdline(c) for c in _children(proc.pid))
+                or any(b"trainer_agent.skills.jobs" in cmdline(c) for c in _children(proc.pid))
             )
         for child in _children(proc.pid):
-            words = _cmdline(child).split(b"\0")
+            words = cmdline(child).split(b"\0")
             if b"trainer_agent.skills.serve.service_app" in words:
                 ports.add(int(words[words.index(b"--port") + 1]))
                 return True
@@ -211,7 +190,7 @@ def _recorded_service(run_dir: Path) -> int | None:
 def _cleanup(run_dir: Path | None) -> None:
     """Whatever a failed case left running goes (the suite must not leak processes either)."""
     if run_dir is not None:
-        for pid in _processes_naming(str(run_dir)):
+        for pid in processes_naming(str(run_dir)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
 
@@ -225,7 +204,7 @@ def _assert_a_torn_state_is_one_sentence_until_restored(run_dir: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
         assert f"'{run_dir / 'state.json'}' is damaged (" in result.stderr
     assert (run_dir / "state.json").read_bytes() == whole[: len(whole) // 2]  # left for the person
-    assert _processes_naming(str(run_dir)) == []  # nothing started
+    assert processes_naming(str(run_dir)) == []  # nothing started
     (run_dir / "state.json").write_bytes(whole)  # restored: resume must then work
 
 
@@ -247,8 +226,8 @@ def test_kill_9_of_run_and_sigterm_of_resume_in_each_stage_then_resume_finishes_
         assert "Traceback" not in killed["stderr"], killed["stderr"]
         # Only the service may outlive a kill -9, and only when it is recorded, so it gets reaped.
         service = _recorded_service(run_dir)
-        assert set(_processes_naming(str(run_dir))) <= {service}, "an unrecorded process outlived the run"
-        if service is not None and _live(service):
+        assert set(processes_naming(str(run_dir))) <= {service}, "an unrecorded process outlived the run"
+        if service is not None and live(service):
             status = run_cli("status", str(run_dir), "--json")
             assert json.loads(status.stdout)["pid"] == service, status.stdout
         if stage == "train":  # its state torn as a crash mid-write would leave it (the same run)
@@ -266,7 +245,7 @@ def test_kill_9_of_run_and_sigterm_of_resume_in_each_stage_then_resume_finishes_
         )
         assert all(x.startswith("note: took over the run directory") for x in lines[:-1]), lines
         assert _state(run_dir)["status"] == "interrupted"
-        assert _processes_naming(str(run_dir)) == []  # the job and the service went with it
+        assert processes_naming(str(run_dir)) == []  # the job and the service went with it
         assert not (run_dir / "service" / "service.json").exists()
         ports = killed["ports"] | stopped["ports"]
         assert all(_refused(port) for port in ports), ports
@@ -281,7 +260,7 @@ def test_kill_9_of_run_and_sigterm_of_resume_in_each_stage_then_resume_finishes_
         assert report["metrics"] == baseline["metrics"]
         state = _state(run_dir)
         assert state["status"] == "finished" and all(s["status"] == "done" for s in state["steps"].values())
-        assert _processes_naming(str(run_dir)) == []
+        assert processes_naming(str(run_dir)) == []
         ports.add(int(report["service"]["url"].rsplit(":", 1)[1]))
         assert all(_refused(port) for port in ports), ports
     finally:
@@ -313,12 +292,12 @@ def test_a_kill_9_between_the_spawn_and_the_record_of_its_pid_leaves_the_service
     )  # fmt: skip
     try:
         assert proc.returncode == -signal.SIGKILL, proc.stderr
-        [service] = _processes_naming(str(run_dir))  # it outlived its starter, in its own session
+        [service] = processes_naming(str(run_dir))  # it outlived its starter, in its own session
         status = run_cli("status", str(run_dir), "--json")
         assert json.loads(status.stdout)["pid"] == service, status.stdout
         stopped = run_cli("stop", str(run_dir))
         assert stopped.code == 0 and "service stopped" in stopped.stdout, stopped.stdout + stopped.stderr
-        assert _processes_naming(str(run_dir)) == []
+        assert processes_naming(str(run_dir)) == []
         assert not (run_dir / "service" / "service.json").exists()
     finally:
         _cleanup(run_dir)
