@@ -11,11 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from trainer_agent.sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
 from trainer_agent.sandbox.config import SandboxConfig
 from trainer_agent.skills.child_env import child_env
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # How a Python job reports that an allocation failed under RLIMIT_AS (the local "OOM").
 _OOM_MARKERS = (
@@ -35,6 +38,26 @@ def _count_user_processes(uid: int) -> int:
                 if os.stat(f"/proc/{d}").st_uid == uid:
                     n += 1
     return n
+
+
+def _parent_death_signal() -> Callable[[], None]:
+    """For the child, between fork and exec: on Linux, have the kernel SIGKILL the job when the
+    process that started it dies, however it dies, so a `kill -9` of trainer-agent never leaves
+    a job training on in the run directory (its own session keeps it out of the caller's process
+    group). Elsewhere a no-op. libc is loaded here, in the parent: the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def apply() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before prctl took effect
+            os._exit(1)
+
+    return apply
 
 
 class LocalSandbox(Sandbox):
@@ -64,8 +87,10 @@ class LocalSandbox(Sandbox):
         # It does not bind root (CAP_SYS_RESOURCE), which `isolation` does not promise anyway.
         uid = os.getuid()
         nproc = _count_user_processes(uid) + cfg.pids if uid != 0 else None
+        die_with_parent = _parent_death_signal()
 
         def apply() -> None:
+            die_with_parent()
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))

@@ -38,6 +38,27 @@ def _fresh_library(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("TRAINER_AGENT_MODEL_PACKAGES", "off")
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def live(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def processes_naming(text: str) -> list[int]:
+    """Live processes whose command line mentions `text` (jobs and the service name the run
+    directory in theirs)."""
+    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    return [pid for pid in pids if text.encode() in cmdline(pid) and live(pid)]
+
+
 @dataclass
 class CliResult:
     code: int

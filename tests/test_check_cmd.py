@@ -81,6 +81,33 @@ def test_check_bad_input_is_one_sentence_and_exit_1(tmp_path: Path) -> None:
     assert empty.code == 1 and "empty" in empty.stderr
 
 
+def test_a_named_label_with_too_many_classes_is_honoured(tmp_path: Path) -> None:
+    """500 classes on 600 rows: --label is the label, and the answer says the data falls short,
+    never "which column holds the label?" again; unnamed, such a column still looks like an id."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    species = [f"sp_{i % 500:03d}" for i in range(600)]
+    path = tmp_path / "many.csv"
+    pd.DataFrame({"x1": rng.random(600), "x2": rng.random(600), "species": species}).to_csv(path, index=False)
+    named = invoke("check", "classify the species", "--data", str(path), "--label", "species", "--json")
+    assert named.code == 2, named.stderr
+    out = json.loads(named.stdout)
+    assert out["decision"] == "ask" and out["task_spec"]["label_column"] == "species"
+    assert out["reasons"][0].startswith(
+        "The label column 'species' has 500 classes in 600 labelled rows (1.2 per class): too few to "
+        "learn or to test most classes."
+    )
+    assert not any("--label" in q or "Which column" in q for q in out["questions"]), out["questions"]
+    assert any("merge the 500 classes into fewer" in q for q in out["questions"])
+    unnamed = json.loads(invoke("check", "classify the species", "--data", str(path), "--json").stdout)
+    assert (
+        unnamed["decision"] == "ask"
+        and "Which column holds the label? Pass --label COLUMN." in unnamed["questions"]
+    )
+
+
 def test_check_does_not_import_autogen() -> None:
     code = (
         "import sys\n"

@@ -226,6 +226,33 @@ def test_malformed_jsonl_names_its_line(tmp_path: Path) -> None:
     assert message.startswith(f"'{path}' line 3 is not valid JSON")
 
 
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"text": "cut off in the midd', "unterminated string starting at column 10"),
+        ('{"text": "a" "label": "x"}', "expecting ',' delimiter at column 14"),
+        ("{'text': 'single quotes'}", "expecting property name enclosed in double quotes at column 2"),
+        ('{"text": "x", "label": "y",}', "expecting property name enclosed in double quotes at column 28"),
+        ('{"text": "tab\there"}', "invalid control character at column 14"),
+    ],
+)
+def test_jsonl_errors_are_whole_sentences(tmp_path: Path, line: str, reason: str) -> None:
+    """The decoder's own message ends mid-phrase ('Unterminated string starting at'): the column
+    completes it, whatever the fault."""
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n' + line + "\n", encoding="utf-8")
+    assert _error(path) == f"'{path}' line 2 is not valid JSON: {reason}"
+
+
+def test_nested_json_values_are_read_as_their_json_text(tmp_path: Path) -> None:
+    path = tmp_path / "nested.jsonl"
+    rows = [{"text": "a", "meta": {"b": 1, "a": [2]}, "label": "x"}, {"text": "b", "meta": None}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    df = load_table(path)
+    assert df["meta"].tolist()[0] == '{"a": [2], "b": 1}' and pd.isna(df["meta"].tolist()[1])
+    assert df["meta"].nunique() == 1  # hashable: profiling and de-duplication work on it
+
+
 def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
     path = tmp_path / "list.jsonl"
     path.write_text('{"text": "a"}\n["b", "y"]\n', encoding="utf-8")
@@ -241,7 +268,7 @@ def test_json_that_is_not_a_list_of_records(tmp_path: Path) -> None:
 def test_invalid_json(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('[{"text": "a"},\n {"text": }]', encoding="utf-8")
-    assert _error(path).startswith(f"'{path}' is not valid JSON: Expecting value at line 2")
+    assert _error(path) == f"'{path}' line 2 is not valid JSON: expecting value at column 11"
 
 
 def test_garbage_parquet(tmp_path: Path) -> None:

@@ -433,3 +433,82 @@ def test_text_column_cannot_be_the_label(tmp_path: Path, foods_csv: Path) -> Non
     spec = TEXT_SPEC.model_copy(update={"text_column": "score", "feature_columns": []})
     message = _error(UserError, spec, foods_csv, None, tmp_path / "run")
     assert message == "'score' cannot be both the text column and the label column"
+
+
+# --- numbers with a few text cells ---------------------------------------------------------
+
+
+def test_a_few_text_cells_in_a_number_column_are_read_as_missing(tmp_path: Path, iris: pd.DataFrame) -> None:
+    """Three text cells among 150 lengths: the column stays numeric, the cells become missing,
+    and one finding names the file, the column, the values and their rows (data rows, 1-based)."""
+    frame = iris.astype({"sepal length (cm)": object})
+    for row, value in ((4, "abc"), (60, "unknown"), (99, "12 cm")):
+        frame.loc[row, "sepal length (cm)"] = value
+    train, test = frame.iloc[:120], frame.iloc[120:].copy()
+    test.loc[130, "sepal length (cm)"] = "?"
+    train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.to_csv(train_csv, index=False)
+    test.to_csv(test_csv, index=False)
+
+    report = prepare_data(IRIS_SPEC, train_csv, test_csv, tmp_path / "run")
+
+    said = (
+        f"'{train_csv}': column 'sepal length (cm)' is numeric except 3 cells such as 'abc', 'unknown', "
+        "'12 cm' (rows 5, 61, 100); they were read as missing values."
+    )
+    in_test = (
+        f"'{test_csv}': column 'sepal length (cm)' is numeric except 1 cell such as '?' (row 11); "
+        "it was read as missing values."
+    )
+    assert report.findings == [said, in_test] and said in report.notes and in_test in report.notes
+    written = pd.read_csv(report.train_path)
+    assert pd.api.types.is_float_dtype(written["sepal length (cm)"])
+    assert int(written["sepal length (cm)"].isna().sum()) == 3  # the rows are kept
+    assert report.n_test == 30 and report.n_train == 119  # one flower repeats in the test set (a leak)
+    assert pd.api.types.is_float_dtype(pd.read_csv(report.test_path)["sepal length (cm)"])
+    card = (tmp_path / "run" / "data_card.md").read_text(encoding="utf-8")
+    assert "'sepal length (cm)' is numeric except 3 cells" in card
+
+
+def test_a_column_of_numbers_and_much_text_stays_categorical_and_says_so(
+    tmp_path: Path, iris: pd.DataFrame
+) -> None:
+    frame = iris.astype({"petal width (cm)": object})
+    frame.loc[frame.index[::5], "petal width (cm)"] = "narrow"  # 30 of 150 cells: 20% text
+    path = tmp_path / "train.csv"
+    frame.to_csv(path, index=False)
+
+    report = prepare_data(IRIS_SPEC, path, None, tmp_path / "run")
+
+    [said] = report.findings
+    assert said.startswith(
+        f"'{path}': column 'petal width (cm)' mixes 120 numbers with 30 cells of text such as 'narrow' "
+        "(rows 1, 6, 11, 16, 21, ...); it is kept as a categorical column"
+    )
+    assert not pd.api.types.is_float_dtype(pd.read_csv(report.train_path)["petal width (cm)"])
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [str(i) for i in range(50)],  # numbers already
+        ["a", "b", "c"] * 20,  # text
+        [str(i) for i in range(5)] + ["x"],  # too few numbers to say what the column is
+        [str(i) for i in range(10)] + ["x"] * 11,  # more text than numbers
+    ],
+)
+def test_columns_that_are_not_mixed_numbers(cells: list[str]) -> None:
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
+
+    assert mixed_numbers(pd.Series(cells, dtype=object), "c") is None
+
+
+def test_infinite_and_blank_cells() -> None:
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
+
+    cells = [str(i) for i in range(40)] + ["inf", "  ", None, " 7 "]
+    found = mixed_numbers(pd.Series(cells, dtype=object), "c")
+    assert (
+        found is not None and found.read_as_numbers and found.text_rows == [41] and found.examples == ["inf"]
+    )
+    assert found.values.iloc[43] == 7.0 and found.values.iloc[40:43].isna().all() and found.numbers == 41

@@ -183,6 +183,26 @@ def test_tabular_identifier_and_constant_columns_leave_the_features(tmp_path: Pa
     assert report.labels_corrected == 0  # no approver: suspects are only listed
 
 
+def test_text_cells_in_a_number_column_are_a_finding_said_once(tmp_path: Path) -> None:
+    frame = load_breast_cancer(as_frame=True).frame.astype({"mean radius": object})
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    frame.loc[[3, 200], "mean radius"] = ["n.a.", "see notes"]
+    frame.to_csv(tmp_path / "cancer.csv", index=False)
+    spec = TaskSpec(
+        request="predict the diagnosis", task_type=TaskType.TABULAR_CLASSIFICATION, label_column="target"
+    )
+    report = run_data_stage(spec, tmp_path / "cancer.csv", None, tmp_path / "run", approve=None)
+    said = (
+        f"'{tmp_path / 'cancer.csv'}': column 'mean radius' is numeric except 2 cells such as 'n.a.', "
+        "'see notes' (rows 4, 201); they were read as missing values."
+    )
+    assert report.findings[0] == said and report.notes.count(said) == 1
+    card = (tmp_path / "run" / "data_card.md").read_text(encoding="utf-8")
+    assert card.count("'mean radius' is numeric except 2 cells") == 1
+    profile = json.loads((tmp_path / "run" / "data" / "profile.json").read_text(encoding="utf-8"))
+    assert profile["columns"]["mean radius"]["kind"] == "numeric"
+
+
 def test_regression_skips_the_label_checks(tmp_path: Path) -> None:
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(tmp_path / "diabetes.csv", index=False)
     spec = TaskSpec(

@@ -1,6 +1,7 @@
 """A full disk under --out is one sentence (exit 1), never a traceback, and leaves the run
 consistent: state.json whole (its last good version), no state.json.tmp; after space is freed,
-resume finishes the run. The disk is a real tmpfs of a few KB to a MB, mounted in a private
+resume finishes the run with the decision, model and metrics of a run that never hit a full disk,
+and no process of it is left. The disk is a real tmpfs of a few KB to a MB, mounted in a private
 mount namespace (`unshare -rm`), so every write the run makes can hit ENOSPC for real."""
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, processes_naming, run_cli
 from trainer_agent.agents.run_state import Run, RunOptions
 from trainer_agent.skills.errors import DiskFull, UserError
 
 REQUEST = "Tell whether a review is great. Accuracy at least 70%, under 1M parameters"
+# a count budget (one trial, one epoch), so the clean run and a resumed one train the same model on any load
+FAST = ("--sandbox", "local", "--llm", "offline", "--max-trials", "1", "--max-epochs", "1", "--json")
 
 
 def _namespace_works(tmp: Path) -> bool:
@@ -70,6 +73,16 @@ def _on_small_disk(tmp: Path, size: str, command: list[str], resume: bool) -> di
     return result
 
 
+@pytest.fixture(scope="module")
+def clean(fine_foods_small: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The same run on a disk with room: what a resumed run must end as."""
+    train, test = fine_foods_small
+    out = tmp_path_factory.mktemp("clean")
+    result = run_cli("run", REQUEST, "--data", str(train), "--test-data", str(test), "--out", str(out), *FAST)
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @pytest.fixture
 def small_disks(tmp_path: Path) -> Path:
     if not _namespace_works(tmp_path):
@@ -93,13 +106,13 @@ def _assert_one_sentence(stderr: str, fragment: str) -> None:
     ],
 )
 def test_a_full_disk_is_one_sentence_and_resume_finishes_after_space_is_freed(
-    small_disks: Path, fine_foods_small: tuple[Path, Path], size: str, then: str, resume: bool
+    small_disks: Path, fine_foods_small: tuple[Path, Path], clean: dict, size: str, then: str, resume: bool
 ) -> None:
     train, test = fine_foods_small
-    run = ["run", REQUEST, "--data", str(train), "--test-data", str(test),
-           "--sandbox", "local", "--llm", "offline", "--json"]  # fmt: skip
+    run = ["run", REQUEST, "--data", str(train), "--test-data", str(test), *FAST]
     resumable = then.startswith("continue")
     result = _on_small_disk(small_disks, size, run, resume=resume)
+    assert processes_naming(str(small_disks)) == []  # no job or service of the run is left
     first = result["first"]
     assert first["code"] == 1, first["stderr"]
     assert first["stdout"] == ""
@@ -119,6 +132,12 @@ def test_a_full_disk_is_one_sentence_and_resume_finishes_after_space_is_freed(
         assert resumed["code"] == 0, resumed["stderr"]
         state = json.loads((result["after"] / run_dir.name / "state.json").read_text())
         assert state["status"] == "finished" and all(s["status"] == "done" for s in state["steps"].values())
+        report = json.loads(resumed["stdout"])
+        for key in ("decision", "metrics", "requirements"):
+            assert report[key] == clean[key], key
+        assert {k: report["model"][k] for k in ("family", "params")} == {
+            k: clean["model"][k] for k in ("family", "params")
+        }
 
 
 def test_state_writes_that_fail_keep_the_last_state_and_no_temporary_file(

@@ -138,8 +138,8 @@ def test_no_ensemble_where_it_does_not_help(tmp_path: Path) -> None:
 def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly(fine_foods_small) -> None:
     import pandas as pd
 
-    from trainer_agent.skills.export.export import convert
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.sklearn_onnx import convert
     from trainer_agent.skills.model.ensemble import build
     from trainer_agent.skills.model.model_size import count_params
     from trainer_agent.skills.model.text_features import select_vocabulary, text_pipeline
@@ -168,11 +168,11 @@ def test_text_ensemble_of_pipelines_with_their_own_vocabularies_converts_exactly
 
 
 def test_an_ensemble_with_a_lightgbm_member_converts_exactly(tmp_path: Path) -> None:
-    from trainer_agent.skills.export.export import convert
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+    from trainer_agent.skills.export.sklearn_onnx import convert
     from trainer_agent.skills.model.ensemble import build
     from trainer_agent.skills.model.model_size import count_params
-    from trainer_agent.skills.model.train_tabular import _start_hyper, pipeline
+    from trainer_agent.skills.model.tabular_pipelines import pipeline, start_hyper
     from trainer_agent.skills.specs import TaskType
 
     spec, data = _bundled("wine", 120, 0, tmp_path / "data")
@@ -182,7 +182,7 @@ def test_an_ensemble_with_a_lightgbm_member_converts_exactly(tmp_path: Path) -> 
     xt = test[data.feature_columns].set_axis([i["name"] for i in inputs], axis=1)
     y = train["target"].to_numpy()
     members = [
-        (f, pipeline(TaskType.TABULAR_CLASSIFICATION, inputs, f, _start_hyper(f), 0).fit(x, y))
+        (f, pipeline(TaskType.TABULAR_CLASSIFICATION, inputs, f, start_hyper(f), 0).fit(x, y))
         for f in ("lightgbm-classifier", "logistic-regression")
     ]
     model = build(members, sorted(set(y)))

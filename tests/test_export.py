@@ -191,7 +191,7 @@ def _mlp_model(tmp_path):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
 
-    from trainer_agent.skills.export.export import convert
+    from trainer_agent.skills.export.sklearn_onnx import convert
 
     x, y = load_digits(return_X_y=True, as_frame=True)
     x.columns = [f"p{i}" for i in range(x.shape[1])]
@@ -228,7 +228,9 @@ def test_int8_quantization_of_a_matmul_model(tmp_path):
     # Measured 0.987-1.0 over 12 seeds and two input scalings on these 397 rows (one row is 0.25%),
     # and it moves with onnxruntime releases: a sanity bound with margin, not the product's 99% rule.
     assert result["parity"]["n"] == len(rows) and agreement >= 0.95
-    assert 0 < result["parity"]["max_abs_diff"] < 0.2  # measured 0.03-0.065: int8 moves probabilities
+    # int8 moves probabilities, by how much depends on the CPU's int8 kernels: measured 0.03-0.065 on
+    # one machine, 0.258 on an AVX2-only AMD EPYC; the label agreement above is what the product checks
+    assert 0 < result["parity"]["max_abs_diff"] < 0.5
     quant = OnnxPredictor(result["path"])  # metadata carried over: the service can load it
     assert quant.info["labels"] == [str(i) for i in range(10)]
     assert quant.predict(rows[:1])[0]["label"] == OnnxPredictor(path).predict(rows[:1])[0]["label"]
@@ -270,8 +272,8 @@ def test_torch_text_net_onnx_speedup_over_pytorch_eager(tmp_path):
     # The Model agent's torch text net (skills.model.torch_text), exported with its tokenizer in the graph
     # (skills.export.export_torch), timed against PyTorch eager at batch 1 on one thread each.
     from trainer_agent.skills.export.export import torch_eager_comparison
-    from trainer_agent.skills.export.export_torch import text_net_to_onnx
     from trainer_agent.skills.export.onnx_tail import held_out_rows
+    from trainer_agent.skills.export.text_net_onnx import text_net_to_onnx
     from trainer_agent.skills.model.torch_text import fit_text_net, save_text_net
     from trainer_agent.skills.specs import TaskType
 

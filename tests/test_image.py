@@ -150,7 +150,7 @@ def test_training_respects_the_parameter_limit_and_exports_with_parity(trained: 
 def test_small_cnn_exports_with_parity_and_exact_parameter_count(trained: dict) -> None:
     from trainer_agent.skills.data.image_data import load_arrays
     from trainer_agent.skills.export.export import onnx_param_count
-    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.image_onnx import image_to_onnx
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
     from trainer_agent.skills.model.image_cnn import (
         cnn_params,

@@ -40,7 +40,7 @@ def test_augmented_net_exports_the_same_interface_with_parity(digits: tuple, tmp
     from onnx import TensorProto
 
     from trainer_agent.skills.export.export import onnx_param_count
-    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.image_onnx import image_to_onnx
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
     from trainer_agent.skills.model.image_cnn import (
         cnn_params,

@@ -42,10 +42,10 @@ def _no_models_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _train(spec, data, run: Path, epochs: int, monkeypatch: pytest.MonkeyPatch, **kw) -> tuple:
     """train_model with the transformers families capped at `epochs` (deterministic, unlike a time
     budget on a shared machine)."""
-    from trainer_agent.skills.model import train_image
+    from trainer_agent.skills.model import hf_image
     from trainer_agent.skills.model.train import train_model
 
-    monkeypatch.setattr(train_image, "HF_EPOCHS", epochs)
+    monkeypatch.setattr(hf_image, "EPOCHS", epochs)
     lines: list[str] = []
     result = train_model(spec, data, run, progress=lines.append, **kw)
     return result, lines
@@ -141,7 +141,7 @@ def test_pretrained_resnet_folds_batch_norm_in_onnx_with_parity(digits_data: tup
     from transformers import ResNetConfig, ResNetForImageClassification
 
     from trainer_agent.skills.data.image_data import load_arrays
-    from trainer_agent.skills.export.export_image import image_to_onnx
+    from trainer_agent.skills.export.image_onnx import image_to_onnx
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
     from trainer_agent.skills.model.hf_image import build_hf_image
     from trainer_agent.skills.model.image_cnn import count_net_params, fit_image_net, predict_proba_net

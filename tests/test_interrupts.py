@@ -92,7 +92,7 @@ def test_sigterm_while_serving_stops_the_service_and_resume_finishes(
                 record.update(json.loads(path.read_text()))
             except ValueError:
                 return False
-            return True
+            return record.get("pid") is not None  # its port and model come first, before the spawn
         return False
 
     _wait_for(proc, serving, "serving")

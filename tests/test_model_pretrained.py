@@ -116,7 +116,8 @@ def test_the_installed_package_is_found_offline_and_models_add_links_it(tmp_path
 
 def test_minilm_embed_linear_exports_raw_text_in_with_parity(minilm_run):
     from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.model.model_files import load_model
+    from trainer_agent.skills.model.text_net import predict_proba
 
     result, export, lines = minilm_run
     assert result.family == FAMILY and result.source == "pretrained-package"
@@ -132,7 +133,7 @@ def test_minilm_embed_linear_exports_raw_text_in_with_parity(minilm_run):
     assert [sorted(g["probabilities"]) for g in got] == [["great", "other"]] * 3
     # punctuation is a token here, "#" too (the graph's Tokenizer must pad with something else)
     texts = ["Why get 5# when you can get 10#?", "# ## ###", "Manicardi #8 vinegar, not #12!"]
-    net, config = load_text_net(result.model_path)
+    net, config = load_model(result.model_path)
     _, proba = predictor.run(predictor.feeds(texts))
     assert np.abs(np.asarray(proba) - predict_proba(net, config, texts)).max() < 1e-4
 
@@ -144,10 +145,10 @@ def test_the_graph_embeds_as_sentence_transformers_does(minilm_run):
     from sentence_transformers import SentenceTransformer
 
     from trainer_agent.skills.model.embed_text import embeddings
-    from trainer_agent.skills.model.torch_text import load_text_net
+    from trainer_agent.skills.model.model_files import load_model
 
     result, _, _ = minilm_run
-    net, config = load_text_net(result.model_path)
+    net, config = load_model(result.model_path)
     texts = ["This coffee is great, I'll buy it again!", "Not good at all; save your money."]
     ours = embeddings(net, config, texts)
     theirs = SentenceTransformer(str(_require_minilm()), device="cpu").encode(texts)
@@ -189,10 +190,11 @@ def test_without_the_model_text_stays_tfidf_and_the_card_says_how_to_install(tmp
 def test_fine_tuning_is_time_bounded_and_never_worse_on_validation(minilm_run):
     from trainer_agent.skills.model.early_stopping import TIME_CUT
     from trainer_agent.skills.model.embed_text import fine_tune
-    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.model.model_files import load_model
+    from trainer_agent.skills.model.text_net import predict_proba
 
     result, _, _ = minilm_run
-    net, config = load_text_net(result.model_path)
+    net, config = load_model(result.model_path)
     frame = pd.read_csv(FINE_FOODS / "train.csv").sample(n=60, random_state=1)
     texts = [" ".join(str(t).split()[:12]) for t in frame["review"]]
     labels = [str(v) for v in frame["score"]]

@@ -72,6 +72,9 @@ def test_wheel_carries_prompts_configs_and_demo_data(wheel: Path) -> None:
     # one top-level import name: nothing else lands in site-packages
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"trainer_agent"}
+    # /docs and /redoc load Swagger UI and ReDoc from this dependency's package data, not a CDN
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "Requires-Dist: fastapi-offline" in zipfile.ZipFile(wheel).read(metadata).decode()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "trainer-agent = trainer_agent.agents.cli.main:main"

@@ -5,6 +5,7 @@ The Docker half of the suite carries the `docker` marker and skips only when no 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -351,6 +352,49 @@ def test_background_process_does_not_hold_the_command(sb) -> None:
     assert sb.run(["python", "-c", scan], timeout=30).output == "0\n", (
         "the background child outlived its command"
     )
+
+
+def test_a_local_job_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """kill -9 of trainer-agent cannot clean up, and the job leads its own session: the kernel
+    takes it down (parent-death signal), so it never trains on in a run directory unowned."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    starter = (
+        "import sys\n"
+        "from trainer_agent.sandbox.local import LocalSandbox\n"
+        "from tests.sandbox_conftest_helpers import TEST_CONFIG\n"
+        "sb = LocalSandbox(sys.argv[1], TEST_CONFIG)\n"
+        "sb.run(['python', '-c', 'import os, time; print(os.getpid(), flush=True); time.sleep(120)'],\n"
+        "       timeout=300, on_output=lambda line: print(line, flush=True))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", starter, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    job = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    def gone() -> bool:
+        try:
+            return "\nState:\tZ" in Path(f"/proc/{job}/status").read_text()
+        except OSError:
+            return True
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not gone():
+        time.sleep(0.05)
+    try:
+        assert gone(), "the job outlived the process that started it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(job, signal.SIGKILL)
 
 
 def test_wheelhouse_lookup_matches_normalised_names(tmp_path: Path) -> None:

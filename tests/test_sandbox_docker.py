@@ -318,3 +318,26 @@ def test_a_container_that_died_is_replaced(sb: DockerSandbox) -> None:
     sb.container.kill()
     res = sb.run(["echo", "back"], timeout=30)
     assert res.output == "back\n" and sb.container.id != old
+
+
+def test_no_host_secret_reaches_a_job_in_the_container(
+    client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container's environment is the sandbox's own short list, never the host's: LLM keys,
+    OAI_CONFIG_LIST and cloud credentials of the process that starts it stay outside."""
+    from tests.test_child_env import LEAKS
+
+    for name, value in LEAKS.items():
+        monkeypatch.setenv(name, value)
+    box = DockerSandbox(tmp_path, TEST_CONFIG, client=client)
+    try:
+        res = box.run(["python", "-c", "import os; print(sorted(os.environ.items()))"], timeout=60)
+        assert res.ok, res.output
+        assert "OMP_NUM_THREADS" in res.output  # what the sandbox does set is there
+        for name, value in LEAKS.items():
+            assert name not in res.output and value not in res.output, name
+        box.container.reload()
+        configured = "\n".join(box.container.attrs["Config"]["Env"] or [])
+        assert not [name for name, value in LEAKS.items() if name in configured or value in configured]
+    finally:
+        box.close()

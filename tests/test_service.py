@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 
 from tests.conftest_models import trained
 from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.serve.deploy import measure_service, smoke_test, start_service, stop_service
+from trainer_agent.skills.serve.deploy import (
+    measure_service,
+    service_status,
+    smoke_test,
+    start_service,
+    stop_service,
+)
 from trainer_agent.skills.serve.service_app import create_app
 
 REVIEWS = ["Delicious, my kids love it and I reorder every month.", "Stale and tasteless, a waste of money."]
@@ -163,6 +169,18 @@ def test_real_service_lifecycle(text_model, tmp_path):
         time.sleep(0.05)
     assert not _is_service(deployment.pid)  # gone (its pid may be reused by another process)
     assert stop_service(tmp_path) is False
+
+
+def test_a_record_made_before_the_spawn_that_never_happened_names_no_service(tmp_path):
+    """service.json is written before the spawn (pid still null); a kill -9 right then leaves it
+    with no process: status says so, stop finds nothing and clears it."""
+    (tmp_path / "service").mkdir()
+    record = {"pid": None, "pgid": None, "port": 1, "model_path": str(tmp_path / "m.onnx"), "ready": False}
+    (tmp_path / "service" / "service.json").write_text(json.dumps(record))
+    status = service_status(tmp_path)
+    assert status["running"] is False and status["reason"] == "its process was never started"
+    assert stop_service(tmp_path) is False
+    assert not (tmp_path / "service" / "service.json").exists()
 
 
 def test_start_service_needs_a_model(tmp_path):

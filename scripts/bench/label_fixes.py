@@ -71,8 +71,8 @@ def held_out_accuracy(train: Any, labels: Any, test: Any, label: str, text: str 
     import numpy as np
 
     from trainer_agent.skills.model.model_data import tabular_frame, tabular_inputs
+    from trainer_agent.skills.model.tabular_pipelines import pipeline, start_hyper
     from trainer_agent.skills.model.text_features import Counts, text_pipeline
-    from trainer_agent.skills.model.train_tabular import _start_hyper, pipeline
     from trainer_agent.skills.specs import TaskType
 
     if text:
@@ -85,7 +85,7 @@ def held_out_accuracy(train: Any, labels: Any, test: Any, label: str, text: str 
         cols = [c for c in train.columns if c != label]
         inputs = tabular_inputs(train, cols)
         family = "random-forest-classifier"
-        model = pipeline(TaskType.TABULAR_CLASSIFICATION, inputs, family, _start_hyper(family), SEED)
+        model = pipeline(TaskType.TABULAR_CLASSIFICATION, inputs, family, start_hyper(family), SEED)
         model.fit(tabular_frame(train, inputs), labels)
         pred = model.predict(tabular_frame(test, inputs))
     return round(float(np.mean(pred == test[label].astype(str).to_numpy())), 4)

@@ -218,14 +218,14 @@ def _read_json_lines(text: str, name: str) -> pd.DataFrame:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise UserError(f"'{name}' line {number} is not valid JSON: {err.msg}") from None
+            raise UserError(f"'{name}' line {number} is not valid JSON: {_json_reason(err)}") from None
         if not isinstance(record, dict):
             raise UserError(
                 f"'{name}' line {number} is a JSON {type(record).__name__}, not an object "
                 'like {"text": ..., "label": ...}'
             )
         records.append(record)
-    return pd.DataFrame.from_records(records)
+    return _flat(pd.DataFrame.from_records(records))
 
 
 def _read_json(text: str, name: str) -> pd.DataFrame:
@@ -236,12 +236,32 @@ def _read_json(text: str, name: str) -> pd.DataFrame:
     except json.JSONDecodeError as err:
         if err.msg == "Extra data":  # JSON Lines saved as .json
             return _read_json_lines(text, name)
-        raise UserError(f"'{name}' is not valid JSON: {err.msg} at line {err.lineno}") from None
+        raise UserError(f"'{name}' line {err.lineno} is not valid JSON: {_json_reason(err)}") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise UserError(
             f'\'{name}\' must hold a JSON list of records (objects), e.g. [{{"text": "...", "label": "..."}}]'
         )
-    return pd.DataFrame.from_records(data)
+    return _flat(pd.DataFrame.from_records(data))
+
+
+def _json_reason(err: json.JSONDecodeError) -> str:
+    """The decoder's reason as a whole clause with the column: its `msg` alone can end mid-phrase
+    ("Unterminated string starting at"), since the position normally follows it."""
+    reason = err.msg.removesuffix(" at").rstrip()
+    return f"{reason[:1].lower()}{reason[1:]} at column {err.colno}"
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """Nested JSON values (objects, lists) become their JSON text: a cell holds one value."""
+    for column in df.columns:
+        series = df[column]
+        if series.dtype == object and series.map(lambda v: isinstance(v, (dict, list))).any():
+            df[column] = series.map(
+                lambda v: (
+                    json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                )
+            )
+    return df
 
 
 def _read_parquet(path: Path, name: str) -> pd.DataFrame:

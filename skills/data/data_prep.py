@@ -90,6 +90,10 @@ def prepare_data(
             )
     missing_values = _missing_counts(raw_train)
     classification = spec.task_type != TaskType.TABULAR_REGRESSION
+    findings: list[str] = []
+    if not cols.text:
+        raw_train, raw_test = _read_mixed_numbers(raw_train, raw_test, cols, train_name, test_name, findings)
+        notes.extend(findings)
 
     train = _clean(raw_train, cols, classification, train_name, notes)
     duplicated = train.duplicated(subset=cols.used, keep="first")
@@ -146,6 +150,7 @@ def prepare_data(
         duplicate_rows=duplicate_rows,
         missing_values=missing_values,
         notes=notes,
+        findings=findings,
     )
     card = _render_data_card(
         report, spec, raw_train, raw_test, train, test, train_name, test_name, seed, test_size
@@ -250,6 +255,42 @@ def _clean(
     else:
         df[cols.label] = _numeric_labels(df[cols.label], cols.label, name)
     return df
+
+
+def _read_mixed_numbers(
+    raw_train: pd.DataFrame,
+    raw_test: pd.DataFrame | None,
+    cols: _Columns,
+    train_name: str,
+    test_name: str | None,
+    findings: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read feature columns of numbers with a few text cells as numbers, the text as missing.
+
+    The training file decides (`skills.data.mixed_numbers`); a column read as numbers there is
+    read as numbers in the test file too. One sentence per column goes to `findings`.
+    """
+    import pandas as pd
+
+    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
+
+    for column in cols.features:
+        found = mixed_numbers(raw_train[column], column)
+        if found is None:
+            continue
+        findings.append(found.sentence(train_name))
+        if not found.read_as_numbers:
+            continue
+        raw_train = raw_train.assign(**{column: found.values})
+        if raw_test is not None and not pd.api.types.is_numeric_dtype(raw_test[column]):
+            in_test = mixed_numbers(raw_test[column], column, numeric_elsewhere=True)
+            if in_test is not None:
+                findings.append(in_test.sentence(str(test_name)))
+                raw_test = raw_test.assign(**{column: in_test.values})
+            else:
+                values = pd.to_numeric(raw_test[column].astype("string").str.strip(), errors="coerce")
+                raw_test = raw_test.assign(**{column: values.astype("float64")})
+    return raw_train, raw_test
 
 
 def _label_strings(labels: pd.Series) -> pd.Series:

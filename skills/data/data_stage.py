@@ -80,7 +80,7 @@ def run_data_stage(
     if classification:
         train[label] = train[label].astype(str)
         test[label] = test[label].astype(str)
-    findings: list[str] = []
+    findings: list[str] = list(report.findings)  # what preparing the data found (also in its notes)
     skipped: list[str] = []
     extra: dict[str, Any] = {}
 
@@ -204,7 +204,7 @@ def run_data_stage(
     if skipped:
         findings.append("Skipped on this data: " + "; ".join(skipped) + ".")
     report.findings = findings
-    report.notes = [*findings, *report.notes]
+    report.notes = [*findings, *(n for n in report.notes if n not in findings)]
     profile = {**prof.to_dict(), **extra, "sufficiency": suff.model_dump(), "seconds": timings}
     (run_dir / "data" / "profile.json").write_text(
         json.dumps(profile, indent=2, default=str), encoding="utf-8"
@@ -278,8 +278,14 @@ def _trial_lines(t: Any) -> list[str]:
 
 
 def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any]) -> None:
-    lines = [path.read_text(encoding="utf-8").rstrip(), "", "## Findings", ""]
-    lines += [f"- {md(f)}" for f in report.findings] or ["- Nothing suspicious was found."]
+    card = path.read_text(encoding="utf-8").rstrip()
+    lines = [card, "", "## Findings", ""]
+    listed = set(card.splitlines())  # a finding of the cleaning (mixed numbers) is listed there already
+    found = [f"- {md(f)}" for f in report.findings]
+    new = [f for f in found if f not in listed]
+    lines += new or [
+        f"- {'Only those under Cleaning and split.' if found else 'Nothing suspicious was found.'}"
+    ]
     lines += ["", "## Profile", ""]
     lines += ["| column | kind | dtype | missing | distinct |", "|---|---|---|---|---|"]
     for name, info in prof.columns.items():

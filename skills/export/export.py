@@ -13,9 +13,7 @@ Outputs: classifiers "label" and "probabilities" (columns in the order of the me
 
 from __future__ import annotations
 
-import functools
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,96 +24,16 @@ from trainer_agent.skills.export.onnx_tail import (
     example_input,
     finish_export,
     held_out_rows,
-    stamp_metadata,
     write_onnx,
 )
 from trainer_agent.skills.model.evaluate import compute_metrics
+from trainer_agent.skills.model.families import for_model
 from trainer_agent.skills.model.model_data import load_features
 from trainer_agent.skills.model.model_files import read_model_info
-from trainer_agent.skills.model.text_features import TOKEN_PATTERN
 from trainer_agent.skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
 
-# Opset 17 / ai.onnx.ml 3 run on every onnxruntime since 1.13 and keep tree ensembles in the
-# attribute form that `onnx_param_count` reads.
-TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 LATENCY_CALLS = 200
 BATCH_SIZE = 32
-
-
-def _initial_types(info: dict[str, Any]) -> list[tuple[str, Any]]:
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    return [
-        (i["name"], FloatTensorType([None, 1]) if i["kind"] == "float" else StringTensorType([None, 1]))
-        for i in info["inputs"]
-    ]
-
-
-def _options(pipe: Any) -> dict[int, dict[str, Any]]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    options: dict[int, dict[str, Any]] = {}
-    # A soft-voting ensemble (skills.model.ensemble) holds fitted pipelines: their vectorizers need the
-    # same options, and the ensemble itself gives plain probabilities (no ZipMap).
-    steps = [s for _, s in pipe.steps] if hasattr(pipe, "steps") else [pipe]
-    for step in steps:
-        if isinstance(step, TfidfVectorizer):
-            # locale "C": onnxruntime here rejects the default (empty) StringNormalizer locale.
-            options[id(step)] = {"locale": "C", "tokenexp": TOKEN_PATTERN}
-        elif hasattr(step, "predict_proba"):
-            options[id(step)] = {"zipmap": False}
-        if isinstance(getattr(step, "estimators_", None), list):
-            for member in step.estimators_:
-                if hasattr(member, "steps"):
-                    options |= {k: v for k, v in _options(member).items() if k not in options}
-    return options
-
-
-@functools.cache
-def register_lightgbm() -> None:
-    """Teach skl2onnx LightGBM's estimators, with onnxmltools' converter (the maintained one), so
-    a pipeline or a voting ensemble holding them converts like any other. Once a process."""
-    from lightgbm import LGBMClassifier, LGBMRegressor
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    update_registered_converter(
-        LGBMClassifier,
-        "LightGbmLGBMClassifier",
-        calculate_linear_classifier_output_shapes,
-        convert_lightgbm,
-        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-    )
-    update_registered_converter(
-        LGBMRegressor,
-        "LightGbmLGBMRegressor",
-        calculate_linear_regressor_output_shapes,
-        convert_lightgbm,
-        options={"split": None},
-    )
-
-
-def convert(pipe: Any, info: dict[str, Any], example: Any = None) -> Any:
-    """The ONNX ModelProto of a fitted pipeline, with trainer-agent's metadata."""
-    from skl2onnx import convert_sklearn
-
-    if "lightgbm" in sys.modules:  # a fitted LightGBM model exists only where lightgbm was imported
-        register_lightgbm()
-    try:
-        onx = convert_sklearn(
-            pipe,
-            name=info["family"],
-            initial_types=_initial_types(info),
-            options=_options(pipe),
-            target_opset=TARGET_OPSET,
-        )
-    except Exception as err:  # a converter gap is a bug to report, but say which model failed
-        raise RuntimeError(f"skl2onnx could not convert the {info['family']} pipeline: {err}") from err
-    return stamp_metadata(onx, info, info.get("labels") or [], example)
 
 
 def measure_latency(
@@ -140,7 +58,6 @@ def export_onnx(
     benchmark it (batch 1 and `batch_size`, one onnxruntime thread). With `quantize`, also try an
     int8 copy (kept beside it when its labels agree; see skills.export.quantize); with `tensorrt` (a
     precision), build a TensorRT engine where a GPU allows (else the result says why not)."""
-    import joblib
     import numpy as np
 
     task = TaskType(spec.task_type)
@@ -161,8 +78,10 @@ def export_onnx(
             **torch_eager_comparison(train.model_path, result.onnx_path, rows),
         }
         return result
-    pipe = joblib.load(train.model_path)
-    path = write_onnx(convert(pipe, info, example_input(task, info)), out_dir)
+    family = for_model(task, "sklearn")
+    assert family.to_onnx is not None  # every scikit-learn kind exports
+    pipe = family.load(Path(train.model_path))
+    path = write_onnx(family.to_onnx(pipe, info, example_input(task, info)), out_dir)
     predictor = OnnxPredictor(path)
     x_test, y_test = load_features(task, info, data.test_path)
     rows = held_out_rows(task, info, data.test_path)
@@ -258,9 +177,10 @@ def torch_eager_comparison(model_path: str | Path, onnx_path: str | Path, rows: 
 
     from trainer_agent.skills.export.benchmark import compare_runtimes
     from trainer_agent.skills.export.timing import batches_of
-    from trainer_agent.skills.model.torch_text import load_text_net, predict_proba
+    from trainer_agent.skills.model.model_files import load_model
+    from trainer_agent.skills.model.text_net import predict_proba
 
-    model, config = load_text_net(model_path)
+    model, config = load_model(model_path)
     predictor = OnnxPredictor(onnx_path, threads=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

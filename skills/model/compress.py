@@ -98,7 +98,8 @@ def _torch_int8(trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, ke
     import torch
 
     from trainer_agent.skills.model.evaluate import compute
-    from trainer_agent.skills.model.torch_text import predict_proba, quantize_net
+    from trainer_agent.skills.model.net_io import quantize_net
+    from trainer_agent.skills.model.text_net import predict_proba
 
     net, config = trained.model
     q = quantize_net(net)

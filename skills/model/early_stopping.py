@@ -10,7 +10,7 @@ up, and keep the best epoch's weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 TIME_CUT = "time_cut_s"  # on the last history entry when the time limit stopped the loop
@@ -73,3 +73,11 @@ def train_epochs(
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def epochs_to_reach(history: Sequence[dict[str, float]], target: float) -> int | None:
+    """The first epoch whose validation accuracy is at least `target` (None: never)."""
+    for entry in history:
+        if entry.get("val_accuracy", -1.0) >= target:
+            return int(entry["epoch"])
+    return None

@@ -75,7 +75,7 @@ def embed_net(config: Any) -> Any:
     from torch import nn
     from transformers import AutoConfig, AutoModel
 
-    from trainer_agent.skills.model.hf_text import pack_pieces
+    from trainer_agent.skills.model.word_pieces import pack_pieces
 
     hf = dict(config.hf_config)
     settings = hf.pop("sentence", {})
@@ -144,8 +144,8 @@ def build_embed_net(
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from trainer_agent.skills.model.hf_text import _config_dict, _pretrained_pieces
     from trainer_agent.skills.model.text_net import TextNetConfig
+    from trainer_agent.skills.model.word_pieces import config_dict, pretrained_pieces
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     level = hf_logging.get_verbosity()
@@ -159,12 +159,12 @@ def build_embed_net(
     words = _vocabulary(texts, tokenizer, TOKEN_PATTERN)
     sep = tokenizer.sep_token_id
     extra = [int(sep)] if sep is not None else []
-    words, table, cls, new_id = _pretrained_pieces(tokenizer, encoder, words, None, extra)
+    words, table, cls, new_id = pretrained_pieces(tokenizer, encoder, words, None, extra)
     new_sep = new_id[int(sep)] if sep is not None else -1
     settings = sentence_settings(model_path)
     if max_pieces:
         settings["max_seq_length"] = min(settings["max_seq_length"], int(max_pieces))
-    hf = _config_dict(encoder.config) | {"sentence": settings}
+    hf = config_dict(encoder.config) | {"sentence": settings}
     config = TextNetConfig(
         arch=ARCH,
         vocab=words,
@@ -218,7 +218,7 @@ def choose_c(
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from trainer_agent.skills.model.ensemble import cross_val_outputs
+    from trainer_agent.skills.model.cross_val import cross_val_outputs
     from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
     classes = sorted({str(v) for v in y})
@@ -354,6 +354,58 @@ def fine_tune(
     net.load_state_dict(best_state)
     net.eval()
     return history
+
+
+def fine_tune_within(
+    net: Any,
+    config: Any,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    fit: HeadFit,
+    left_s: float,
+    seed: int = 0,
+    score_labels: Sequence[str] | None = None,
+    progress: Callable[[dict[str, float]], None] | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """`fine_tune` when an epoch is expected to fit in `left_s` (`FINE_TUNE_COST` times the frozen
+    embedding time); what to record: "fine_tuned" (epochs, frozen and best validation accuracy, the
+    epoch kept), "score" (the best fine-tuned validation accuracy when an epoch beat the frozen
+    model) and "cut" (why it stopped or did not start)."""
+    from trainer_agent.skills.model.early_stopping import time_cut
+
+    epoch_s = FINE_TUNE_COST * fit.embed_s
+    if left_s < epoch_s:
+        return {
+            "cut": f"not fine-tuned (an epoch takes about {epoch_s:.0f} s; {max(0.0, left_s):.0f} s of its "
+            "time share were left)"
+        }
+    say(f"fine-tuning the encoder for up to {left_s:.0f} s")
+    history = fine_tune(
+        net,
+        config,
+        texts,
+        labels,
+        time_limit_s=left_s,
+        seed=seed,
+        score_labels=score_labels,
+        progress=progress,
+    )
+    config.history = history
+    best = max(history, key=lambda h: h["val_accuracy"])
+    out: dict[str, Any] = {
+        "fine_tuned": {
+            "epochs": history[-1]["epoch"],
+            "val_accuracy_frozen": history[0]["val_accuracy"],
+            "val_accuracy_best": best["val_accuracy"],
+            "kept_epoch": best["epoch"],
+        }
+    }
+    if best["epoch"]:  # a fine-tuned epoch beat the frozen model on the 10% split
+        out["score"] = best["val_accuracy"]
+    if cut := time_cut(history):
+        out["cut"] = f"fine-tuning {cut}"
+    return out
 
 
 def teacher_factory(

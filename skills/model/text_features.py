@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# ASCII words of two characters or more: the same expression runs in scikit-learn and in the
-# ONNX Tokenizer (re2), so both see the same tokens. sklearn's default `(?u)\b\w\w+\b` is
-# converted by skl2onnx to `[a-zA-Z0-9_]+`, which keeps one-letter tokens and breaks bigrams.
-TOKEN_PATTERN = r"[a-zA-Z0-9_]{2,}"
-
+from trainer_agent.skills.model.text_net import (
+    TOKEN_PATTERN as TOKEN_PATTERN,  # the tokens of every text model
+)
 
 DEFAULT_MAX_FEATURES = 50_000
 

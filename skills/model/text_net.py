@@ -18,6 +18,11 @@ PAD_TOKEN = "#"  # what the ONNX Tokenizer pads with (longer when "#" is a word:
 
 MAX_LEN = 256
 
+# ASCII words of two characters or more: the same expression runs in scikit-learn and in the
+# ONNX Tokenizer (re2), so both see the same tokens. sklearn's default `(?u)\b\w\w+\b` is
+# converted by skl2onnx to `[a-zA-Z0-9_]+`, which keeps one-letter tokens and breaks bigrams.
+TOKEN_PATTERN = r"[a-zA-Z0-9_]{2,}"
+
 
 @dataclass
 class TextNetConfig:
@@ -29,7 +34,7 @@ class TextNetConfig:
     embed: int = 64
     hidden: int = 64
     max_len: int = MAX_LEN
-    token_pattern: str = r"[a-zA-Z0-9_]{2,}"
+    token_pattern: str = TOKEN_PATTERN
     history: list[dict[str, float]] = field(default_factory=list)
     # arch "transformer" (`skills.model.hf_text.transformer_net`): the transformers config (to_dict), the
     # subword pieces of each word id (rows padded with the model's pad id), the [CLS] id (-1: none)
@@ -87,3 +92,13 @@ def predict_ids(model: Any, ids: Sequence[list[int]], batch_size: int = 256) -> 
         for i in range(0, len(ids), batch_size):
             out.append(model(batch_ids(ids[i : i + batch_size])).numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def predict_proba(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
+    """Class probabilities [n, len(labels)] of any text net, in the order of `config.labels`."""
+    return predict_ids(model, encode(texts, config))
+
+
+def warm_compatible(config: TextNetConfig, arch: str, embed: int, hidden: int, labels: list[str]) -> bool:
+    """Whether a saved net can seed a new one: same kind of net, sizes and classes."""
+    return (config.arch, config.embed, config.hidden, list(config.labels)) == (arch, embed, hidden, labels)

@@ -1,8 +1,8 @@
 """A small PyTorch text classifier with its own word vocabulary, trained with early stopping.
 
 Tokens are the same as the TF-IDF models' (lower-cased ASCII words of 2+ characters, see
-`skills.model.text_features.TOKEN_PATTERN`), so the ONNX graph can tokenize with the standard StringNormalizer
-and Tokenizer ops (`skills.export.export_torch`). Ids: 0 padding, 1 unknown word, 2.. the vocabulary.
+`skills.model.text_net.TOKEN_PATTERN`), so the ONNX graph can tokenize with the standard StringNormalizer
+and Tokenizer ops (`skills.export.text_net_onnx`). Ids: 0 padding, 1 unknown word, 2.. the vocabulary.
 
     model, history = fit_text_net(texts, labels, arch="bag", vocab_size=20000, epochs=10,
                                   progress=lambda e: print(e))
@@ -26,6 +26,8 @@ from trainer_agent.skills.model.text_net import (
     encode,
     label_indices,
     predict_ids,
+    predict_proba,
+    warm_compatible,
 )
 
 ARCHS = ("bag", "cnn")
@@ -33,18 +35,10 @@ EPOCHS = 15  # fit_text_net: epochs at most (early stopping on validation)
 
 
 def make_net(config: TextNetConfig) -> Any:
-    """The module: ids [batch, length] (int64, 0 = padding) -> class probabilities [batch, k]."""
+    """The module: ids [batch, length] (int64, 0 = padding) -> class probabilities [batch, k]
+    (arch "bag" or "cnn"; the other text nets are built by their own family modules)."""
     import torch
     from torch import nn
-
-    if config.arch == "transformer":
-        from trainer_agent.skills.model.hf_text import transformer_net
-
-        return transformer_net(config)
-    if config.arch == "embed-linear":
-        from trainer_agent.skills.model.embed_text import embed_net
-
-        return embed_net(config)
 
     n_vocab, n_out = len(config.vocab) + 2, max(2, len(config.labels))
 
@@ -79,10 +73,6 @@ def make_net(config: TextNetConfig) -> Any:
     return TextNet()
 
 
-def count_net_params(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
 def vocab_for_limit(param_limit: int | None, arch: str, embed: int, hidden: int, classes: int) -> int | None:
     """The largest vocabulary whose net stays within `param_limit` (None: no limit)."""
     if param_limit is None:
@@ -99,7 +89,7 @@ def fit_text_net(
     vocab_size: int = 20_000,
     embed: int = 64,
     hidden: int = 64,
-    epochs: int = EPOCHS,
+    epochs: int | None = None,
     batch_size: int = 64,
     lr: float = 3e-3,
     patience: int = 2,
@@ -111,6 +101,7 @@ def fit_text_net(
     time_limit_s: float | None = None,
     init: tuple[Any, TextNetConfig] | None = None,
     score_labels: Sequence[str] | None = None,
+    param_limit: int | None = None,
 ) -> tuple[Any, TextNetConfig]:
     """Train a net; stop early when the held-back validation accuracy has not improved for
     `patience` epochs, and keep the best epoch's weights.
@@ -121,6 +112,7 @@ def fit_text_net(
     start): its vocabulary and weights are kept and training goes on from them.
     `score_labels`: the labels the validation accuracy is computed on (default `labels`; the
     person's labels when `labels` carry approved corrections).
+    `param_limit`: the vocabulary is cut so the net stays within it; `epochs` None: `EPOCHS`.
     """
     import numpy as np
     import torch
@@ -129,7 +121,10 @@ def fit_text_net(
         raise ValueError(f"arch must be one of {ARCHS}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    epochs = epochs or EPOCHS
     classes = sorted({str(y) for y in labels})
+    if (cap := vocab_for_limit(param_limit, arch, embed, hidden, len(classes))) is not None:
+        vocab_size = min(vocab_size, cap)
     y = np.asarray([classes.index(str(v)) for v in labels])
     y_score = y if score_labels is None else label_indices(score_labels, classes)
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
@@ -187,24 +182,6 @@ def fit_text_net(
     return model, config
 
 
-def warm_compatible(config: TextNetConfig, arch: str, embed: int, hidden: int, labels: list[str]) -> bool:
-    """Whether a saved net can seed a new one: same kind of net, sizes and classes."""
-    return (config.arch, config.embed, config.hidden, list(config.labels)) == (arch, embed, hidden, labels)
-
-
-def epochs_to_reach(history: Sequence[dict[str, float]], target: float) -> int | None:
-    """The first epoch whose validation accuracy is at least `target` (None: never)."""
-    for entry in history:
-        if entry.get("val_accuracy", -1.0) >= target:
-            return int(entry["epoch"])
-    return None
-
-
-def predict_proba(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
-    """Class probabilities [n, len(labels)] in the order of `config.labels`."""
-    return predict_ids(model, encode(texts, config))
-
-
 def predict(model: Any, config: TextNetConfig, texts: Sequence[str]) -> Any:
     import numpy as np
 
@@ -218,10 +195,3 @@ def save_text_net(model: Any, config: TextNetConfig, path: str | Path) -> int:
 
 def load_text_net(path: str | Path) -> tuple[Any, TextNetConfig]:
     return load_net(path, TextNetConfig, make_net)
-
-
-def quantize_net(model: Any) -> Any:
-    """A dynamic int8 copy (torch.ao): Linear weights stored as int8, activations quantized per batch."""
-    import torch
-
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

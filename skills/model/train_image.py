@@ -7,7 +7,8 @@ Input size: the median image side of the training data, clipped to 8..32 px (sma
 parameter limit needs it); grayscale when every image is, else RGB. Pixels are uint8 in
 [N, side, side, channels] (`skills.data.image_data.load_arrays`); every family scales them to [0, 1].
 The ONNX export (`skills.export.export_image`) takes the same uint8 array, so the service only decodes
-and resizes. Called by `skills.model.train.train_model`. The nets' training is `skills.model.image_cnn`.
+and resizes. Called by `skills.model.train.train_model`; each family is fitted through the family
+table (`skills.model.families`).
 
 Time: without a budget (--budget-min) no clock is read: the CNN trains up to its epoch cap with
 early stopping on validation, and every default family is tried, so a busy machine gives the same
@@ -26,9 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.model.early_stopping import time_cut
-from trainer_agent.skills.model.image_cnn import EPOCHS, cnn_params, count_net_params, fit_image_net
-from trainer_agent.skills.model.image_net_config import CNN_WIDTHS
+from trainer_agent.skills.model.families import family as family_of
+from trainer_agent.skills.model.image_net_config import CNN_WIDTHS, cnn_params
+from trainer_agent.skills.model.image_pixels import (
+    flatten_pixels as flatten_pixels,  # named by earlier saved pipelines
+)
+from trainer_agent.skills.model.image_pixels import lr_params, lr_pipeline
 from trainer_agent.skills.model.model_catalog import Candidate, candidates, to_try
+from trainer_agent.skills.model.net_io import count_net_params
 from trainer_agent.skills.model.search_budget import SearchBudget
 from trainer_agent.skills.model.select_model import Scored, Tried, budget_cuts, select
 from trainer_agent.skills.model.trained import Trained
@@ -41,8 +47,6 @@ C_GRID = (0.1, 1.0)
 FOLDS = 3
 CV_MAX_ROWS = 5_000  # above this the logistic regression is scored on one held-back split
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
-HF_EPOCHS, HF_PATIENCE = 60, 8  # a ViT from scratch climbs unevenly
-HF_LR_SCRATCH, HF_LR_PRETRAINED = 5e-4, 1e-4
 
 
 # ---------------------------------------------------------------- input size
@@ -58,40 +62,11 @@ def input_shape(widths: Any, heights: Any, modes: Any) -> tuple[int, int]:
     return side, channels
 
 
-def lr_params(side: int, channels: int, classes: int) -> int:
-    rows = 1 if classes == 2 else classes
-    return side * side * channels * rows + rows
-
-
 def side_for_limit(limit: int | None, side: int, count: Callable[[int], int]) -> int:
     """The largest side <= `side` (down to MIN_SIDE) whose model stays within `limit` parameters."""
     while limit is not None and side > MIN_SIDE and count(side) > limit:
         side -= 1 if side <= 16 else 2
     return side
-
-
-# ---------------------------------------------------------------- logistic regression
-
-
-def flatten_pixels(x: Any) -> Any:
-    """uint8 [n, h, w, c] -> float32 [n, h*w*c] in [0, 1] (module level so the pipeline pickles)."""
-    import numpy as np
-
-    arr = np.asarray(x, dtype=np.float32)
-    return arr.reshape(len(arr), -1) / np.float32(255.0)
-
-
-def lr_pipeline(c: float, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    return Pipeline(
-        [
-            ("pixels", FunctionTransformer(flatten_pixels)),
-            ("clf", LogisticRegression(C=c, max_iter=500, random_state=seed)),
-        ]
-    )
 
 
 def shrink(x: Any, side: int) -> Any:
@@ -192,13 +167,13 @@ class ImageSearch:
                 f"val acc {entry.get('val_accuracy', 0):.4f}"
             )
 
-        net, config = fit_image_net(
+        net, config = family_of(cand.name).fit(
             shrink(self.x, side),
             self.y,
             side,
             self.channels,
             widths=widths,
-            epochs=self.max_epochs or EPOCHS,
+            epochs=self.max_epochs,
             seed=self.seed,
             progress=show,
             time_limit_s=self.time_limit(),
@@ -219,16 +194,9 @@ class ImageSearch:
         )
 
     def hf(self, cand: Candidate) -> Scored:
-        """A transformers classifier (`skills.model.hf_image`): pretrained from the directory found for
-        this family, else a small ViT from scratch; trained by the same loop as small-cnn."""
-        import torch
-
-        from trainer_agent.skills.model.hf_image import build_hf_image
-
-        path = self.pretrained.get(cand.name)
-        torch.manual_seed(self.seed)  # the new weights (head, or all from scratch) are reproducible
-        net = build_hf_image(self.classes, self.side, self.channels, path=path, scratch=cand.config)
-        self.say(f"{cand.name}: {net[1].source}")
+        """A transformers classifier (its family's `fit`: `skills.model.hf_image`): pretrained from the
+        directory found for this family, else a small ViT from scratch; trained by the same loop as
+        small-cnn."""
 
         def show(entry: dict[str, float]) -> None:
             self.say(
@@ -236,20 +204,18 @@ class ImageSearch:
                 f"val acc {entry.get('val_accuracy', 0):.4f}"
             )
 
-        model, config = fit_image_net(
+        model, config = family_of(cand.name).fit(
             self.x,
             self.y,
             self.side,
             self.channels,
-            epochs=self.max_epochs or HF_EPOCHS,
-            lr=HF_LR_PRETRAINED if path else HF_LR_SCRATCH,
-            patience=HF_PATIENCE,
+            path=self.pretrained.get(cand.name),
+            scratch=cand.config,
+            epochs=self.max_epochs,
             seed=self.seed,
             progress=show,
             time_limit_s=self.time_limit(),
-            net=net,
-            shift=0,  # the CNN's recipe is measured on the CNN only: the transformers keep theirs
-            schedule=False,
+            say=lambda source: self.say(f"{cand.name}: {source}"),
         )
         hf = config.hf_config
         detail = {
@@ -277,9 +243,8 @@ class ImageSearch:
         return None if self.max_epochs is not None or not self.share_s else self.share_s
 
     def __call__(self, cand: Candidate) -> Scored:
-        if cand.framework == "hf":
-            return self.hf(cand)
-        return self.cnn(cand) if cand.framework == "torch" else self.logistic(cand)
+        trials = {"pixels": self.logistic, "image-cnn": self.cnn, "hf-image": self.hf}
+        return trials[family_of(cand.name).kind](cand)
 
 
 def find_pretrained(cands: list[Candidate], model_dir: Any) -> dict[str, str]:

@@ -16,126 +16,15 @@ from trainer_agent.skills.model.model_size import (
     upper_limit,
 )
 from trainer_agent.skills.model.search_budget import DEFAULT_MAX_TRIALS, SearchBudget
-from trainer_agent.skills.model.search_defaults import (
-    DEFAULT_SELECT_S,
-    GB_MAX_DEPTH,
-    GB_N_ESTIMATORS,
-    primary_metric,
-)
+from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, primary_metric
 from trainer_agent.skills.model.select_model import Scored, budget_cuts, select
+from trainer_agent.skills.model.tabular_pipelines import pipeline, start_hyper
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.model.warm_start import warmed
 from trainer_agent.skills.specs import TaskSpec, TaskType
 
 FOLDS = 3
-RF_TREES = 100
-LGBM_N_ESTIMATORS = 100  # LightGBM's own default
 TUNE_SHARE = 0.5  # of the search budget, for tuning LightGBM with Optuna (until it converges)
-
-
-def pipeline(
-    task: TaskType, inputs: list[dict[str, str]], family: str, hyper: dict[str, Any], seed: int
-) -> Any:
-    from sklearn import ensemble, linear_model, neural_network
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    num = [i["name"] for i in inputs if i["kind"] == "float"]
-    cat = [i["name"] for i in inputs if i["kind"] == "string"]
-    scaled = family in ("logistic-regression", "ridge-regression", "mlp-classifier")
-    classify = task == TaskType.TABULAR_CLASSIFICATION
-    if family.startswith("lightgbm"):
-        return _lightgbm_pipeline(classify, num, cat, hyper, seed)
-    parts = []
-    if num:
-        imputer = SimpleImputer(strategy="median", keep_empty_features=True)
-        parts.append(
-            ("num", Pipeline([("impute", imputer), ("scale", StandardScaler())]) if scaled else imputer, num)
-        )
-    if cat:
-        # Missing strings arrive as "" (a string tensor has no NaN), so "" is just a category here
-        # and no string imputer is needed.
-        parts.append(("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat))
-    if family == "logistic-regression":
-        model = linear_model.LogisticRegression(C=hyper.get("C", 1.0), max_iter=2000, random_state=seed)
-    elif family == "ridge-regression":
-        model = linear_model.Ridge(alpha=hyper.get("alpha", 1.0))
-    elif family.startswith("random-forest"):
-        rf = ensemble.RandomForestClassifier if classify else ensemble.RandomForestRegressor
-        model = rf(
-            n_estimators=hyper["n_estimators"],
-            max_depth=hyper.get("max_depth"),
-            min_samples_leaf=hyper.get("min_samples_leaf", 1 if classify else 3),
-            random_state=seed,
-            n_jobs=1,
-        )
-    elif family.startswith("gradient-boosting"):
-        gb = ensemble.GradientBoostingClassifier if classify else ensemble.GradientBoostingRegressor
-        model = gb(
-            n_estimators=hyper["n_estimators"],
-            max_depth=hyper["max_depth"],
-            learning_rate=hyper.get("learning_rate", 0.1),
-            random_state=seed,
-        )
-    elif family == "mlp-classifier":
-        model = neural_network.MLPClassifier(
-            (hyper.get("hidden", 64),),
-            alpha=hyper.get("alpha", 1e-4),
-            max_iter=500,
-            early_stopping=False,
-            random_state=seed,
-        )
-    else:
-        raise ValueError(family)
-    return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
-
-
-def _lightgbm_pipeline(
-    classify: bool, num: list[str], cat: list[str], hyper: dict[str, Any], seed: int
-) -> Any:
-    """LightGBM with its own handling of what the others preprocess: missing numbers go in as
-    missing, string columns as native categoricals (ordinal codes; a category unseen in training is
-    -1, which LightGBM treats as missing)."""
-    import numpy as np
-    from lightgbm import LGBMClassifier, LGBMRegressor
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
-
-    parts: list[tuple[str, Any, list[str]]] = []
-    if num:
-        parts.append(("num", "passthrough", num))
-    if cat:
-        codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float32)
-        parts.append(("cat", codes, cat))
-    depth = hyper.get("max_depth")
-    # `cat_feature`: LightGBM's alias of categorical_feature as a model parameter (the Python name is
-    # reserved for fit() and ignored here); the ordinal codes come after the numeric columns.
-    categorical: dict[str, Any] = {"cat_feature": list(range(len(num), len(num) + len(cat)))} if cat else {}
-    model = (LGBMClassifier if classify else LGBMRegressor)(
-        n_estimators=hyper["n_estimators"],
-        learning_rate=hyper.get("learning_rate", 0.1),
-        num_leaves=hyper.get("num_leaves", 31),
-        max_depth=-1 if depth is None else depth,
-        min_child_samples=hyper.get("min_child_samples", 20),
-        **categorical,
-        random_state=seed,
-        n_jobs=1,  # one thread: deterministic, and the sandbox's CPU share is the limit anyway
-        verbose=-1,
-    )
-    return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
-
-
-def _start_hyper(family: str) -> dict[str, Any]:
-    if family.startswith("gradient-boosting"):
-        return {"n_estimators": GB_N_ESTIMATORS, "max_depth": GB_MAX_DEPTH, "learning_rate": 0.1}
-    if family.startswith("random-forest"):
-        return {"n_estimators": RF_TREES, "max_depth": None}
-    if family.startswith("lightgbm"):
-        return {"n_estimators": LGBM_N_ESTIMATORS, "max_depth": None, "learning_rate": 0.1, "num_leaves": 31}
-    return {}
 
 
 class TabularSearch:
@@ -178,7 +67,7 @@ class TabularSearch:
     ) -> tuple[Any, dict[str, Any]]:
         """Fit (from `start`, default the family's defaults), then shrink tree ensembles (fewer
         trees, then shallower) until the limits hold."""
-        start = dict(start or _start_hyper(family))
+        start = dict(start or start_hyper(family))
         hyper = dict(start)
         pipe = None
         for _ in range(8):
@@ -225,7 +114,7 @@ class TabularSearch:
         import numpy as np
         from sklearn.model_selection import KFold, StratifiedKFold
 
-        from trainer_agent.skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.cross_val import cross_val_outputs
 
         classify = self.task == TaskType.TABULAR_CLASSIFICATION
         counts = np.unique(self.y, return_counts=True)[1] if classify else [len(self.y)]
@@ -257,10 +146,10 @@ class TabularSearch:
         each trial scored by the same cross-validation on the person's labels; the best settings."""
         import numpy as np
 
-        from trainer_agent.skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.cross_val import cross_val_outputs
         from trainer_agent.skills.model.tune import tune
 
-        start = _start_hyper(family)
+        start = start_hyper(family)
         defaults = {"n_estimators": start["n_estimators"], "learning_rate": 0.1, "num_leaves": 31}
         defaults["min_child_samples"] = 20
 

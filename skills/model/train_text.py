@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.model.early_stopping import time_cut
+from trainer_agent.skills.model.families import family as family_of
 from trainer_agent.skills.model.model_catalog import Candidate, to_try
 from trainer_agent.skills.model.model_files import save_joblib
 from trainer_agent.skills.model.model_size import limit_phrase, onnx_or_saved_size, upper_limit
+from trainer_agent.skills.model.net_io import count_net_params
 from trainer_agent.skills.model.search_budget import (
     CV_MAX_ROWS,
     DEFAULT_MAX_TRIALS,
@@ -31,6 +33,7 @@ from trainer_agent.skills.model.text_features import (
     text_classifier,
     text_pipeline,
 )
+from trainer_agent.skills.model.text_net import warm_compatible
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.model.warm_start import WarmStart, warmed
 from trainer_agent.skills.specs import TaskSpec, TaskType
@@ -83,7 +86,7 @@ class TextSearch:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 
-        from trainer_agent.skills.model.ensemble import cross_val_outputs
+        from trainer_agent.skills.model.cross_val import cross_val_outputs
 
         assert self.counts is not None
         _, matrix = self.counts.tfidf(k)
@@ -242,12 +245,10 @@ class TextSearch:
 
     # -- torch families --------------------------------------------------------------------------
     def torch_family(self, cand: Candidate) -> Scored:
-        from trainer_agent.skills.model import torch_text
-
+        """A from-scratch text net (its family's `fit`: `skills.model.torch_text`), warm-started from
+        the registered net of the same family when its sizes and classes match."""
         arch = cand.name.rsplit("-", 1)[-1]
         embed, hidden = int(cand.config.get("embed", 64)), int(cand.config.get("hidden", 64))
-        cap = torch_text.vocab_for_limit(self.param_limit, arch, embed, hidden, len(self.classes))
-        vocab = 20_000 if cap is None else min(20_000, cap)
 
         def show(entry: dict[str, float]) -> None:
             self.say(
@@ -257,19 +258,19 @@ class TextSearch:
 
         init = self._warm_net(cand.name, arch, embed, hidden)
         started = time.perf_counter()
-        net, config = torch_text.fit_text_net(
+        net, config = family_of(cand.name).fit(
             list(self.x),
             list(self.y),
             arch=arch,
-            vocab_size=vocab,
             embed=embed,
             hidden=hidden,
             seed=self.seed,
             progress=show,
             time_limit_s=self.time_limit(),
-            epochs=self.max_epochs or torch_text.EPOCHS,
+            epochs=self.max_epochs,
             init=init,
             score_labels=list(self.given),
+            param_limit=self.param_limit,
         )
         score = max((h.get("val_accuracy", 0.0) for h in config.history), default=0.0)
         if init is not None and self.warm is not None:
@@ -288,26 +289,22 @@ class TextSearch:
             hyper["cut"] = cut
         return Scored(
             score=score,
-            params=torch_text.count_net_params(net),
+            params=count_net_params(net),
             detail=hyper,
             payload=("torch", (net, config), {}),
         )
 
-    def _warm_net(self, family: str, arch: str, embed: int, hidden: int) -> Any:
+    def _warm_net(self, name: str, arch: str, embed: int, hidden: int) -> Any:
         """The registered net to start from, when the warm start is this family with the same
         sizes and classes (its vocabulary comes along); else None."""
-        from trainer_agent.skills.model import torch_text
-
-        path = self.warm.model_path if self.warm is not None and self.warm.family == family else None
+        path = self.warm.model_path if self.warm is not None and self.warm.family == name else None
         if not path or not str(path).endswith(".pt") or not Path(path).is_file():
             return None
         try:
-            net, config = torch_text.load_text_net(path)
+            net, config = family_of(name).load(Path(path))
         except Exception:  # an unreadable or foreign file: train from scratch
             return None
-        if config.arch not in torch_text.ARCHS:
-            return None
-        if not torch_text.warm_compatible(config, arch, embed, hidden, self.classes):
+        if not warm_compatible(config, arch, embed, hidden, self.classes):
             return None
         return net, config
 
@@ -316,11 +313,10 @@ class TextSearch:
         """A transformer from `--model-dir` / $TRAINER_AGENT_MODELS / the HF cache, or from scratch;
         trained with the transformers Trainer on the word ids the ONNX graph makes
         (`skills.model.hf_text`)."""
-        from trainer_agent.skills.model import hf_text, torch_text
-        from trainer_agent.skills.model.model_library import resolve_pretrained
+        from trainer_agent.skills.model.model_library import SCRATCH_SOURCE, resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
-        self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else hf_text.SCRATCH_SOURCE))
+        self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else SCRATCH_SOURCE))
 
         def show(entry: dict[str, float]) -> None:
             self.say(
@@ -328,15 +324,15 @@ class TextSearch:
                 f"val acc {entry.get('val_accuracy', 0):.4f}"
             )
 
-        net, config = hf_text.fit_transformer_net(
+        net, config = family_of(cand.name).fit(
             list(self.x),
             list(self.y),
             model_path=path,
             param_limit=self.param_limit,
-            config={**hf_text.CANDIDATE_CONFIG, **cand.config},
+            config=cand.config,
             seed=self.seed,
             time_limit_s=self.time_limit(),
-            epochs=self.max_epochs or hf_text.NET_EPOCHS,
+            epochs=self.max_epochs,
             progress=show,
             score_labels=list(self.given),
         )
@@ -355,7 +351,7 @@ class TextSearch:
         }
         return Scored(
             score=score,
-            params=torch_text.count_net_params(net),
+            params=count_net_params(net),
             detail=hyper,
             payload=("torch", (net, config), {"source": source}),
         )
@@ -365,9 +361,9 @@ class TextSearch:
         """A frozen pretrained encoder + logistic head (`skills.model.embed_text`), C by cross-validation;
         under a time budget the encoder is fine-tuned too when an epoch is expected to fit what is
         left of the family's time share (else that is reported as a budget cut)."""
-        from trainer_agent.skills.model import embed_text, torch_text
         from trainer_agent.skills.model.model_library import resolve_pretrained
 
+        kind = family_of(cand.name)
         source, path = resolve_pretrained(cand, self.model_dir)
         if path is None:  # `train` leaves such families out; named explicitly, say why
             from trainer_agent.skills.errors import UserError
@@ -376,7 +372,7 @@ class TextSearch:
             raise UserError(f"{cand.name} needs a local pretrained model: {INSTALL_HINT}.")
         self.say(f"{cand.name}: pretrained from {path}")
         started = time.perf_counter()
-        net, config, fit = embed_text.fit_embed_linear(
+        net, config, fit = kind.fit(
             list(self.x),
             list(self.y),
             path,
@@ -404,56 +400,40 @@ class TextSearch:
             "embed_s": round(fit.embed_s, 1),
         }
         score = fit.score
-        if self.budget_s is not None:
+        if self.budget_s is not None and kind.refine is not None:
             left = self.share_s - (time.perf_counter() - started)
-            epoch_s = embed_text.FINE_TUNE_COST * fit.embed_s
-            if left >= epoch_s:
-                self.say(f"{cand.name}: fine-tuning the encoder for up to {left:.0f} s")
-                history = embed_text.fine_tune(
-                    net,
-                    config,
-                    list(self.x),
-                    list(self.y),
-                    time_limit_s=left,
-                    seed=self.seed,
-                    score_labels=list(self.given),
-                    progress=lambda e: self.say(
-                        f"{cand.name} fine-tune epoch {e['epoch']:g}: loss {e['train_loss']:.4f}, "
-                        f"val acc {e['val_accuracy']:.4f}"
-                    ),
-                )
-                config.history = history
-                best = max(history, key=lambda h: h["val_accuracy"])
-                hyper["fine_tuned"] = {
-                    "epochs": history[-1]["epoch"],
-                    "val_accuracy_frozen": history[0]["val_accuracy"],
-                    "val_accuracy_best": best["val_accuracy"],
-                    "kept_epoch": best["epoch"],
-                }
-                if best["epoch"]:  # a fine-tuned epoch beat the frozen model on the 10% split
-                    score = best["val_accuracy"]
-                if cut := time_cut(history):
-                    hyper["cut"] = f"fine-tuning {cut}"
-            else:
-                hyper["cut"] = (
-                    f"not fine-tuned (an epoch takes about {epoch_s:.0f} s; {max(0.0, left):.0f} s of its "
-                    "time share were left)"
-                )
+            refined = kind.refine(
+                net,
+                config,
+                list(self.x),
+                list(self.y),
+                fit,
+                left,
+                seed=self.seed,
+                score_labels=list(self.given),
+                progress=lambda e: self.say(
+                    f"{cand.name} fine-tune epoch {e['epoch']:g}: loss {e['train_loss']:.4f}, "
+                    f"val acc {e['val_accuracy']:.4f}"
+                ),
+                say=lambda line: self.say(f"{cand.name}: {line}"),
+            )
+            score = refined.pop("score", score)
+            hyper.update(refined)
         return Scored(
             score=float(score),
-            params=torch_text.count_net_params(net),
+            params=count_net_params(net),
             detail=hyper,
             payload=("torch", (net, config), {"source": source}),
         )
 
     def __call__(self, cand: Candidate) -> Scored:
-        if cand.framework == "embed":
-            return self.embed_family(cand)
-        if cand.framework == "torch":
-            return self.torch_family(cand)
-        if cand.framework == "hf":
-            return self.hf_family(cand)
-        return self.sklearn_family(cand)
+        trials = {
+            "tfidf": self.sklearn_family,
+            "torch-text": self.torch_family,
+            "hf-text": self.hf_family,
+            "embed-text": self.embed_family,
+        }
+        return trials[family_of(cand.name).kind](cand)
 
 
 def train(
@@ -585,8 +565,8 @@ def train(
         say(f"the chosen model {why}: training a teacher and distilling it into the student")
         extra: dict[str, Any] = {}
         if teacher is not None:
-            from trainer_agent.skills.model.embed_text import teacher_factory
-
+            teacher_factory = family_of(teacher[0].name).teacher
+            assert teacher_factory is not None  # `_encoder_teacher` names only kinds that teach
             texts = [*map(str, x), *(map(str, pool) if pool is not None else [])]
             make, encoder_params = teacher_factory(teacher[1], texts, teacher[0].config.get("max_pieces"))
             extra = {
@@ -692,15 +672,15 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
     def outputs(cand: Candidate, member: Scored) -> Any:
         from sklearn.model_selection import StratifiedKFold
 
+        from trainer_agent.skills.model.cross_val import cross_val_outputs
+
         if not search.can_cv or search.counts is None:
             return None
         knob = "alpha" if cand.name == "tfidf-complement-nb" else "C"
         _, matrix = search.counts.tfidf(int(member.detail["max_features"]))
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=search.seed)
         clf = text_classifier(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
-        fold = ensemble.cross_val_outputs(
-            clf, matrix, search.y, cv, search.scoring, search.classes, search.given
-        )
+        fold = cross_val_outputs(clf, matrix, search.y, cv, search.scoring, search.classes, search.given)
         return fold[1]
 
     outcome = ensemble.consider(

@@ -24,7 +24,8 @@ ENDPOINTS = (
     ("GET", "/health", "Liveness: 200 while the process answers"),
     ("GET", "/ready", "Readiness: 200 when the model is loaded and warm; 503 while shutting down"),
     ("GET", "/metrics", "Prometheus metrics (requests, latency histogram, errors, model version)"),
-    ("GET", "/docs", "Interactive OpenAPI documentation (Swagger UI)"),
+    ("GET", "/docs", "Interactive OpenAPI documentation (Swagger UI, served by the service: works offline)"),
+    ("GET", "/redoc", "The same documentation as one page (ReDoc)"),
     ("GET", "/openapi.json", "The OpenAPI schema (also saved as openapi.json beside this file)"),
     ("GET", "/", "The model's description: task, labels, inputs, version"),
 )
@@ -205,7 +206,7 @@ def render_api_md(
         f"- 1 to {MAX_INPUTS} inputs per request; texts up to {MAX_TEXT_CHARS:,} characters; "
         f"bodies up to {MAX_BODY_BYTES // 2**20} MiB.",
         f"- API key: when the service runs with `TRAINER_AGENT_API_KEY` set, `/predict` needs the "
-        f"`{API_KEY_HEADER}` header; probes and metrics need none.",
+        f"`{API_KEY_HEADER}` header; probes, metrics and the documentation pages need none.",
         "- Every response carries `x-request-id` (yours if you sent one); the service logs one JSON line "
         "per request with it.",
         "- SIGTERM: `/ready` turns 503 at once, requests in flight finish (up to 10 s), then it exits.",

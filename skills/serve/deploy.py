@@ -6,10 +6,11 @@
 
 The service runs `python -m trainer_agent.skills.serve.service_app` in its own session and process
 group (it outlives a crash of the caller, and stops with `stop_service` or `kill <pid>`).
-`run_dir/service/service.json` records its pid, process group, host and port the moment it is
-spawned, before it answers (`ready` false until /ready does), so `status`, `stop`, a resumed run
-or an interrupted one's clean-up can always find and reap it; `run_dir/service/service.log` holds
-its output.
+`run_dir/service/service.json` records its host, port and model just before it is spawned and its
+pid and process group the moment it is (`ready` false until /ready answers), so `status`, `stop`, a
+resumed run or an interrupted one's clean-up can always find and reap it, even after a kill -9
+between the spawn and the pid's record (then found by its command line);
+`run_dir/service/service.log` holds its output.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.serve.docs_pages import DOCS_SCRIPT
 from trainer_agent.skills.specs import Deployment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -158,11 +160,10 @@ def start_service(
     for attempt in range(3 if port is None else 1):
         chosen = port or free_port(host)
         url = f"http://{host}:{chosen}"
-        proc = _launch(model, svc_dir, host, chosen, api_key, cpus, threads)
-        state = {
+        state: dict[str, Any] = {
             "url": url,
-            "pid": proc.pid,
-            "pgid": proc.pid,  # it leads its own session and group (start_new_session)
+            "pid": None,  # not spawned yet: a kill -9 from here on leaves the port and model to find it by
+            "pgid": None,
             "port": chosen,
             "host": host,
             "model_path": str(model),
@@ -173,10 +174,15 @@ def start_service(
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "ready": False,
         }
-        try:  # recorded before anything else, so whoever comes next can reap it
+        _record(svc_dir, state)  # before the spawn, so whoever comes next can always reap it
+        proc = _launch(model, svc_dir, host, chosen, api_key, cpus, threads)
+        # it leads its own session and group (start_new_session)
+        state.update(pid=proc.pid, pgid=proc.pid)
+        try:
             _record(svc_dir, state)
         except BaseException:
             _terminate(proc.pid)
+            (svc_dir / STATE_FILE).unlink(missing_ok=True)
             raise
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -227,6 +233,46 @@ def _terminate(pid: int, grace: float = 5.0, pgid: int | None = None) -> None:
             time.sleep(0.05)
 
 
+def _flag(words: list[bytes], name: bytes) -> bytes | None:
+    """The word after `name` in a command line split into words, or None."""
+    return words[words.index(name) + 1] if name in words[:-1] else None
+
+
+def _spawned_unrecorded(recorded: dict[str, Any]) -> int | None:
+    """The service a record made just before its spawn names (no pid yet: its owner died between
+    the spawn and recording the pid): the service_app process started for its model and port."""
+    want = {
+        b"--model": str(recorded.get("model_path")).encode(),
+        b"--port": str(recorded.get("port")).encode(),
+    }
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"trainer_agent.skills.serve.service_app" in words and all(
+            _flag(words, k) == v for k, v in want.items()
+        ):
+            return int(entry.name)
+    return None
+
+
+def _recorded_pid(recorded: Any) -> tuple[int, int] | None:
+    """The (pid, process group) of the service a service.json record names, or None when it names
+    none: unreadable, or recorded before its spawn and no such process runs."""
+    if not isinstance(recorded, dict):
+        return None
+    try:
+        if recorded.get("pid") is None:
+            pid = _spawned_unrecorded(recorded)
+            return None if pid is None else (pid, pid)  # it leads its own group (start_new_session)
+        pid = int(recorded["pid"])
+        return pid, int(recorded.get("pgid") or pid)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def stop_service(run_dir: str | Path) -> bool:
     """Stop the service recorded in run_dir/service/service.json and remove that file.
     Returns whether a running service was stopped."""
@@ -234,12 +280,13 @@ def stop_service(run_dir: str | Path) -> bool:
     if not state_path.is_file():
         return False
     try:
-        recorded = json.loads(state_path.read_text())
-        pid = int(recorded["pid"])
-        pgid = int(recorded.get("pgid") or pid)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        found = _recorded_pid(json.loads(state_path.read_text()))
+    except (OSError, ValueError):
+        found = None
+    if found is None:
         state_path.unlink(missing_ok=True)
         return False
+    pid, pgid = found
     stopped = False
     if _alive(pid) and _is_service(pid):
         _terminate(pid, pgid=pgid)
@@ -258,10 +305,15 @@ def service_status(run_dir: str | Path) -> dict[str, Any]:
         return {"running": False, "reason": f"no service recorded in {state_path}"}
     try:
         state = json.loads(state_path.read_text())
-        pid = int(state["pid"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError):
+        state = None
+    found = _recorded_pid(state)
+    if not isinstance(state, dict) or (found is None and state.get("pid") is not None):
         return {"running": False, "reason": f"{state_path} is unreadable"}
-    out: dict[str, Any] = {**state, "running": _alive(pid) and _is_service(pid)}
+    if found is None:
+        return {**state, "running": False, "reason": "its process was never started"}
+    pid = found[0]
+    out: dict[str, Any] = {**state, "pid": pid, "pgid": found[1], "running": _alive(pid) and _is_service(pid)}
     if not out["running"]:
         out["reason"] = f"process {pid} is not running (see {state.get('log')})"
         return out
@@ -305,7 +357,8 @@ def smoke_test(url: str, examples: list[Any], api_key: str | None = None) -> dic
         r = client.get("/health")
         out["health_status"] = r.status_code
         out["health"] = r.json() if r.status_code == 200 else r.text[:200]
-        out["docs_status"] = client.get("/docs").status_code
+        # the page and the script it runs, from this service (no CDN): the worse of the two
+        out["docs_status"] = max(client.get(p).status_code for p in ("/docs", DOCS_SCRIPT))
         r = client.get("/metrics")
         out["metrics_status"] = r.status_code
         counted = _metric(r.text, "trainer_agent_requests_total", '{endpoint="/predict",status="200"}')

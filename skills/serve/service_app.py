@@ -1,4 +1,4 @@
-"""The web service of an exported model: POST /predict, GET /health, /ready, /metrics, /docs.
+"""The web service of an exported model: POST /predict, GET /health, /ready, /metrics, /docs, /redoc.
 
 Run it (the API key, if any, comes from the environment so it never shows in `ps`):
 
@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.serve.docs_pages import DOCS_ROUTES, add_docs_pages
 
 MAX_INPUTS = 1000
 MAX_TEXT_CHARS = 20_000
@@ -35,7 +36,7 @@ GRACEFUL_SHUTDOWN_S = 10
 INLINE_INPUTS = 32  # requests with more inputs are predicted in a worker thread
 API_KEY_ENV = "TRAINER_AGENT_API_KEY"
 API_KEY_HEADER = "X-API-Key"
-ROUTES = ("/predict", "/health", "/ready", "/metrics", "/docs", "/openapi.json", "/")
+ROUTES = ("/predict", "/health", "/ready", "/metrics", "/openapi.json", "/", *DOCS_ROUTES)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LOGGER = "trainer_agent.service"
 
@@ -240,7 +241,10 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
         version=info["version"],
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # /docs and /redoc come from add_docs_pages: no CDN
+        redoc_url=None,
     )
+    add_docs_pages(app)
     app.router.route_class = StrictJSONRoute  # NaN and Infinity are not JSON (skills.serve.service_json)
     app.state.predictor = predictor
     app.state.registry = registry

@@ -455,8 +455,15 @@ def _amounts(more: dict[str, int]) -> str:
     return f"about {sum(more.values()):,} more examples ({detail})"
 
 
-def label_shortfall(spec: TaskSpec, df: pd.DataFrame, test_df: pd.DataFrame | None = None) -> Finding | None:
+def label_shortfall(
+    spec: TaskSpec, df: pd.DataFrame, test_df: pd.DataFrame | None = None, label_given: bool = False
+) -> Finding | None:
     """Ask for more labelled rows when the data cannot support the task or its targets.
+
+    A column with about as many values as rows looks like an identifier, not a label: unless the
+    person named it (`label_given`, --label), the question is which column holds the label. A
+    named label column is always the label; when it has too few rows per class, the finding says
+    so and asks for more rows of each class (or fewer classes), never for --label again.
 
     Raises:
         UserError: the label column of a classification holds a single class (bad input, as the
@@ -481,7 +488,8 @@ def label_shortfall(spec: TaskSpec, df: pd.DataFrame, test_df: pd.DataFrame | No
         raise UserError(
             f"the label column '{label}' has only one class{only}; a classifier needs at least two"
         )
-    if len(counts) > max(50, 0.5 * len(y)):
+    too_many = len(counts) > max(50, 0.5 * len(y))
+    if too_many and not label_given:
         return Finding(
             "ask",
             f"Column '{spec.label_column}' has {len(counts):,} distinct values in {len(y):,} rows: it looks "
@@ -495,9 +503,17 @@ def label_shortfall(spec: TaskSpec, df: pd.DataFrame, test_df: pd.DataFrame | No
     more, more_test, why = labels_needed(counts, spec.requirements, test_counts)
     if not more and not more_test:
         return None
+    other = "Or relax the target."
+    if too_many:  # named with --label: it is the label, and the data is what falls short
+        why.insert(
+            0,
+            f"The label column '{spec.label_column}' has {len(counts):,} classes in {len(y):,} labelled "
+            f"rows ({len(y) / len(counts):.1f} per class): too few to learn or to test most classes.",
+        )
+        other = f"Or merge the {len(counts):,} classes into fewer."
     asks = []
     if more:
         asks.append(f"label {_amounts(more)}" + (" for the training data" if test_counts is not None else ""))
     if more_test:
         asks.append(f"add {_amounts(more_test)} to the test file")
-    return Finding("ask", " ".join(why), [f"Can you {' and '.join(asks)}? Or relax the target."])
+    return Finding("ask", " ".join(why), [f"Can you {' and '.join(asks)}? {other}"])

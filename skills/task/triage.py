@@ -85,7 +85,11 @@ def triage(
             findings.append(feasibility.no_data(spec.request, spec.task_type))
         if found := feasibility.vague(spec.request, spec, df, label_given):
             findings.append(found)
-        if df is not None and not findings and (found := feasibility.label_shortfall(spec, df, test_df)):
+        if (
+            df is not None
+            and not findings
+            and (found := feasibility.label_shortfall(spec, df, test_df, label_given))
+        ):
             findings.append(found)
 
     if findings:
