@@ -85,6 +85,39 @@ def test_sufficiency_exits_2_with_the_number(cli: CliRunner, tmp_path: Path) -> 
     assert "error: I need at least" in result.output and "more labelled rows" in result.output
 
 
+def test_sufficiency_exits_2_when_the_target_is_out_of_reach(cli: CliRunner, reviews: Path) -> None:
+    """Enough rows per class is not enough for a target the learning curve does not reach."""
+    args = ["data", "sufficiency", str(reviews), "--label", "score", "--text", "review", "--target"]
+    far = cli.invoke(app, [*args, "0.97"])
+    assert far.exit_code == 2, far.output
+    assert "not yet for accuracy 0.97" in far.output and "enough labelled data" not in far.output
+    near = cli.invoke(app, [*args, "0.55"])
+    assert near.exit_code == 0, near.output
+    assert "enough labelled data" in near.output and "already at the target 0.55" in near.output
+
+
+def test_annotate_takes_min_confidence_zero_and_finds_the_text(
+    cli: CliRunner, reviews: Path, tmp_path: Path
+) -> None:
+    pool = tmp_path / "pool.csv"
+    pd.read_csv(FINE_FOODS / "test.csv", nrows=60).drop(columns="score").to_csv(pool, index=False)
+    out = tmp_path / "annotated.csv"
+    args = ["data", "annotate", str(pool), "--labelled", str(reviews), "--label", "score", "--out", str(out)]
+    every = cli.invoke(app, [*args, "--min-confidence", "0"])  # no --text: the one free-text column
+    assert every.exit_code == 0, every.output
+    assert "the text column is 'review'" in every.output
+    assert "labelled 60 of 60 pool rows with confidence >= 0.00" in every.output
+    assert (pd.read_csv(out)["annotated_by"] == "teacher:logistic_regression").all()
+    assert cli.invoke(app, [*args, "--min-confidence", "1.5"]).exit_code == 2
+    ids = tmp_path / "ids.csv"
+    pd.read_csv(reviews)[["product", "score"]].to_csv(ids, index=False)  # nothing to learn from
+    nothing = cli.invoke(
+        app, ["data", "annotate", str(pool), "--labelled", str(ids), "--label", "score", "--out", str(out)]
+    )
+    assert nothing.exit_code == 1 and "the teacher has nothing to learn from" in nothing.output
+    assert "Traceback" not in nothing.output and "internal error" not in nothing.output
+
+
 def test_annotate_augment_reduce(cli: CliRunner, reviews: Path, tmp_path: Path) -> None:
     pool = tmp_path / "pool.csv"
     pd.read_csv(FINE_FOODS / "test.csv", nrows=60).drop(columns="score").to_csv(pool, index=False)

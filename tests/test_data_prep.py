@@ -165,7 +165,11 @@ def test_planted_problems_are_counted_exactly(tmp_path: Path, foods) -> None:
     assert (report.n_train, report.n_test) == (300, 100)
     assert report.dropped_rows == 7 + 5 + 5 + 4
     assert report.missing_values == {"product": 0, "review": 3, "score": 4}
-    _note(report, r"dropped 7 exact duplicate rows\.$")
+    _note(
+        report,
+        r"dropped 7 duplicate rows \(the same 'review' and 'score' as an earlier row once cleaned; "
+        r"'product' not compared: the model does not use them\)\.$",
+    )
     _note(report, r"dropped 5 rows whose text also appears in the test set")
     _note(report, r"dropped 5 rows with empty text in 'review'\.$")
     _note(report, r"dropped 4 rows with no label in 'score'\.$")
@@ -173,7 +177,7 @@ def test_planted_problems_are_counted_exactly(tmp_path: Path, foods) -> None:
     assert sorted(written["review"]) == sorted(train["review"].map(_key))
     assert not set(written["review"]) & set(pd.read_csv(report.test_path)["review"])
     card = (tmp_path / "run" / "data_card.md").read_text(encoding="utf-8")
-    assert "Rows dropped: 21 (of which exact duplicates: 7)." in card
+    assert "Rows dropped: 21 (of which duplicates: 7)." in card
     assert "dropped 5 rows whose text also appears in the test set" in card
 
 

@@ -32,7 +32,12 @@ def foods() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_clean_subset_has_no_duplicate_findings(foods: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, test = foods
     prof = profile_data(train, test, label="score", text="review")
-    assert prof.duplicates == {"exact": 0, "same_input_normalized": 0, "train_rows_in_test": 0}
+    assert prof.duplicates == {
+        "exact": 0,
+        "same_input_and_label": 0,
+        "same_input_normalized": 0,
+        "train_rows_in_test": 0,
+    }
     assert prof.columns["review"]["kind"] == "text" and prof.columns["score"]["kind"] == "label"
     assert prof.label_counts == train["score"].value_counts().sort_index().to_dict()
     assert prof.text_lengths["train_chars"]["max"] == train["review"].str.len().max()
@@ -41,6 +46,8 @@ def test_clean_subset_has_no_duplicate_findings(foods: tuple[pd.DataFrame, pd.Da
 def test_planted_duplicates_and_leakage(foods: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, test = foods
     exact = train.iloc[:5]
+    # The same review and score under another product: not an exact duplicate, and said so.
+    relisted = train.iloc[10:12].assign(product=["RELISTED1", "RELISTED2"])
     shouted = train.iloc[5:8].assign(review=lambda d: d["review"].str.upper() + "!!")
     leaked = test.iloc[:4]
     # A near-copy: one word changed in a long test review.
@@ -49,14 +56,18 @@ def test_planted_duplicates_and_leakage(foods: tuple[pd.DataFrame, pd.DataFrame]
     near = long_test.copy()
     near["review"] = long_test["review"].replace(" the ", " this ", 1)
     assert near["review"] != long_test["review"]
-    planted = pd.concat([train, exact, shouted, leaked, near.to_frame().T], ignore_index=True)
+    planted = pd.concat([train, exact, relisted, shouted, leaked, near.to_frame().T], ignore_index=True)
     prof = profile_data(planted, test, label="score", text="review")
     assert prof.duplicates["exact"] == 5
-    assert prof.duplicates["same_input_normalized"] == 8
+    assert prof.duplicates["same_input_and_label"] == 7
+    assert prof.duplicates["same_input_normalized"] == 10
     assert prof.duplicates["train_rows_in_test"] == 4
     assert len(planted) - 1 in {i for i, _, _ in prof.leak_pairs}
     assert any("Leakage: 4 training rows" in f for f in prof.findings)
-    assert any("nearly copy a test text" in f for f in prof.findings)
+    assert any(f.startswith("5 exact duplicate rows (every column equal)") for f in prof.findings)
+    assert "2 training rows repeat another's 'review' and 'score' but differ in 'product'." in prof.findings
+    copy = next(f for f in prof.findings if "nearly copy a test text" in f)
+    assert "test row " in copy and "data/profile.json" not in copy  # the rows, not a path
 
 
 def test_empty_rows_and_missing_values(foods: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -309,12 +309,10 @@ def sufficiency(
     encoding: EncodingOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not."""
-    from trainer_agent.skills.data.sufficiency import (
-        check_sufficiency,
-        learning_curve_estimate,
-        require_sufficient,
-    )
+    """Is there enough labelled data? Exit 2 with how many more rows are needed, and why, if not
+    (with --target: if a quick probe model's learning curve does not reach it on these rows)."""
+    from trainer_agent.skills.data.sufficiency import check_sufficiency, learning_curve, require_sufficient
+    from trainer_agent.skills.errors import NeedsInput
 
     with _user_errors():
         df = _load(path, encoding)
@@ -328,11 +326,20 @@ def sufficiency(
         counts = {str(k): int(v) for k, v in df[label].astype(str).value_counts().items()}
         suff = check_sufficiency(spec, counts, n_rows=len(df))
         require_sufficient(suff)
-        _echo(f"enough labelled data: {suff.reason}")
+        estimate = None
         if target is not None and spec.task_type.value != "tabular_regression":
-            estimate = learning_curve_estimate(df.astype({label: str}), label, target, text, seed=seed)
-            if estimate:
-                _echo(f"learning curve: {estimate}")
+            estimate = learning_curve(df.astype({label: str}), label, target, text, seed=seed)
+        if estimate is not None and not estimate.reached:
+            more = "better data"
+            if estimate.rows_needed:
+                more = f"{estimate.more_rows(len(df))} more labelled rows"
+            raise NeedsInput(
+                f"every class has enough rows to train, but not yet for accuracy {target:.2f}: "
+                f"{estimate.text}; it needs {more}, or a stronger model than the probe."
+            )
+        _echo(f"enough labelled data: {suff.reason}")
+        if estimate is not None:
+            _echo(f"learning curve: {estimate.text}")
 
 
 # --- changes to data (written to new files) ------------------------------------------------
@@ -347,7 +354,15 @@ def annotate(
     ] = None,
     label: LabelOpt = None,
     text: TextOpt = None,
-    min_confidence: Annotated[float | None, typer.Option("--min-confidence")] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Keep labels at least this confident (teacher default 0.9, LLM 0.7); 0 keeps every row.",
+        ),
+    ] = None,
     llm: Annotated[
         str | None,
         typer.Option("--llm", help="Label with an LLM instead of a teacher: openai or config:PATH (paid)."),
@@ -383,13 +398,43 @@ def annotate(
             )
         else:
             assert lab is not None and label is not None
+            text = _text_or_guess(lab, pool_df, label, text, labelled)
             result = annotate_with_teacher(
-                lab, pool_df, label, text, min_confidence=min_confidence or 0.9, seed=seed
+                lab,
+                pool_df,
+                label,
+                text,
+                min_confidence=0.9 if min_confidence is None else min_confidence,
+                seed=seed,
             )
         result.combined().to_csv(out, index=False)
         for note in result.notes:
             _echo(note)
         _echo(f"wrote {out} (column annotated_by marks every annotated row)")
+
+
+def _text_or_guess(
+    lab: pd.DataFrame, pool_df: pd.DataFrame, label: str, text: str | None, labelled: str
+) -> str | None:
+    """The teacher's text column: --text, else the one free-text column both files share (said);
+    None for a table of features."""
+    from trainer_agent.skills.errors import UserError
+    from trainer_agent.skills.task.task_infer import is_text_column
+
+    if text is not None:
+        for df, name in ((lab, labelled), (pool_df, "the pool")):
+            _need(df, text, "text", name)
+        return text
+    found = [c for c in lab.columns if c != label and c in pool_df.columns and is_text_column(lab[c])]
+    if len(found) == 1:
+        _echo(f"the text column is '{found[0]}' (the only free text in both files; --text chooses another)")
+        return str(found[0])
+    if len(found) > 1:
+        raise UserError(
+            f"'{labelled}' has {len(found)} free-text columns ({', '.join(map(str, found))}); "
+            "name the one to learn from with --text."
+        )
+    return None
 
 
 def _annotate_with_llm(

@@ -77,7 +77,13 @@ def annotate_with_teacher(
         [labelled.drop(columns=[label]), pool.drop(columns=[label], errors="ignore")], ignore_index=True
     )
     both[label] = list(y) + [classes[0]] * len(pool)  # placeholder labels: the matrix ignores them
-    x = feature_matrix(both, label, text, features)
+    try:
+        x = feature_matrix(both, label, text, features)
+    except ValueError as e:  # no numeric or few-valued column to learn from
+        raise UserError(
+            f"the teacher has nothing to learn from ({e}): name a free-text column with --text, or "
+            "give numeric or categorical feature columns both files share."
+        ) from None
     x_lab, x_pool = x[: len(labelled)], x[len(labelled) :]
     teacher = probe_model(bool(text), len(classes)).fit(x_lab, y)
     probs = teacher.predict_proba(x_pool)

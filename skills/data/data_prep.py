@@ -51,8 +51,8 @@ def prepare_data(
     held out (stratified by class where every class has two rows or more).
 
     `DataReport.dropped_rows` counts rows of the person's files that are in neither output file
-    (no label, empty text, exact duplicates, rows that leak into the test set);
-    `duplicate_rows` counts the exact duplicates among them; `missing_values` counts missing or
+    (no label, empty text, duplicates in the used columns, rows that leak into the test set);
+    `duplicate_rows` counts the duplicates among them; `missing_values` counts missing or
     blank cells per column of the training file as given.
 
     Raises:
@@ -99,7 +99,17 @@ def prepare_data(
     duplicated = train.duplicated(subset=cols.used, keep="first")
     duplicate_rows = int(duplicated.sum())
     if duplicate_rows:
-        notes.append(f"'{train_name}': dropped {_plural(duplicate_rows, 'exact duplicate row')}.")
+        others = [str(c) for c in raw_train.columns if c not in cols.used]
+        notes.append(
+            f"'{train_name}': dropped {_plural(duplicate_rows, 'duplicate row')} (the same "
+            f"{' and '.join(map(repr, cols.used))} as an earlier row once cleaned"
+            + (
+                f"; {', '.join(map(repr, others))} not compared: the model does not use them"
+                if others
+                else ""
+            )
+            + ")."
+        )
         train = train[~duplicated]
     if classification:
         _note_conflicting_labels(train, cols, train_name, notes)
@@ -416,7 +426,7 @@ def _render_data_card(
     lines += _table(["set", "rows given", "rows used"], rows)
     lines += [
         "",
-        f"Rows dropped: {report.dropped_rows} (of which exact duplicates: {report.duplicate_rows}).",
+        f"Rows dropped: {report.dropped_rows} (of which duplicates: {report.duplicate_rows}).",
         "",
     ]
 

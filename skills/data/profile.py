@@ -221,13 +221,21 @@ def _duplicates(
     features: list[str],
 ) -> None:
     inputs = [text] if text else features
-    exact = int(train.duplicated(subset=[*inputs, *([label] if label else [])]).sum())
+    used = [*inputs, *([label] if label else [])]
+    exact = int(train.duplicated().sum())  # every column equal
+    same_used = int(train.duplicated(subset=used).sum())
     near_keys = _row_keys(train, inputs)
     near = int(near_keys.duplicated().sum())
-    prof.duplicates = {"exact": exact, "same_input_normalized": near}
+    prof.duplicates = {"exact": exact, "same_input_and_label": same_used, "same_input_normalized": near}
     if exact:
-        prof.findings.append(f"{_n(exact, 'exact duplicate row')} in the training data.")
-    if near > exact:
+        prof.findings.append(f"{_n(exact, 'exact duplicate row')} (every column equal) in the training data.")
+    if same_used > exact:
+        others = [str(c) for c in train.columns if c not in used]
+        prof.findings.append(
+            f"{_n(same_used - exact, 'training row')} repeat another's {' and '.join(map(repr, used))} "
+            f"but differ in {', '.join(map(repr, others))}."
+        )
+    if near > same_used:
         prof.findings.append(
             f"{_n(near, 'training row')} repeat another's input up to case, punctuation or rounding."
         )
@@ -275,9 +283,13 @@ def _near_duplicate_texts(prof: Profile, train: pd.DataFrame, test: pd.DataFrame
         prof.leak_pairs = [(i, j, s) for i, j, s in _similar_pairs(a, b) if same_a[i] != same_b[j]]
         if prof.leak_pairs:
             rows = len({i for i, _, _ in prof.leak_pairs})
+            shown = ", ".join(f"training row {i} ~ test row {j} ({s:.2f})" for i, j, s in prof.leak_pairs[:3])
+            more = len(prof.leak_pairs) - 3
             prof.findings.append(
                 f"Possible leakage: training texts that nearly copy a test text (cosine >= "
-                f"{NEAR_DUP_COSINE}): {rows}; see data/profile.json."
+                f"{NEAR_DUP_COSINE}): {rows}; {shown}"
+                + (f" and {more} more pairs" if more > 0 else "")
+                + " (every pair: leak_pairs in profile.json)."
             )
 
 

@@ -16,6 +16,7 @@ stronger model than the probe.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trainer_agent.skills.errors import NeedsInput
@@ -84,6 +85,21 @@ def require_sufficient(suff: Sufficiency) -> None:
         raise NeedsInput(ask_for_more(suff))
 
 
+@dataclass
+class CurveEstimate:
+    """What a quick probe's learning curve says of a target: `text` for the person, `reached` (the
+    probe meets it already) and `rows_needed` (labelled rows in all where the curve reaches it; None
+    when it does not below a million rows, or more rows barely help)."""
+
+    text: str
+    reached: bool
+    rows_needed: int | None = None
+
+    def more_rows(self, have: int) -> str:
+        """'about 4,700' more labelled rows than `have` (two significant digits, as in `text`)."""
+        return f"about {_round(max(0, (self.rows_needed or have) - have))}"
+
+
 def learning_curve_estimate(
     df: pd.DataFrame,
     label: str,
@@ -92,8 +108,21 @@ def learning_curve_estimate(
     features: list[str] | None = None,
     seed: int = 0,
 ) -> str:
+    """`learning_curve`'s text; '' when the data is too small to fit."""
+    found = learning_curve(df, label, target, text, features, seed)
+    return found.text if found else ""
+
+
+def learning_curve(
+    df: pd.DataFrame,
+    label: str,
+    target: float,
+    text: str | None = None,
+    features: list[str] | None = None,
+    seed: int = 0,
+) -> CurveEstimate | None:
     """Fit cross-validated error against training size (error = b * n^-c) and say at how many
-    rows the probe model would reach accuracy `target`; '' when the data is too small to fit."""
+    rows the probe model would reach accuracy `target`; None when the data is too small to fit."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
@@ -102,7 +131,7 @@ def learning_curve_estimate(
     y = df[label].astype(str).to_numpy()
     counts = {c: int((y == c).sum()) for c in set(y)}
     if len(counts) < 2 or min(counts.values()) < 10 or len(df) < 60:
-        return ""
+        return None
     x = feature_matrix(df, label, text, features)
     rng = np.random.default_rng(seed)
     sizes, errors = [], []
@@ -126,20 +155,27 @@ def learning_curve_estimate(
             sizes.append(used)
             errors.append(max(wrong / total, 1e-3))
     if len(sizes) < 3:
-        return ""
+        return None
     accuracy = 1 - errors[-1]
     slope, intercept = np.polyfit(np.log(sizes), np.log(errors), 1)
     now = f"a quick probe model reaches accuracy {accuracy:.2f} when trained on {sizes[-1]} rows (3-fold)"
     if accuracy >= target:
-        return f"{now}, already at the target {target:.2f}"
+        return CurveEstimate(f"{now}, already at the target {target:.2f}", reached=True)
     if slope >= -0.02:
-        return f"{now}, and more rows of the same kind barely help it: {target:.2f} needs better data"
+        return CurveEstimate(
+            f"{now}, and more rows of the same kind barely help it: {target:.2f} needs better data", False
+        )
     rows = math.exp((math.log(1 - target) - intercept) / slope)
     if rows >= 1e6:
-        return f"{now}; on its learning curve {target:.2f} is out of reach below a million rows"
-    return (
+        return CurveEstimate(
+            f"{now}; on its learning curve {target:.2f} is out of reach below a million rows", False
+        )
+    in_all = rows * len(df) / sizes[-1]
+    return CurveEstimate(
         f"{now}; its learning curve reaches {target:.2f} at about {_round(rows)} rows "
-        f"({_round(rows * len(df) / sizes[-1])} labelled rows in all, before holding out a test set)"
+        f"({_round(in_all)} labelled rows in all, before holding out a test set)",
+        False,
+        math.ceil(in_all),
     )
 
 
