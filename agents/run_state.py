@@ -34,6 +34,7 @@ class RunOptions:
     request: str
     data: str | None = None
     test_data: str | None = None
+    unlabelled: str | None = None  # rows without labels: the teacher's pool (skills.model.distill)
     label: str | None = None
     text: str | None = None
     llm: str = "offline"

@@ -117,6 +117,7 @@ def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
         approve=lambda kind, what: approve(run, kind, what),
         relabel_min_confidence=args.relabel_min_confidence,
         test_fraction=args.test_fraction,
+        unlabelled_path=opts.unlabelled,
     )
     if report.questions:  # too little labelled data: the Task agent asks for more rather than train
         asked = needs_more_data(spec(run), report)

@@ -136,6 +136,10 @@ class DataReport(BaseModel):
     label_counts: dict[str, int] = Field(default_factory=dict)
     dropped_rows: int = 0
     duplicate_rows: int = 0
+    unlabelled_path: str | None = Field(
+        default=None, description="rows without a label, inputs only (data/unlabelled.csv): a teacher's pool"
+    )
+    unlabelled_rows: int = 0
     missing_values: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     data_card: str = "data_card.md"

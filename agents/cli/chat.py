@@ -37,6 +37,10 @@ def chat_command(
     test_data: Annotated[
         Path | None, typer.Option("--test-data", help="Held-out test data; a split of --data when absent.")
     ] = None,
+    unlabelled: Annotated[
+        Path | None,
+        typer.Option("--unlabelled", help="Rows without labels: a teacher's pool when a model is distilled."),
+    ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Label column (inferred when absent).")] = None,
     text: Annotated[str | None, typer.Option("--text", help="Text column (inferred when absent).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where run directories are created.")] = Path("runs"),
@@ -70,7 +74,7 @@ def chat_command(
         approve = check_policy(approve)
     except UserError as err:
         run_end.fail(str(err))
-    for given in (data, test_data):
+    for given in (data, test_data, unlabelled):
         if given is not None and not given.exists():
             run_end.fail(f"the data file '{given}' does not exist.")
     choice = run_end.choose_brain(llm)
@@ -83,6 +87,7 @@ def chat_command(
             request=request,
             data=str(data.resolve()) if data else None,
             test_data=str(test_data.resolve()) if test_data else None,
+            unlabelled=str(unlabelled.resolve()) if unlabelled else None,
             label=label,
             text=text,
             llm=choice.spec,

@@ -141,6 +141,14 @@ def run(
     ],
     data: DataOpt = None,
     test_data: TestOpt = None,
+    unlabelled: Annotated[
+        Path | None,
+        typer.Option(
+            "--unlabelled",
+            help="Rows without labels (same input columns): a teacher labels them when a small "
+            "model is distilled; rows without a label in --data join them.",
+        ),
+    ] = None,
     label: LabelOpt = None,
     text: TextOpt = None,
     out: OutOpt = Path("runs"),
@@ -214,7 +222,13 @@ def run(
         fail(str(err))
     if not request.strip():
         fail("the request is empty; say what the model must do.")
-    for flag, given in (("--data", data), ("--test-data", test_data), ("--model-dir", model_dir)):
+    paths = (
+        ("--data", data),
+        ("--test-data", test_data),
+        ("--unlabelled", unlabelled),
+        ("--model-dir", model_dir),
+    )
+    for flag, given in paths:
         if given is not None and not str(given).startswith("hub:") and not given.exists():
             fail(f"the {flag} path '{given}' does not exist.")
     if budget_min is not None and (max_trials is not None or max_epochs is not None):
@@ -224,6 +238,7 @@ def run(
         request=request.strip(),
         data=str(data) if data else None,
         test_data=str(test_data) if test_data else None,
+        unlabelled=str(unlabelled) if unlabelled else None,
         label=label,
         text=text,
         llm=choice.spec,

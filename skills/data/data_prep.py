@@ -43,12 +43,17 @@ def prepare_data(
     out_dir: str | Path,
     seed: int = 0,
     test_size: float = 0.2,
+    unlabelled_path: str | Path | None = None,
 ) -> DataReport:
     """Validate, clean and split the data for `spec`; write the result under `out_dir`.
 
     Writes `out_dir/data/train.csv`, `out_dir/data/test.csv` (only the label and feature columns)
     and `out_dir/data_card.md`. Without `test_path`, `test_size` of the cleaned training rows are
     held out (stratified by class where every class has two rows or more).
+
+    Rows without a label whose input is usable, and the rows of `unlabelled_path` (a pool given on
+    its own), are written, inputs only, to `out_dir/data/unlabelled.csv`: the teacher's pool for
+    distillation (`skills.model.distill`); rows whose input is in the training or test rows are left out.
 
     `DataReport.dropped_rows` counts rows of the person's files that are in neither output file
     (no label, empty text, duplicates in the used columns, rows that leak into the test set);
@@ -144,6 +149,11 @@ def prepare_data(
     data_dir.mkdir(parents=True, exist_ok=True)
     train.to_csv(out_train, index=False)
     test.to_csv(out_test, index=False)
+    pool = _unlabelled_pool(raw_train, unlabelled_path, cols, train, test, train_name, notes)
+    pool_path = None
+    if len(pool):
+        pool_path = (data_dir / "unlabelled.csv").resolve()
+        pool.to_csv(pool_path, index=False)
     n_given = len(raw_train) + (len(raw_test) if raw_test is not None else 0)
     report = DataReport(
         train_path=str(out_train),
@@ -157,6 +167,8 @@ def prepare_data(
         feature_columns=cols.features,
         label_counts=label_counts_of(train, cols.label) if classification else {},
         dropped_rows=n_given - len(train) - len(test),
+        unlabelled_path=str(pool_path) if pool_path else None,
+        unlabelled_rows=len(pool),
         duplicate_rows=duplicate_rows,
         missing_values=missing_values,
         notes=notes,
@@ -335,6 +347,54 @@ def _note_conflicting_labels(df: pd.DataFrame, cols: _Columns, name: str, notes:
         notes.append(
             f"'{name}': {_plural(conflicts, 'input')} appear with more than one label; their rows are kept."
         )
+
+
+def _unlabelled_pool(
+    raw_train: pd.DataFrame,
+    unlabelled_path: str | Path | None,
+    cols: _Columns,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    train_name: str,
+    notes: list[str],
+) -> pd.DataFrame:
+    """The inputs of the rows without a label (of the training file and of `unlabelled_path`),
+    cleaned, without duplicates and without rows whose input is in `train` or `test`."""
+    import pandas as pd
+
+    inputs = [c for c in cols.used if c != cols.label]
+    parts = [raw_train.loc[_blank(raw_train[cols.label]), inputs]]
+    if unlabelled_path is not None:
+        given = load_table(unlabelled_path)
+        absent = [c for c in inputs if c not in given.columns]
+        if absent:
+            which = "column" if len(absent) == 1 else "columns"
+            raise UserError(
+                f"the unlabelled file '{unlabelled_path}' lacks {which} {_quoted(absent)}, which the model "
+                f"reads; its columns are: {', '.join(map(str, given.columns))}"
+            )
+        if cols.label in given.columns and not _blank(given[cols.label]).all():
+            notes.append(f"'{unlabelled_path}': its '{cols.label}' column is ignored (a pool is unlabelled).")
+        parts.append(given[inputs])
+    pool = pd.concat(parts, ignore_index=True)
+    if pool.empty:
+        return pool
+    if cols.text:
+        text = normalize_text(pool[cols.text])
+        pool = pool[~(text.isna() | text.eq("")).to_numpy()].copy()
+        pool[cols.text] = text[pool.index].astype(str)
+    else:
+        pool = pool[~pool[inputs].isna().all(axis=1)]
+    pool = pool.drop_duplicates()
+    known = pd.concat([train, test], ignore_index=True)
+    pool = pool[~_leaked_rows(pool, known, cols).to_numpy()].reset_index(drop=True)
+    if len(pool):
+        notes.append(
+            f"{_plural(len(pool), 'row')} without a label (of '{train_name}'"
+            + (f" and '{unlabelled_path}'" if unlabelled_path is not None else "")
+            + ") kept as an unlabelled pool for a teacher: data/unlabelled.csv."
+        )
+    return pool
 
 
 def _leaked_rows(train: pd.DataFrame, test: pd.DataFrame, cols: _Columns) -> pd.Series:

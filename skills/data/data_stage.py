@@ -40,6 +40,7 @@ def run_data_stage(
     relabel_min_confidence: float | None = None,
     catalog_url: str | None = None,
     test_fraction: float = 0.2,
+    unlabelled_path: str | Path | None = None,
 ) -> DataReport:
     """Run every data skill for `spec` and return the DataReport the Model agent trains from.
 
@@ -50,6 +51,7 @@ def run_data_stage(
             (default `skills.data.label_fixes.MIN_CONFIDENCE`).
         catalog_url: the dataset catalog to search for related data (default: the local one, if any).
         test_fraction: the share held out as the test set when no test file was given.
+        unlabelled_path: a file of unlabelled rows, added to the pool (`skills.data.data_prep`).
     """
     from trainer_agent.skills.data.data_io import load_table
     from trainer_agent.skills.data.data_prep import prepare_data
@@ -70,7 +72,15 @@ def run_data_stage(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    report = prepare_data(spec, train_path, test_path, run_dir, seed=seed, test_size=test_fraction)
+    report = prepare_data(
+        spec,
+        train_path,
+        test_path,
+        run_dir,
+        seed=seed,
+        test_size=test_fraction,
+        unlabelled_path=unlabelled_path,
+    )
     lap("prepare")
     task = TaskType(spec.task_type)
     classification = task != TaskType.TABULAR_REGRESSION

@@ -1,14 +1,15 @@
 """The hierarchical mode (TrainerAgent): when the small model misses its target, train a larger
 teacher, let it label an unlabelled pool (soft pseudo-labels) and the labelled rows (out-of-fold
-soft labels), and fit the small student on those; keep the student only when it improved on a
-validation split of the labelled rows.
+soft labels), and fit the small student on those; keep the student only when cross-validation on
+the person's labels shows a gain: paired folds, and a 95% interval of the gain above zero (the
+Nadeau-Bengio corrected t interval, since the folds' training rows overlap).
 
 The student stays a TF-IDF + logistic regression model (same size, exact ONNX export); soft labels
 are fitted exactly by giving each row one copy per class weighted by the teacher's probability
 (weighted cross-entropy on copies = cross-entropy against the soft targets).
 
     outcome = distil_text(x, y, pool, student_pipe, seed=0)
-    outcome.report["validation"]   # {"before": 0.78, "after": 0.81}
+    outcome.report["validation"]   # {"before": 0.78, "after": 0.81, "interval": [0.01, 0.05], ...}
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 HARD_WEIGHT = 0.5  # labelled rows: this share of the true label, the rest the teacher's view
 MIN_WEIGHT = 0.02  # soft copies below this weight are dropped (they change nothing)
-VAL_FRAC = 0.2
+FOLDS = 5  # cross-validation folds for the keep-or-not decision
 
 
 @dataclass
@@ -102,7 +103,7 @@ def distil_text(
     with `teacher_params` parameters in the report."""
     import numpy as np
     from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from trainer_agent.skills.model.text_features import Counts
 
@@ -140,49 +141,116 @@ def distil_text(
         return teacher, _soft_fit(distilled, all_x, np.concatenate(targets), classes), plain
 
     given = y if given is None else np.asarray([str(v) for v in given], dtype=object)
-    fit_rows, val_rows = train_test_split(
-        np.arange(len(y)), test_size=VAL_FRAC, stratify=given, random_state=seed
-    )
-    x_fit, x_val, y_fit, y_val = x[fit_rows], x[val_rows], y[fit_rows], given[val_rows]
     say(
-        f"teacher-student: fitting the teacher on {len(x_fit):,} rows, "
-        f"pseudo-labelling {len(pool):,} pool rows"
+        f"teacher-student: {len(x):,} labelled rows, pseudo-labelling {len(pool):,} pool rows; "
+        "the gain is measured by cross-validation on your labels"
     )
-    teacher, distilled, plain = fit_pair(x_fit, y_fit)
-    before, after = _score(plain, x_val, y_val, scoring), _score(distilled, x_val, y_val, scoring)
-    teacher_score = _score(teacher, x_val, y_val, scoring)
+    gain = paired_gain(x, y, given, fit_pair, scoring, seed)
     report["teacher"] = {
         "family": teacher_name,
-        "params": _teacher_params(teacher)
+        "params": _teacher_params(gain.teacher)
         if teacher_params is None
-        else teacher_params + _teacher_params(teacher),
-        "validation": round(teacher_score, 4),
+        else teacher_params + _teacher_params(gain.teacher),
+        "validation": round(gain.teacher_score, 4),
     }
-    report["validation"] = {
-        "before": round(before, 4),
-        "after": round(after, 4),
-        "metric": scoring,
-        "rows": len(x_val),
-    }
+    report["validation"] = gain.as_dict()
     say(
-        f"teacher-student on validation ({scoring}): teacher {teacher_score:.4f}, "
-        f"student {before:.4f} -> {after:.4f}"
+        f"teacher-student ({scoring}, {gain.folds}-fold): teacher {gain.teacher_score:.4f}, "
+        f"student {gain.before:.4f} -> {gain.after:.4f}, gain {gain.interval_text()}"
     )
     out = Outcome(before=student, report=report)
-    if after > before:
+    if gain.low > 0:
         _, final, _ = fit_pair(x, y)
         out.student = final
         report["kept"] = True
         report["summary"] = (
             f"Hierarchical mode: a teacher ({report['teacher']['family']}, "
             f"{report['teacher']['params']:,} parameters) labelled {len(pool):,} pool rows and the "
-            f"training rows; the student's validation {scoring} went "
-            f"from {before:.4f} to {after:.4f}, so the distilled student is kept."
+            f"training rows; the student's {scoring} went from {gain.before:.4f} to {gain.after:.4f} "
+            f"({gain.folds}-fold cross-validation on your labels, gain {gain.interval_text()}), so the "
+            "distilled student is kept."
         )
     else:
         report["kept"] = False
+        verdict = "lower" if gain.high <= 0 else "not distinguishable from no gain"
         report["summary"] = (
-            f"Hierarchical mode tried: the distilled student's validation {scoring} was {after:.4f} against "
-            f"{before:.4f} without the teacher, so the plain student is kept."
+            f"Hierarchical mode tried: with a teacher and {len(pool):,} pool rows the student's "
+            f"{scoring} was {gain.after:.4f} against {gain.before:.4f} without "
+            f"({gain.folds}-fold cross-validation on your labels, gain {gain.interval_text()}: {verdict}), "
+            "so the plain student is kept."
         )
     return out
+
+
+@dataclass
+class Gain:
+    """The paired cross-validated gain of the distilled student over the plain one."""
+
+    folds: int
+    rows: int
+    metric: str
+    before: float
+    after: float
+    low: float
+    high: float
+    teacher_score: float
+    teacher: Any = None  # the last fold's fitted teacher (its size is reported)
+
+    @property
+    def mean(self) -> float:
+        return self.after - self.before
+
+    def interval_text(self) -> str:
+        return f"{self.mean:+.4f}, 95% interval {self.low:+.4f} to {self.high:+.4f}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "gain": round(self.mean, 4),
+            "interval": [round(self.low, 4), round(self.high, 4)],
+            "metric": self.metric,
+            "rows": self.rows,
+            "folds": self.folds,
+            "method": f"{self.folds}-fold stratified cross-validation on the person's labels, paired; "
+            "95% Nadeau-Bengio corrected t interval of the gain",
+        }
+
+
+def paired_gain(
+    x: Any, y: Any, given: Any, fit_pair: Callable[[Any, Any], tuple[Any, Any, Any]], scoring: str, seed: int
+) -> Gain:
+    """Fit (teacher, distilled, plain) on each fold's training rows (labels `y`) and score both
+    students on the fold's held-out rows against the person's labels `given`."""
+    import numpy as np
+    from scipy import stats
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(min(np.unique(given, return_counts=True)[1]))
+    k = max(2, min(FOLDS, smallest))
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    before, after, teacher_scores = [], [], []
+    teacher = None
+    for fit_rows, val_rows in folds.split(x, given):
+        teacher, distilled, plain = fit_pair(x[fit_rows], y[fit_rows])
+        x_val, y_val = x[val_rows], given[val_rows]
+        before.append(_score(plain, x_val, y_val, scoring))
+        after.append(_score(distilled, x_val, y_val, scoring))
+        teacher_scores.append(_score(teacher, x_val, y_val, scoring))
+    diffs = np.array(after) - np.array(before)
+    # Nadeau & Bengio (2003): k-fold training sets overlap, so the plain variance of the fold
+    # differences is too small; scale it by 1/k + n_test/n_train = 1/k + 1/(k - 1).
+    var = float(diffs.var(ddof=1)) * (1 / k + 1 / (k - 1))
+    half = float(stats.t.ppf(0.975, k - 1)) * var**0.5
+    mean = float(diffs.mean())
+    return Gain(
+        folds=k,
+        rows=len(y),
+        metric=scoring,
+        before=float(np.mean(before)),
+        after=float(np.mean(after)),
+        low=mean - half,
+        high=mean + half,
+        teacher_score=float(np.mean(teacher_scores)),
+        teacher=teacher,
+    )

@@ -154,6 +154,7 @@ def train_model(
         info["inputs"] = [{"name": "text", "column": text_column, "kind": "string"}]
         x = text_values(train_df, text_column, data.train_path)
         pool = None
+        unlabelled_path = unlabelled_path or data.unlabelled_path  # the data stage's pool
         if unlabelled_path is not None:
             pool = text_values(read_csv(unlabelled_path), text_column, unlabelled_path)
         trained = train_text.train(
