@@ -376,6 +376,14 @@ def annotate(
         str, typer.Option("--approve", help="Approval of the paid LLM calls: ask, auto, never, policy, FILE.")
     ] = "ask",
     encoding: EncodingOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="Keep the teacher's labels only when they improve a model in cross-validation on "
+            "your labels (default); --no-check keeps every confident one.",
+        ),
+    ] = True,
     seed: SeedOpt = 0,
 ) -> None:
     """Label an unlabelled pool with a teacher model (or, with --llm, a paid LLM after approval);
@@ -406,6 +414,7 @@ def annotate(
                 text,
                 min_confidence=0.9 if min_confidence is None else min_confidence,
                 seed=seed,
+                check=check,
             )
         result.combined().to_csv(out, index=False)
         for note in result.notes:

@@ -39,6 +39,7 @@ class AnnotationResult:
     prompt_chars: int = 0  # LLM cost proxy: characters sent
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    trial: dict[str, Any] | None = None  # the pseudo-label experiment (skills.data.pseudo_labels)
 
     def combined(self) -> pd.DataFrame:
         """Annotated and set-aside rows together, each marked."""
@@ -55,16 +56,27 @@ def annotate_with_teacher(
     features: list[str] | None = None,
     min_confidence: float = 0.9,
     seed: int = 0,
+    check: bool = True,
 ) -> AnnotationResult:
-    """Label `pool` with a logistic-regression teacher trained on `labelled`.
+    """Label `pool` with a calibrated logistic-regression teacher trained on `labelled`.
 
-    The teacher's accuracy on its own confident answers is estimated by 5-fold cross-validation on
-    the labelled rows, so the person knows what the threshold buys.
+    Its confident answers are selected in the labelled rows' class shares
+    (`skills.data.pseudo_labels`). The teacher's accuracy on such answers is estimated by 5-fold
+    cross-validation on the labelled rows, so the person knows what the threshold buys. With
+    `check`, the pseudo-labels are an experiment: they are kept only when a probe trained with
+    them beats one trained without, in paired cross-validation on the person's labels; otherwise
+    every row is set aside for a person.
     """
     import numpy as np
     import pandas as pd
 
-    from trainer_agent.skills.data.label_errors import feature_matrix, out_of_fold_probabilities, probe_model
+    from trainer_agent.skills.data.label_errors import feature_matrix
+    from trainer_agent.skills.data.pseudo_labels import (
+        balanced_selection,
+        calibrated_teacher,
+        pseudo_label_trial,
+        shares_of,
+    )
 
     start = time.perf_counter()
     if label not in labelled.columns:
@@ -85,34 +97,55 @@ def annotate_with_teacher(
             "give numeric or categorical feature columns both files share."
         ) from None
     x_lab, x_pool = x[: len(labelled)], x[len(labelled) :]
-    teacher = probe_model(bool(text), len(classes)).fit(x_lab, y)
+    sparse_text = bool(text)
+    teacher = calibrated_teacher(sparse_text, y).fit(x_lab, y)
     probs = teacher.predict_proba(x_pool)
-    best = probs.argmax(axis=1)
+    best = np.asarray(teacher.classes_)[probs.argmax(axis=1)].astype(str)
     confidence = probs.max(axis=1)
+    chosen = balanced_selection(best, confidence, shares_of(y), min_confidence)
+    keep = chosen.copy()
 
     expected = None
     if min(np.unique(y, return_counts=True)[1]) >= 5:
-        oof, oof_classes = out_of_fold_probabilities(labelled, label, text, features, folds=5, seed=seed)
+        from sklearn.model_selection import cross_val_predict
+
+        oof = cross_val_predict(calibrated_teacher(sparse_text, y), x_lab, y, cv=5, method="predict_proba")
         sure = oof.max(axis=1) >= min_confidence
         if sure.any():
-            predicted = np.array(oof_classes)[oof.argmax(axis=1)]
-            expected = round(float((predicted[sure] == y[sure]).mean()), 4)
+            expected = round(float((np.array(classes)[oof.argmax(axis=1)][sure] == y[sure]).mean()), 4)
 
     by = "teacher:logistic_regression"
+    trial = None
+    if check and keep.any():
+        trial = pseudo_label_trial(x_lab, y, x_pool, sparse_text, classes, min_confidence, seed)
+        if trial is not None and not trial.kept:
+            keep = np.zeros(len(keep), dtype=bool)
     out = pool.copy()
-    out[label] = [str(teacher.classes_[i]) for i in best]
+    out[label] = best
     out[MARK] = by
     out[CONFIDENCE] = np.round(confidence, 4)
-    keep = confidence >= min_confidence
     aside = out[~keep].copy()
     aside[label] = None
     aside[MARK] = NEEDS_REVIEW
     result = AnnotationResult(annotated=out[keep].copy(), set_aside=aside, by=by, expected_accuracy=expected)
+    sure_rows = int((confidence >= min_confidence).sum())
+    counts = ", ".join(f"{c} {int((best[chosen] == c).sum())}" for c in classes)
     result.notes.append(
-        f"The teacher labelled {int(keep.sum())} of {len(pool)} pool rows "
-        f"with confidence >= {min_confidence:.2f}"
+        f"The calibrated teacher is sure (confidence >= {min_confidence:.2f}) of {sure_rows} of {len(pool)} "
+        "pool rows"
         + (f" (its cross-validated accuracy on such answers: {expected:.1%})" if expected is not None else "")
-        + f"; {int((~keep).sum())} are set aside for a person."
+        + f"; {int(chosen.sum())} of them are selected in your data's class shares ({counts})."
+    )
+    if sure_rows and not chosen.any():
+        result.notes.append(
+            "A class has no confident answer, so a balanced selection keeps none: lower --min-confidence."
+        )
+    if trial is not None:
+        result.trial = trial.as_dict()
+        result.notes.append(trial.sentence())
+    result.notes.append(
+        f"{int(keep.sum())} pool rows are labelled and {int((~keep).sum())} set aside for a person"
+        + (" (--no-check keeps the selected ones anyway)." if trial is not None and not trial.kept else ".")
     )
     result.seconds = round(time.perf_counter() - start, 3)
     return result

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainer_agent.skills.paired_gain import METHOD
+
 HARD_WEIGHT = 0.5  # labelled rows: this share of the true label, the rest the teacher's view
 MIN_WEIGHT = 0.02  # soft copies below this weight are dropped (they change nothing)
 FOLDS = 5  # cross-validation folds for the keep-or-not decision
@@ -201,7 +203,9 @@ class Gain:
         return self.after - self.before
 
     def interval_text(self) -> str:
-        return f"{self.mean:+.4f}, 95% interval {self.low:+.4f} to {self.high:+.4f}"
+        from trainer_agent.skills.paired_gain import interval_text
+
+        return interval_text(self.mean, self.low, self.high)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -212,8 +216,7 @@ class Gain:
             "metric": self.metric,
             "rows": self.rows,
             "folds": self.folds,
-            "method": f"{self.folds}-fold stratified cross-validation on the person's labels, paired; "
-            "95% Nadeau-Bengio corrected t interval of the gain",
+            "method": f"{self.folds}-fold stratified, on the person's labels; {METHOD}",
         }
 
 
@@ -223,8 +226,9 @@ def paired_gain(
     """Fit (teacher, distilled, plain) on each fold's training rows (labels `y`) and score both
     students on the fold's held-out rows against the person's labels `given`."""
     import numpy as np
-    from scipy import stats
     from sklearn.model_selection import StratifiedKFold
+
+    from trainer_agent.skills.paired_gain import corrected_interval
 
     smallest = int(min(np.unique(given, return_counts=True)[1]))
     k = max(2, min(FOLDS, smallest))
@@ -237,20 +241,15 @@ def paired_gain(
         before.append(_score(plain, x_val, y_val, scoring))
         after.append(_score(distilled, x_val, y_val, scoring))
         teacher_scores.append(_score(teacher, x_val, y_val, scoring))
-    diffs = np.array(after) - np.array(before)
-    # Nadeau & Bengio (2003): k-fold training sets overlap, so the plain variance of the fold
-    # differences is too small; scale it by 1/k + n_test/n_train = 1/k + 1/(k - 1).
-    var = float(diffs.var(ddof=1)) * (1 / k + 1 / (k - 1))
-    half = float(stats.t.ppf(0.975, k - 1)) * var**0.5
-    mean = float(diffs.mean())
+    mean, low, high = corrected_interval(np.array(after) - np.array(before))
     return Gain(
         folds=k,
         rows=len(y),
         metric=scoring,
         before=float(np.mean(before)),
         after=float(np.mean(after)),
-        low=mean - half,
-        high=mean + half,
+        low=low,
+        high=high,
         teacher_score=float(np.mean(teacher_scores)),
         teacher=teacher,
     )
