@@ -51,7 +51,7 @@ def prepare_data(
     and `out_dir/data_card.md`. Without `test_path`, `test_size` of the cleaned training rows are
     held out (stratified by class where every class has two rows or more).
 
-    Rows without a label whose input is usable, and the rows of `unlabelled_path` (a pool given on
+    Text data: rows without a label whose text is usable, and the rows of `unlabelled_path` (a pool given on
     its own), are written, inputs only, to `out_dir/data/unlabelled.csv`: the teacher's pool for
     distillation (`skills.model.distill`); rows whose input is in the training or test rows are left out.
 
@@ -363,6 +363,12 @@ def _unlabelled_pool(
     import pandas as pd
 
     inputs = [c for c in cols.used if c != cols.label]
+    if not cols.text:  # only the text trainer distils through a pool (skills.model.distill)
+        if unlabelled_path is not None:
+            notes.append(
+                f"'{unlabelled_path}' is not used: a teacher labels an unlabelled pool for text only."
+            )
+        return pd.DataFrame(columns=inputs)
     parts = [raw_train.loc[_blank(raw_train[cols.label]), inputs]]
     if unlabelled_path is not None:
         given = load_table(unlabelled_path)
@@ -379,12 +385,9 @@ def _unlabelled_pool(
     pool = pd.concat(parts, ignore_index=True)
     if pool.empty:
         return pool
-    if cols.text:
-        text = normalize_text(pool[cols.text])
-        pool = pool[~(text.isna() | text.eq("")).to_numpy()].copy()
-        pool[cols.text] = text[pool.index].astype(str)
-    else:
-        pool = pool[~pool[inputs].isna().all(axis=1)]
+    text = normalize_text(pool[cols.text])
+    pool = pool[~(text.isna() | text.eq("")).to_numpy()].copy()
+    pool[cols.text] = text[pool.index].astype(str)
     pool = pool.drop_duplicates()
     known = pd.concat([train, test], ignore_index=True)
     pool = pool[~_leaked_rows(pool, known, cols).to_numpy()].reset_index(drop=True)
