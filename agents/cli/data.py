@@ -397,7 +397,7 @@ def annotate(
                 pool_df, lab, label, text, classes, llm, min_confidence, max_calls, batch_size, approve
             )
         else:
-            assert lab is not None and label is not None
+            assert lab is not None and label is not None and labelled is not None
             text = _text_or_guess(lab, pool_df, label, text, labelled)
             result = annotate_with_teacher(
                 lab,
