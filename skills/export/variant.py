@@ -127,7 +127,8 @@ def choose_int8(quantization: dict[str, Any], requirements: Sequence[Requirement
             if better
             else f"not better on {' and '.join(axes)}"
         )
-        reason = f"{facts}: {gain}, and the float model already meets {stated}"
+        met = [_limit(r) for r in limits if _meets(q, r, "float") is True]
+        reason = f"{facts}: {gain}" + (f", and the float model already meets {', '.join(met)}" if met else "")
     elif better == ["size", "latency"] or (better == ["size"] and not worse):
         keep = True
         reason = f"{facts}, and it was asked for (no size, latency or memory limit is stated)"
