@@ -157,7 +157,13 @@ def test_a_size_limit_only_int8_meets_serves_int8_and_the_report_says_so(tmp_pat
     assert values["accuracy"] == q["metrics"]["int8"]["accuracy"]
     assert values["latency_p95_ms"] == q["latency_ms_batch_1"]["int8"]["p95"]
 
-    # The service serves the int8 file and says so.
+    # The service serves the int8 file and says so; its documents show the int8 file's own benchmark.
+    from trainer_agent.skills.serve.api_docs import _performance
+
+    assert q["benchmark"]["batch_1_ms"]["p50"] > 0 and q["benchmark"] != e.benchmark
+    assert "1 thread, the int8 copy):" in "\n".join(
+        _performance({"benchmark": q["benchmark"], "variant": "int8"})
+    )
     with TestClient(create_app(e.served_file, threads=1)) as client:
         model = client.get("/ready").json()["model"]
     assert model["variant"] == "int8" and model["file"] == INT8_FILE

@@ -138,6 +138,8 @@ def finish_export(
     else:
         engine = tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"}
     kept = quantization.get("status") == "kept"
+    if kept:  # the served file's own in-process benchmark, for the service's documents
+        quantization["benchmark"] = benchmark_model(Path(quantization["path"]), rows, batch_size=batch_size)
     return ExportResult(
         onnx_path=str(path),
         size_bytes=path.stat().st_size,
