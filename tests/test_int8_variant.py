@@ -116,6 +116,13 @@ def test_without_a_limit_int8_is_not_tried_and_the_float_model_is_served(tmp_pat
         "- served: the float model; int8 not tried: no size, latency or memory limit is stated"
         in "\n".join(lines)
     )
+    # turned off by the agent although a size limit is stated: said so
+    off = _export(tmp_path / "off", [Requirement(name="size_bytes", op="<", target=1_000)], quantize=False)
+    assert off.quantization == {
+        "status": "off",
+        "reason": "not tried: export_model(quantize=false), "
+        "although a size, latency or memory limit is stated",
+    }
 
 
 def test_asked_for_without_a_limit_it_is_measured_and_kept_only_if_smaller_and_no_slower(tmp_path):

@@ -125,11 +125,13 @@ def finish_export(
         if tried:
             quantization = choose_int8(quantize_int8(path, rows, truth=truth), requirements)
         else:
-            why = (
-                "export_model was called with quantize=false"
-                if quantize is False
-                else "no size, latency or memory limit is stated, so int8 has nothing to earn"
-            )
+            why = "no size, latency or memory limit is stated, so int8 has nothing to earn"
+            if quantize is False:
+                why = "export_model(quantize=false), " + (
+                    "although a size, latency or memory limit is stated"
+                    if int8_wanted(requirements)
+                    else f"and {why}"
+                )
             quantization = {"status": "off", "reason": f"not tried: {why}"}
     finally:
         logging.disable(logging.NOTSET)
