@@ -97,6 +97,11 @@ def specialist_summary(agent: str, run: Run) -> str:
         f"{parity.label_agreement:.1%} of {parity.n} test rows; "
         f"p95 latency {export.latency_ms.get('p95', 0):.2f} ms at batch 1."
     ]
+    q = export.quantization
+    if export.served == "int8":
+        lines.append(f"Serving the int8 copy: {q.get('reason')}.")
+    elif q.get("reason"):
+        lines.append(f"Serving the float model; int8 {q.get('status')}: {q['reason']}.")
     deployment = None
     if "skipped" in served:
         lines.append(f"No service: {served['skipped']}.")

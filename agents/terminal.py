@@ -69,7 +69,11 @@ def result_line(text: str) -> str:
     if "onnx_path" in r:
         agree = (r.get("parity") or {}).get("label_agreement")
         parity = f", parity {agree:.1%}" if isinstance(agree, (int, float)) else ""
-        return f"ONNX {r.get('size_bytes', 0) / 1e6:.2f} MB{parity}"
+        q = r.get("quantization") or {}
+        int8 = f"; serves the int8 copy ({q.get('size_bytes', {}).get('int8', 0) / 1e6:.2f} MB)"
+        status = {"off": "not tried"}.get(q.get("status", ""), q.get("status", ""))
+        served = int8 if r.get("served") == "int8" else f"; int8 {status}" if status else ""
+        return f"ONNX {r.get('size_bytes', 0) / 1e6:.2f} MB{parity}{served}"
     if "skipped" in r:
         return f"skipped: {r['skipped']}"
     if "url" in r:

@@ -77,7 +77,12 @@ class Experiment(ToolArgs):
 class ExportArgs(ToolArgs):
     """The Server agent's decisions for `export_model`."""
 
-    quantize: bool = Field(default=True, description="also try an int8 copy; it is kept only with parity")
+    quantize: bool | None = Field(
+        default=None,
+        description="try an int8 copy: true: try it; false: never; null: only when a size, memory or "
+        "latency limit is stated. It is served only when it holds parity and measures better on what "
+        "the limits ask (smaller and no slower when none is stated)",
+    )
 
 
 class ServeArgs(ToolArgs):

@@ -169,7 +169,7 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
     export = export_result(run)
     api_key = os.environ.get(API_KEY_ENV) or None  # as `serve` does: /predict then needs X-API-Key
     deployment = deploy_model(
-        export.onnx_path,
+        export.served_file,  # the int8 copy when the export kept it (skills.export.variant)
         run.run_dir,
         examples,
         spec(run).requirements,

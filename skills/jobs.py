@@ -46,8 +46,10 @@ def _export(spec: dict[str, Any]) -> dict[str, Any]:
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     train = TrainResult.model_validate(spec["train"])
-    quantize = bool(spec.get("quantize", True))
-    return export_onnx(task, data, train, spec["run_dir"], quantize=quantize).model_dump(mode="json")
+    quantize = spec.get("quantize")  # None: the requirements decide (skills.export.variant)
+    return export_onnx(
+        task, data, train, spec["run_dir"], quantize=None if quantize is None else bool(quantize)
+    ).model_dump(mode="json")
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"train": _train, "export": _export}

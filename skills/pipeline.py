@@ -92,8 +92,9 @@ PIPELINE: tuple[Step, ...] = (
         produces="ExportResult (exports/model.onnx)",
         does="export to ONNX, check parity with the trained model, measure latency",
         detail="writes exports/model.onnx, checks parity with the original model on the test set, "
-        "measures latency at batch 1 and at a larger batch, tries int8 quantization and (on an "
-        "NVIDIA GPU) a TensorRT engine, and returns the ExportResult as JSON.",
+        "measures latency at batch 1 and at a larger batch, tries an int8 copy (under a size, memory "
+        "or latency limit, or when asked; served only when it measures better on what the limit asks) "
+        "and (on an NVIDIA GPU) a TensorRT engine, and returns the ExportResult as JSON.",
     ),
     Step(
         name="serve",

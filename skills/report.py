@@ -1,7 +1,8 @@
 """The run's report: every requirement checked against what was measured.
 
-`report.json` is the RunReport contract; `report.md` is the same for a person. Metrics are those
-of the exported ONNX model on the held-out data (what is deployed), sizes are of the ONNX file.
+`report.json` is the RunReport contract; `report.md` is the same for a person. Metrics, size and
+batch-1 latency are those of the ONNX file the service serves (the float model, or its int8 copy
+when the export kept it), on the held-out data; the export section shows both variants.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.variant import comparison_lines, served_numbers
 from trainer_agent.skills.markdown_safe import md_json
 from trainer_agent.skills.markdown_safe import md_text as md
 from trainer_agent.skills.pipeline import tool_for
@@ -38,11 +40,14 @@ def measured_values(
     values["params"] = float(train.params)
     values["size_bytes"] = float(train.size_bytes)
     if export is not None:
-        values.update(export.parity.onnx_metrics or {})
-        values["size_bytes"] = float(export.size_bytes)
+        # the served variant's numbers: the int8 copy's when the export kept it (skills.export.variant)
+        served = served_numbers(export.quantization)
+        values.update(served.get("metrics") or export.parity.onnx_metrics or {})
+        values["size_bytes"] = float(served.get("size_bytes") or export.size_bytes)
+        latency = served.get("latency_ms") or export.latency_ms
         for pct in ("p50", "p95", "p99"):
-            if pct in export.latency_ms:
-                values[f"latency_{pct}_ms"] = export.latency_ms[pct]
+            if pct in latency:
+                values[f"latency_{pct}_ms"] = latency[pct]
     if deployment is not None:
         for key in ("qps", "memory_mb"):
             if key in deployment.measured:
@@ -85,8 +90,11 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
     report.model = ModelSummary(
         family=train.family, params=train.params, size_bytes=int(values["size_bytes"])
     )
+    served_metrics = served_numbers(export.quantization).get("metrics") if export else None
     report.metrics = (
-        dict(export.parity.onnx_metrics) if export and export.parity.onnx_metrics else dict(train.metrics)
+        dict(served_metrics or export.parity.onnx_metrics)
+        if export and (served_metrics or export.parity.onnx_metrics)
+        else dict(train.metrics)
     )
     report.test_data = {"path": data.test_path, "rows": data.n_test, "source": data.test_from}
     report.data = {
@@ -113,6 +121,9 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
             "benchmark": export.benchmark,
             "quantization": export.quantization,
             "tensorrt": export.tensorrt,
+            "served": export.served,
+            "served_path": export.served_file,
+            "variants": comparison_lines(export),
         }
     if deployment is not None:
         report.service = {
@@ -243,8 +254,11 @@ def render_markdown(report: RunReport) -> str:
             f"- parity with the original on {parity.get('n')} test rows: label agreement "
             f"{parity.get('label_agreement', 0):.2%}, "
             f"max probability difference {parity.get('max_abs_diff')}",
-            "- latency at batch 1 (onnxruntime, in process): "
+            "- latency at batch 1 (onnxruntime, in process, the float model): "
             + ", ".join(f"{k} {v:.3f} ms" for k, v in lat.items()),
+            "",
+            "### Float and int8",
+            *report.exports.get("variants", []),
             "",
         ]
     if report.service:
@@ -311,12 +325,11 @@ def write_report(run_dir: str | Path, report: RunReport) -> None:
     if report.decision == "accept" and (run_dir / "model_card.md").exists():
         card = (run_dir / "model_card.md").read_text(encoding="utf-8")
         marker = "\n## Requirements (target vs achieved)\n"
-        card = (
-            card.split(marker)[0].rstrip()
-            + "\n"
-            + marker
-            + "\n".join(requirements_table(report.requirements))
-        )
+        variants = "\n## Served variant (float and int8)\n"
+        card = card.split(marker)[0].split(variants)[0].rstrip() + "\n"
+        if report.exports.get("variants"):
+            card += variants + "\n".join(report.exports["variants"]) + "\n"
+        card += marker + "\n".join(requirements_table(report.requirements))
         _atomic_write(run_dir / "model_card.md", card + "\n")
         metrics = {"heldout": report.metrics, "requirements": [r.model_dump() for r in report.requirements]}
         _atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=2))

@@ -34,6 +34,15 @@ CONSTRAINT_NAMES = (
     "qps",
     "memory_mb",
 )
+# The constraints a compressed (int8) copy of the model can help with, and the axis each is judged
+# on (skills.export.variant): an upper bound on one of them is what makes int8 worth trying.
+COMPRESSION_AXES = {
+    "size_bytes": "size",
+    "memory_mb": "memory",
+    "latency_p50_ms": "latency",
+    "latency_p95_ms": "latency",
+    "latency_p99_ms": "latency",
+}
 
 
 class Requirement(BaseModel):
@@ -197,8 +206,19 @@ class ExportResult(BaseModel):
     parity: Parity
     latency_ms: dict[str, float] = Field(default_factory=dict, description="p50/p95/p99, batch 1")
     benchmark: dict[str, Any] = Field(default_factory=dict, description="batch 1 and batch N, in process")
-    quantization: dict[str, Any] = Field(default_factory=dict, description="int8 copy: status, parity")
+    quantization: dict[str, Any] = Field(
+        default_factory=dict,
+        description="int8 copy: status (off, skipped, rejected, kept, not kept), reason, and float vs int8 "
+        "size, batch-1 latency, agreement and metrics",
+    )
     tensorrt: dict[str, Any] = Field(default_factory=dict, description="engine status, or why none")
+    served: Literal["float", "int8"] = Field(default="float", description="the variant the service serves")
+    served_path: str = Field(default="", description="the ONNX file the service serves; empty: onnx_path")
+
+    @property
+    def served_file(self) -> str:
+        """The ONNX file the service serves: the int8 copy when it was kept, else the float model."""
+        return self.served_path or self.onnx_path
 
 
 class Deployment(BaseModel):

@@ -21,7 +21,9 @@ from trainer_agent.agents.routing import HUB, SPECIALISTS, TERMINATE
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
 from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
+from trainer_agent.skills.export.variant import compression_limits
 from trainer_agent.skills.pipeline import owner, specialist_steps, tool_for
+from trainer_agent.skills.specs import Requirement
 
 MODEL_NAME = "offline-planner"
 
@@ -42,7 +44,8 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
 def arguments(run: Run, step: str) -> dict[str, Any]:
     """The offline policy's decisions for `step`'s tool (`agents.tool_args`), every field spelled
     out so the transcript shows them: the Data agent's split and relabelling bar, the plan's
-    families and search budget for the first experiment, int8 tried at export, replicas sized
+    families and search budget for the first experiment, int8 tried at export only under a
+    size, memory or latency limit, replicas sized
     from the measurements."""
     from trainer_agent.agents.experiments import plan_budget, plan_families
 
@@ -58,8 +61,10 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
                 why="the plan's search",
             )
         )
-    if step == "export":
-        return shown(ExportArgs())
+    if step == "export":  # int8 is an experiment worth its time only under a size/memory/latency limit
+        stated = (run.result("parse") or {}).get("requirements") or []
+        limits = compression_limits([Requirement.model_validate(r) for r in stated])
+        return shown(ExportArgs(quantize=bool(limits)))
     if step == "serve":
         return shown(ServeArgs())
     return {}

@@ -86,7 +86,9 @@ def _approved(run_dir: Path, policy: str | None, kind: str, description: str) ->
 
 
 def _model(run_dir: Path) -> Path:
-    model = run_dir / "exports" / "model.onnx"
+    from trainer_agent.skills.export.variant import served_file
+
+    model = served_file(run_dir / "exports")  # the int8 copy when the export kept it
     if not model.is_file():
         _fail(f"{model} does not exist: the run has no exported model yet.")
     return model

@@ -717,6 +717,66 @@ def section_levers(lv: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def int8_table(r: dict[str, Any]) -> list[str]:
+    """Float against its int8 copy per model (`int8.py`), and what the export decides."""
+    lines = [
+        "| model | size float → int8 (bytes) | batch-1 p50 / p95 float (ms) | batch-1 p50 / p95 int8 (ms) "
+        "| label agreement | accuracy float / int8 | asked, no limit | size limit only int8 meets |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        s, lat, acc = row["size_bytes"], row["latency_ms"], row["accuracy"]
+        lines.append(
+            f"| {row['model']} | {s['float']:,} → {s['int8']:,} ({s['float'] / s['int8']:.1f}× smaller) "
+            f"| {lat['float']['p50']:.3f} / {lat['float']['p95']:.3f} "
+            f"| {lat['int8']['p50']:.3f} / {lat['int8']['p95']:.3f} "
+            f"| {row['agreement']:.2%} | {acc['float']:.4f} / {acc['int8']:.4f} "
+            f"| {row['asked_no_limit']['status']} | {row['size_limit']['status']} |"
+        )
+    m = r["machine"]
+    before = ", ".join(str(x) for x in r.get("load_before") or [])
+    after = ", ".join(str(x) for x in m.get("load_avg") or [])
+    lines += ["", f"`{r.get('command')}`; load average {before} before, {after} after (`{m.get('uptime')}`)."]
+    return lines
+
+
+def _int8_findings(rows: list[dict[str, Any]]) -> list[str]:
+    ratios = [row["latency_ms"]["int8"]["p50"] / row["latency_ms"]["float"]["p50"] for row in rows]
+    shrink = [row["size_bytes"]["float"] / row["size_bytes"]["int8"] for row in rows]
+    rejected = [row["model"] for row in rows if row["size_limit"]["status"] == "rejected"]
+    out = [
+        f"- size: int8 is {min(shrink):.1f}× to {max(shrink):.1f}× smaller; batch-1 p50 int8 ÷ float: "
+        f"{min(ratios):.2f} to {max(ratios):.2f} (under 1: int8 faster)."
+    ]
+    if rejected:
+        out.append(f"- rejected for parity (fewer than 99% of the labels kept): {', '.join(rejected)}.")
+    return out
+
+
+def section_int8(r: dict[str, Any] | None) -> list[str]:
+    lines = ["## Export: float against int8", ""]
+    if not r:
+        return [*lines, "Not run yet (`scripts/bench/int8.py`).", ""]
+    lines += [
+        "The export's own code on the same held-out rows: `quantize_int8` (onnxruntime dynamic int8 "
+        "quantization; 200 single-row calls per variant, one onnxruntime thread each, warmed up, timed in "
+        "alternating rounds) and `choose_int8` (`skills/export/variant.py`). *Asked, no limit*: "
+        "`export_model(quantize=true)` with no size, memory or latency limit, kept only when smaller and no "
+        "slower (a p50 difference under 5% counts as none); without that argument int8 is not tried at all. "
+        "*Size limit*: a limit halfway between the two files, which only int8 meets. *rejected*: its labels "
+        "agree with the float model's on fewer than 99% of the held-out rows.",
+        "",
+        *int8_table(r),
+        "",
+        *_int8_findings(r["rows"]),
+        "- the p50s move by several percent from run to run on a busy machine, so where they are within "
+        "5% of each other an asked-for copy without a limit may be kept in one run and not in the next; "
+        "under a size limit only int8 meets, the decision does not depend on timing.",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
     names = (
         "e2e",
@@ -730,6 +790,7 @@ def render() -> str:
         "label_fixes",
         "levers",
         "public_sets",
+        "int8",
     )
     results = {n: read_result(n) for n in names}
     lines = [
@@ -765,6 +826,7 @@ def render() -> str:
         "| `label_fixes.py` | label corrections on flipped and clean labels: precision, held-out effect |",
         "| `levers.py` | pseudo-labels and distillation through an unlabelled pool, with and without |",
         "| `public_sets.py` | seven public data sets: this commit vs the previous one vs peers, one run |",
+        "| `int8.py` | the exported model's int8 copy against float: size, latency, accuracy, decision |",
         "",
     ]
     lines += section_machine(results)
@@ -779,6 +841,7 @@ def render() -> str:
     lines += section_label_fixes(results["label_fixes"])
     lines += section_levers(results["levers"])
     lines += section_public_sets(results["public_sets"])
+    lines += section_int8(results["int8"])
     lines += [
         "## Tasks and data",
         "",

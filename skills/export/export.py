@@ -50,13 +50,14 @@ def export_onnx(
     data: DataReport,
     train: TrainResult,
     out_dir: str | Path,
-    quantize: bool = True,
+    quantize: bool | None = None,
     tensorrt: str | None = "fp16",
     batch_size: int = BATCH_SIZE,
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx, check parity with the pipeline on the test set, and
-    benchmark it (batch 1 and `batch_size`, one onnxruntime thread). With `quantize`, also try an
-    int8 copy (kept beside it when its labels agree; see skills.export.quantize); with `tensorrt` (a
+    benchmark it (batch 1 and `batch_size`, one onnxruntime thread). With `quantize` (None: only
+    under a size, memory or latency limit of `spec`), also try an int8 copy, measured against the
+    float model and served only when that limit needs it (skills.export.variant); with `tensorrt` (a
     precision), build a TensorRT engine where a GPU allows (else the result says why not)."""
     import numpy as np
 
@@ -106,7 +107,9 @@ def export_onnx(
     else:
         ref_labels, ref_proba = pipe.predict(x_test), pipe.predict_proba(x_test)
         parity = class_parity(task, y_test, onnx_out, onnx_proba, ref_labels, ref_proba, predictor.labels)
-    return finish_export(path, rows, parity, batch_size, quantize, tensorrt)
+    return finish_export(
+        path, rows, parity, batch_size, quantize, tensorrt, requirements=spec.requirements, truth=y_test
+    )
 
 
 # ---------------------------------------------------------------- parameter count of an ONNX file

@@ -28,7 +28,7 @@ def export_image_model(
     data: DataReport,
     train: TrainResult,
     out_dir: str | Path,
-    quantize: bool = True,
+    quantize: bool | None = None,
     tensorrt: str | None = "fp16",
     batch_size: int = 32,
 ) -> ExportResult:
@@ -60,4 +60,6 @@ def export_image_model(
     x_test, y_test = load_features(task, info, data.test_path)
     ref_labels, ref_proba = predict_with(info, model, x_test)
     parity = class_parity(task, y_test, onnx_labels, onnx_proba, ref_labels, ref_proba, predictor.labels)
-    return finish_export(path, rows, parity, batch_size, quantize, tensorrt)
+    return finish_export(
+        path, rows, parity, batch_size, quantize, tensorrt, requirements=spec.requirements, truth=y_test
+    )

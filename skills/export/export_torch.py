@@ -19,7 +19,7 @@ def export_torch_model(
     data: DataReport,
     train: TrainResult,
     out_dir: str | Path,
-    quantize: bool = True,
+    quantize: bool | None = None,
     batch_size: int = 32,
 ) -> ExportResult:
     """Write out_dir/exports/model.onnx for a torch text net and check it as `export_onnx` does."""
@@ -62,4 +62,6 @@ def export_torch_model(
         quantize,
         tensorrt=None,
         tensorrt_skip="the graph tokenizes strings (onnxruntime contrib ops), which TensorRT cannot run",
+        requirements=spec.requirements,
+        truth=y_test,
     )

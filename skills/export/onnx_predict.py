@@ -110,6 +110,9 @@ class OnnxPredictor:
             "text_column": self.meta.get("text_column"),
             "label_column": self.meta.get("label_column"),
             "file": self.path.name,
+            "variant": self.meta.get(
+                "variant", "float"
+            ),  # "int8": the quantized copy (skills.export.variant)
             "size_bytes": self.path.stat().st_size,
             "version": self.version,
         }

@@ -5,15 +5,16 @@ int8 copy and the TensorRT engine (`finish_export`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.export.onnx_predict import META_KEY
 from trainer_agent.skills.model.evaluate import compute_metrics
 from trainer_agent.skills.model.model_data import read_csv
-from trainer_agent.skills.specs import ExportResult, Parity, TaskType
+from trainer_agent.skills.specs import ExportResult, Parity, Requirement, TaskType
 
-PARITY_SAMPLE = 2000  # test rows the int8 / TensorRT copies are checked on
+PARITY_SAMPLE = 2000  # test rows the TensorRT engine is checked on (the int8 copy: all of them)
 
 
 EXAMPLE_CHARS = 300
@@ -96,29 +97,51 @@ def finish_export(
     rows: list[Any],
     parity: Parity,
     batch_size: int,
-    quantize: bool,
+    quantize: bool | None,
     tensorrt: str | None,
     tensorrt_skip: str = "",
+    requirements: Sequence[Requirement] = (),
+    truth: Sequence[Any] | None = None,
 ) -> ExportResult:
-    """The checked export: benchmark `path` on `rows`, then an int8 copy (with `quantize`) and a
-    TensorRT engine (a precision, where a GPU allows; `tensorrt_skip` says why none is tried)."""
+    """The checked export: benchmark `path` on `rows`, then an int8 copy and a TensorRT engine (a
+    precision, where a GPU allows; `tensorrt_skip` says why none is tried).
+
+    The int8 copy is tried when `quantize` is true, or when it is None and `requirements` state a
+    size, memory or latency limit (`skills.export.variant`); it is measured against the float model
+    on `rows` (with `truth`, the held-out metrics of both) and served only when that limit needs it."""
     import logging
 
     from trainer_agent.skills.export.benchmark import benchmark_model
     from trainer_agent.skills.export.quantize import quantize_int8
     from trainer_agent.skills.export.tensorrt_convert import tensorrt_engine
+    from trainer_agent.skills.export.variant import INT8_FILE, choose_int8, int8_wanted
 
+    (path.parent / INT8_FILE).unlink(missing_ok=True)  # an earlier export's copy is not this model's
     bench = benchmark_model(path, rows, batch_size=batch_size)
     sample = rows[:PARITY_SAMPLE]
+    tried = int8_wanted(requirements) if quantize is None else quantize
     logging.disable(logging.WARNING)  # onnxruntime's quantizer logs advice on Conv graphs to the root logger
     try:
-        quantization = quantize_int8(path, sample) if quantize else {"status": "off"}
+        if tried:
+            quantization = choose_int8(quantize_int8(path, rows, truth=truth), requirements)
+        else:
+            why = "no size, latency or memory limit is stated, so int8 has nothing to earn"
+            if quantize is False:
+                why = "export_model(quantize=false), " + (
+                    "although a size, latency or memory limit is stated"
+                    if int8_wanted(requirements)
+                    else f"and {why}"
+                )
+            quantization = {"status": "off", "reason": f"not tried: {why}"}
     finally:
         logging.disable(logging.NOTSET)
     if tensorrt_skip:
         engine: dict[str, Any] = {"status": "skipped", "reason": tensorrt_skip}
     else:
         engine = tensorrt_engine(path, sample, precision=tensorrt) if tensorrt else {"status": "off"}
+    kept = quantization.get("status") == "kept"
+    if kept:  # the served file's own in-process benchmark, for the service's documents
+        quantization["benchmark"] = benchmark_model(Path(quantization["path"]), rows, batch_size=batch_size)
     return ExportResult(
         onnx_path=str(path),
         size_bytes=path.stat().st_size,
@@ -127,4 +150,6 @@ def finish_export(
         benchmark=bench,
         quantization=quantization,
         tensorrt=engine,
+        served="int8" if kept else "float",
+        served_path=str(quantization["path"]) if kept else str(path),
     )

@@ -40,3 +40,26 @@ def batches_of(rows: Sequence[Any], size: int) -> list[list[Any]]:
         return []
     n = max(1, len(rows) // size)
     return [[rows[(b * size + i) % len(rows)] for i in range(size)] for b in range(n)]
+
+
+def compare_calls(
+    fns: dict[str, Callable[[Any], Any]], batches: Sequence[Any], calls: int, rounds: int = 5
+) -> dict[str, dict[str, float]]:
+    """p50/p95/p99 ms per name of `fns` on the same `batches`, each warmed up, then timed in
+    `rounds` alternating rounds of `calls // rounds` calls: a load that comes and goes on a shared
+    CPU falls on every contender alike instead of on whichever ran second."""
+    if not batches:
+        return {name: {} for name in fns}
+    for fn in fns.values():
+        for batch in batches[:WARMUP_CALLS]:
+            fn(batch)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    per_round = max(1, calls // rounds)
+    for r in range(rounds):
+        for name, fn in fns.items():
+            for k in range(per_round):
+                batch = batches[(r * per_round + k) % len(batches)]
+                start = time.perf_counter()
+                fn(batch)
+                times[name].append((time.perf_counter() - start) * 1000)
+    return {name: percentiles(t) for name, t in times.items()}

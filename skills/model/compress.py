@@ -41,8 +41,8 @@ def compress(
     if task == TaskType.IMAGE_CLASSIFICATION:
         return {
             "status": "skipped",
-            "reason": "image models are sized to the parameter limit while training; the ONNX int8 copy "
-            "is tried at export",
+            "reason": "image models are sized to the parameter limit while training; an ONNX int8 copy "
+            "is tried at export under a size, memory or latency limit",
             "variants": variants,
         }
     if trained.framework == "torch":
@@ -119,7 +119,8 @@ def _torch_int8(trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, ke
         "score": round(score, 4),
         "size_bytes": sizes,
         "kept": False,
-        "note": "served as ONNX: the int8 ONNX copy is made and checked at export",
+        "note": "served as ONNX: an int8 ONNX copy is tried at export under a size, memory or latency "
+        "limit and served only when it measures better on it",
     }
 
 

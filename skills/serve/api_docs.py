@@ -63,7 +63,8 @@ def _performance(perf: dict[str, Any]) -> list[str]:
     if bench:
         b1, bn = bench.get("batch_1_ms", {}), bench.get("batch_ms", {})
         out += [
-            f"In process ({bench.get('runtime', 'onnxruntime')}, {bench.get('threads')} thread):",
+            f"In process ({bench.get('runtime', 'onnxruntime')}, {bench.get('threads')} thread"
+            f"{', the int8 copy' if perf.get('variant') == 'int8' else ''}):",
             "",
             "| batch | p50 ms | p95 ms | p99 ms | rows/s |",
             "|---|---|---|---|---|",

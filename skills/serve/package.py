@@ -50,7 +50,9 @@ def image_tag(run_dir: str | Path, version: str) -> str:
 
 
 def _model(run_dir: Path) -> Path:
-    model = run_dir / "exports" / "model.onnx"
+    from trainer_agent.skills.export.variant import served_file
+
+    model = served_file(run_dir / "exports")  # the int8 copy when the export kept it
     if not model.is_file():
         raise UserError(f"{model} does not exist; run the pipeline (or its export step) first.")
     return model

@@ -135,8 +135,13 @@ def deploy_model(
         version = str(openapi.get("info", {}).get("version", ""))
         example = _service_example(openapi)  # made up by the service: no row of the data in the docs
         dockerfile, tag = write_dockerfile(run)
+        exported = export or {}
+        int8 = exported.get("served") == "int8"  # the in-process numbers of the file served
         performance = {
-            "benchmark": (export or {}).get("benchmark"),
+            "benchmark": (exported.get("quantization") or {}).get("benchmark")
+            if int8
+            else exported.get("benchmark"),
+            "variant": "int8" if int8 else "float",
             "capacity": capacity,
             "estimate": est,
             "load_test": load,

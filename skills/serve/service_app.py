@@ -177,7 +177,7 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     log = logging.getLogger(LOGGER)
     predictor = OnnxPredictor(model_path, threads=threads)
     info = predictor.info
-    model_summary = {k: info[k] for k in ("task_type", "family", "labels", "file", "version")}
+    model_summary = {k: info[k] for k in ("task_type", "family", "labels", "file", "variant", "version")}
     # Made up, of the model's shape and types: a row of the data (as older exports kept in their
     # metadata) would show in the docs and in every 422's hint.
     example = synthetic_example(predictor.task_type, predictor.inputs)
