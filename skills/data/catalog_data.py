@@ -2,14 +2,15 @@
 the person's own labels and the person (or the policy) approves.
 
     found = compatible(Catalog(url).list(), features=["review"], label="score", classes=["great", "other"])
-    trial = try_entry(found[0], person_train, person_test, "score", "review", ["review"])
-    rows = decide(trial, approve)            # the rows to add ([] unless it passed and was approved)
+    trial, rows = try_entry(found[0], person_train, person_test, "score", "review", ["review"])
+    if decide(trial, approve, n_train=len(person_train)): ...   # asked only when the trial passed
+    trials, added = offer(train, test, "score", "review", ["review"], "run/data/train.csv", approve)
 
 Steps:
 1. Find (`compatible`): an entry is compatible when it holds the person's feature columns by name
-   and its label column (whatever its name) holds at least two of the person's classes. Its request words do not matter: a compatible data set of the same task is
-   found however the request is worded. Ranked by the share of the person's classes it covers,
-   then its size.
+   and its label column (whatever its name) holds at least two of the person's classes. The
+   request's words do not matter: a compatible data set is found however the request is worded.
+   Ranked by the share of the person's classes it covers, then its size.
 2. Check the rows (`usable_rows`): the person's columns only, text normalised as the person's is,
    no empty text or label, only the person's classes, no duplicates, and no row whose input is one
    of the person's test rows (leakage into the score) or training rows (nothing new).
