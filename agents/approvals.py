@@ -1,6 +1,7 @@
 """Approval of risky or costly steps by the person (the `user` proxy's job), under a policy.
 
-Policies (`--approve`): `auto` approves every step (batch runs); `ask` asks the person, and
+Policies (`--approve`): `auto` approves every step (batch runs) except catalog data that records no
+licence (`NEEDS_PERSON`); `ask` asks the person, and
 denies when there is nobody to ask; `never` denies every risky step; a policy file (or `policy`
 for configs/policy.yaml) says per step kind `approve`, `deny` or `ask`, under `approvals:`.
 
@@ -44,6 +45,11 @@ WHY: dict[str, str] = {
     "your own labels (the numbers are in the question); where the quick model is wrong, good labels "
     "are still lost. Your training file keeps your labels, every score is computed on them, and each "
     "change is listed in data/label_corrections.csv.",
+    "catalog_data": "Adding a catalog data set puts rows you did not give into the training data: "
+    "the model learns from their labels too. You are asked only when the rows won a trial scored on "
+    "your own rows and labels (the numbers are in the question), after rows that copy one of your test "
+    "or training rows were left out; your test set is unchanged, and the rows added are listed in "
+    "data/catalog_rows.csv. Check that the source and licence allow this use.",
     "paid_annotation": "Labelling rows with a paid LLM costs money for every row and sends the rows' "
     "text to the LLM provider.",
     "over_budget": "Training beyond the budget spends more time and compute (and, with a paid LLM or "
@@ -55,7 +61,12 @@ WHY: dict[str, str] = {
     "build_image": "Building an image downloads packages and takes minutes of CPU and gigabytes of disk.",
 }
 WHY["relabel"] = WHY["label_corrections"]  # the Data agent's name for the same step
+WHY["catalog_data_unlicensed"] = (
+    WHY["catalog_data"] + " This data set records no licence: under --approve auto it is not added."
+)
 SAFE_KINDS = frozenset({"plan"})  # approved under `never`: not risky in itself
+# Refused under `auto`: what nobody recorded the right to use is a person's call, not a batch default.
+NEEDS_PERSON = frozenset({"catalog_data_unlicensed"})
 
 
 class Person(Protocol):
@@ -179,6 +190,8 @@ def check_policy(value: str) -> str:
 def rule_for(policy: str, kind: str) -> tuple[str, str]:
     """(approve | deny | ask, who decided) for a step kind under a policy."""
     if policy == "auto":
+        if kind in NEEDS_PERSON:
+            return "deny", "policy: --approve auto (no licence is recorded; a person must approve)"
         return "approve", "policy: --approve auto"
     if policy == "never":
         if kind in SAFE_KINDS:

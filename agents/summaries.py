@@ -63,6 +63,13 @@ def _relabelling(data: DataReport) -> str:
     )
 
 
+def _catalog(data: DataReport) -> str:
+    """The catalog data tried, in one sentence ('' when none was)."""
+    from trainer_agent.skills.data.catalog_data import summary
+
+    return " ".join(summary(t) for t in data.catalog)
+
+
 def specialist_summary(agent: str, run: Run) -> str:
     if agent == "data_agent":
         data = DataReport.model_validate(run.result("data"))
@@ -73,6 +80,7 @@ def specialist_summary(agent: str, run: Run) -> str:
             f"Data ready: {data.n_train:,} training rows and {data.n_test:,} test rows ({split}).",
             f"Labels: {dist}." if dist else "",
             _relabelling(data),
+            _catalog(data),
             *[f"- {note}" for note in data.notes[:8]],
             f"Details in {data.data_card}.",
             _json_block(data),

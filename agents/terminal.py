@@ -59,8 +59,15 @@ def result_line(text: str) -> str:
             if fix
             else ""
         )
-        rows = f"{r.get('n_train', 0):,} training rows, {r.get('n_test', 0):,} test rows"
-        return f"{rows}{relabel}; data card written"
+        catalog = "".join(
+            f"; catalog '{t.get('name')}' {t.get('decision')} ({t.get('without', 0):.4f} -> "
+            f"{t.get('with_catalog', 0):.4f} on your rows)"
+            for t in r.get("catalog") or []
+            if t.get("decision") != "not tried"
+        )
+        added = f" ({r['catalog_rows']:,} from the catalog)" if r.get("catalog_rows") else ""
+        rows = f"{r.get('n_train', 0):,} training rows{added}, {r.get('n_test', 0):,} test rows"
+        return f"{rows}{relabel}{catalog}; data card written"
     if "family" in r and "params" in r:
         metrics = {k: v for k, v in r.get("metrics", {}).items() if "[" not in k}
         main = next(iter(metrics.items()), None)

@@ -44,6 +44,13 @@ class DataArgs(ToolArgs):
         description="only rows the label check is at least this sure of are proposed for relabelling; "
         "a proposal is applied only when it wins a trial scored on the person's own labels",
     )
+    use_catalog: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="names of data sets in the catalog to try adding to the training data: each is "
+        "added only when it wins a trial scored on the person's own rows and the person approves; "
+        "null: the compatible ones (same input columns and labels), []: none",
+    )
 
 
 class Experiment(ToolArgs):

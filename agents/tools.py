@@ -103,7 +103,7 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
 
 
 def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
-    from trainer_agent.agents.approvals import approve
+    from trainer_agent.agents.approvals import ask
     from trainer_agent.skills.data.data_stage import needs_more_data, run_data_stage
 
     opts = run.options
@@ -114,10 +114,11 @@ def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
         opts.test_data,
         run.run_dir,
         seed=opts.seed,
-        approve=lambda kind, what: approve(run, kind, what),
+        approve=lambda kind, what: ask(run, kind, what),  # a Decision: granted or not, and by whom
         relabel_min_confidence=args.relabel_min_confidence,
         test_fraction=args.test_fraction,
         unlabelled_path=opts.unlabelled,
+        use_catalog=args.use_catalog,
     )
     if report.questions:  # too little labelled data: the Task agent asks for more rather than train
         asked = needs_more_data(spec(run), report)

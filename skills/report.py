@@ -106,6 +106,8 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         "label_issues_listed": len(data.label_issues),
         "labels_corrected": data.labels_corrected,
         "label_fix": data.label_fix.model_dump() if data.label_fix else None,
+        "catalog": [t.model_dump() for t in data.catalog],
+        "catalog_rows": data.catalog_rows,
         "findings": list(data.findings),
         "plots": list(data.plots),
         "html_report": data.html_report,
@@ -232,6 +234,7 @@ def render_markdown(report: RunReport) -> str:
             f"dropped {d['dropped_rows']:,} ({d['duplicate_rows']:,} duplicates); "
             f"{d['labels_corrected']} labels corrected with approval",
             *_label_fix_lines(d.get("label_fix")),
+            *_catalog_lines(d.get("catalog") or [], d.get("catalog_rows", 0)),
             *[f"- {md(finding)}" for finding in d["findings"][:10]],
             "- details: [data card](data_card.md)"
             + (f", [data report with plots]({d['html_report']})" if d.get("html_report") else ""),
@@ -341,6 +344,28 @@ def _atomic_write(path: Path, text: str) -> None:
     from trainer_agent.skills.atomic_write import write_atomic
 
     write_atomic(path, text)
+
+
+def _catalog_lines(trials: list[dict], added: int) -> list[str]:
+    """Each catalog data set tried: with/without on the person's rows, source, licence, decision."""
+    lines = []
+    for t in trials:
+        if t["decision"] == "not tried":
+            lines.append(f"- catalog data '{md(t['name'])}': not tried ({md(t['reason'])})")
+            continue
+        by = f" by {md(t['by'])}" if t.get("by") else ""
+        lines.append(
+            f"- catalog data '{md(t['name'])}' ({t['rows']:,} rows; "
+            f"source {md(t['source'] or 'not recorded')}, licence {md(t['licence'] or 'not recorded')}): "
+            f"{t['metric']} on your own training rows "
+            f"{t['without']:.4f} without, {t['with_catalog']:.4f} with ({t['gain']:+.4f}): "
+            f"{md(t['decision'])}{by}"
+        )
+    if trials:
+        lines.append(
+            f"- training rows from the catalog: {added:,} (data/catalog_rows.csv); the test set is yours only"
+        )
+    return lines
 
 
 def _label_fix_lines(t: dict | None) -> list[str]:

@@ -119,6 +119,31 @@ class LabelFixTrial(BaseModel):
     reason: str = ""
 
 
+class CatalogTrial(BaseModel):
+    """Catalog data as an experiment: the probe's out-of-fold score on the person's own rows and
+    labels, fitted without and with the catalog rows (`skills.data.catalog_data`), and what became
+    of the proposal (asked, approved or refused, by whom, merged)."""
+
+    name: str = Field(description="the catalog entry")
+    path: str
+    source: str = Field(default="", description="where the data came from ('' when not recorded)")
+    licence: str = Field(default="", description="its licence ('' when not recorded)")
+    rows: int = Field(description="rows usable for training after the checks below")
+    excluded: dict[str, int] = Field(
+        default_factory=dict, description="catalog rows left out, by reason (e.g. a copy of a test row)"
+    )
+    metric: str = "balanced accuracy"
+    folds: int = 5
+    without: float = Field(default=0.0, description="out-of-fold score on the person's rows, their data only")
+    with_catalog: float = Field(default=0.0, description="the same, fitted with the catalog rows added")
+    gain: float = 0.0
+    wins: float = Field(default=0.0, description="share of paired bootstrap resamples the catalog rows win")
+    passed: bool = False
+    decision: str = Field(default="", description="merged, not approved, rejected by the check, ...")
+    by: str = Field(default="", description="who or what approved or refused ('' when not asked)")
+    reason: str = ""
+
+
 class Sufficiency(BaseModel):
     """Whether there are enough labelled rows per class for the task, and how many more if not."""
 
@@ -162,6 +187,12 @@ class DataReport(BaseModel):
         default=None,
         description="applied label corrections (data/label_corrections.csv); the training file keeps "
         "the person's labels, the Model agent fits on the corrected ones and scores on the person's",
+    )
+    catalog: list[CatalogTrial] = Field(
+        default_factory=list, description="catalog data proposed for training, tried on the person's labels"
+    )
+    catalog_rows: int = Field(
+        default=0, description="training rows added from the catalog (listed in data/catalog_rows.csv)"
     )
     sufficiency: Sufficiency | None = None
     questions: list[str] = Field(default_factory=list, description="what the person must provide")

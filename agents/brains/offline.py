@@ -43,14 +43,15 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
 
 def arguments(run: Run, step: str) -> dict[str, Any]:
     """The offline policy's decisions for `step`'s tool (`agents.tool_args`), every field spelled
-    out so the transcript shows them: the Data agent's split and relabelling bar, the plan's
+    out so the transcript shows them: the Data agent's split, relabelling bar and the catalog data
+    sets compatible with the person's data (each still tried and asked about), the plan's
     families and search budget for the first experiment, int8 tried at export only under a
     size, memory or latency limit, replicas sized
     from the measurements."""
     from trainer_agent.agents.experiments import plan_budget, plan_families
 
     if step == "data":
-        return shown(DataArgs())
+        return shown(DataArgs(use_catalog=_catalog_choice(run)))
     if step == "train":
         budget = plan_budget(run) or {}
         return shown(
@@ -68,6 +69,18 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
     if step == "serve":
         return shown(ServeArgs())
     return {}
+
+
+def _catalog_choice(run: Run) -> list[str] | None:
+    """The catalog entries compatible with the person's data (None: no catalog, or a task without)."""
+    from trainer_agent.skills.data.catalog_data import choose
+
+    spec = run.result("parse") or {}
+    if not run.options.data:
+        return None
+    text = spec.get("text_column")
+    features = [text] if text else list(spec.get("feature_columns") or [])
+    return choose(str(run.options.data), str(spec.get("task_type")), spec.get("label_column"), features)
 
 
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:

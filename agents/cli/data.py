@@ -127,13 +127,29 @@ def add(
     label: LabelOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an entry of the same name.")] = False,
     catalog: CatalogOpt = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Where the data came from (URL, team, paper); shown before use.")
+    ] = "",
+    licence: Annotated[
+        str,
+        typer.Option(
+            "--licence",
+            "--license",
+            help="Its licence (e.g. MIT, CC-BY-4.0, internal); without one, --approve auto never adds it.",
+        ),
+    ] = "",
 ) -> None:
     """Add a dataset to the catalog (it is read once, to record its columns, rows and labels)."""
     from trainer_agent.skills.data.catalog import Catalog
 
     with _user_errors():
-        entry = Catalog(catalog).add(path, name, description, label=label, replace=replace)
-    _echo(f"added '{entry.name}': {entry.rows} rows, {entry.kind}, columns {', '.join(entry.columns)}")
+        entry = Catalog(catalog).add(
+            path, name, description, label=label, replace=replace, source=source, licence=licence
+        )
+    _echo(
+        f"added '{entry.name}': {entry.rows} rows, {entry.kind}, columns {', '.join(entry.columns)}; "
+        f"source {entry.source or 'not recorded'}, licence {entry.licence or 'not recorded'}"
+    )
 
 
 @app.command("list")
@@ -151,7 +167,7 @@ def list_(catalog: CatalogOpt = None, as_json: Annotated[bool, typer.Option("--j
     if not entries:
         _echo("the catalog is empty; add data with: trainer-agent data add PATH --name N --description D")
     for e in entries:
-        _echo(f"{e.name}\t{e.kind}\t{e.rows} rows\t{e.path}\t{e.description}")
+        _echo(f"{e.name}\t{e.kind}\t{e.rows} rows\t{e.path}\t{e.description}\tlicence: {e.licence or '-'}")
 
 
 @app.command()

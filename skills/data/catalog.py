@@ -1,15 +1,20 @@
 """The dataset catalog (the "internal database"): what data a person or a team has, searchable.
 
     cat = Catalog()                                   # ~/.trainer-agent/catalog.db, or $TRAINER_AGENT_HOME
-    cat.add("reviews.csv", name="reviews", description="Amazon fine-food reviews, labelled great/other")
+    cat.add("reviews.csv", name="reviews", description="Amazon fine-food reviews, labelled great/other",
+            source="modeldata 1.1.0 small_fine_foods", licence="MIT")
     cat.search("food review sentiment")               # best matches first, each with a score in [0, 1]
     Catalog("postgresql://team@db/catalog")           # one catalog shared by a team
 
 Stored with SQLAlchemy Core in one table, so SQLite and PostgreSQL take the same SQL. An entry
-records the path, the description, the columns, the label column and whether the data is labelled,
+records the path, the description, where the data came from and under what licence (both
+optional, shown to the person before the Data agent may add the rows to a run:
+`skills.data.catalog_data`), the columns, the label column and whether the data is labelled,
 partly labelled or an unlabelled pool. Search is by words: each query word that occurs in an
 entry's name, description, columns or classes counts its inverse document frequency (twice in
-the name), and the score is the share of the query's total weight that matched.
+the name), and the score is the share of the query's total weight that matched. A request names
+requirements as well as data ("accuracy at least 70%, p95 latency under 20 ms"): numbers and the
+words of metrics, units and limits say nothing about the data and are left out of the query.
 """
 
 from __future__ import annotations
@@ -34,6 +39,18 @@ _STOP = frozenset(
         "data dataset set some any from or as at"
     )
 )
+# Words of requirements (metrics, units, limits) and of asking: in a request, not in a data set.
+_QUERY_NOISE = frozenset(
+    _WORD.findall(
+        "accuracy precision recall f1 auc macro micro latency p50 p90 p95 p99 m ms millisecond second "
+        "minute hour parameter param size mb gb kb byte memory qps throughput percent per least most "
+        "under over below above within less more than at no max min maximum minimum must should "
+        "reach hit get make build train tell whether predict classify classifier detect "
+        "which what if can could would like please"
+    )
+)
+_LABELLED = re.compile(r"^label(?:l?ed|l?ing)$")  # labelled, labeled, labelling: label
+_NUMBERISH = re.compile(r"^\d+[a-z]{0,2}$")  # 70, 1m, 20ms, 95th: a target or a limit
 
 
 def home() -> Path:
@@ -42,6 +59,18 @@ def home() -> Path:
 
 def default_url() -> str:
     return f"sqlite:///{home() / 'catalog.db'}"
+
+
+def existing(url: str | None = None) -> Catalog | None:
+    """The catalog at `url` (default: the local one) if there is one; never creates one. None also
+    when it cannot be opened: a run goes on without it."""
+    url = url or default_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        return None
+    try:
+        return Catalog(url)
+    except UserError:
+        return None
 
 
 @dataclass
@@ -55,6 +84,8 @@ class Entry:
     classes: list[str] = field(default_factory=list)
     rows: int | None = None
     added: str = ""
+    source: str = ""  # where the data came from (a URL, a team, a paper); '' when not recorded
+    licence: str = ""  # under what licence it may be used; '' when not recorded
     score: float = 0.0
 
 
@@ -64,8 +95,14 @@ def words(text: str) -> list[str]:
     for w in _WORD.findall(text.lower().replace("_", " ")):
         if w in _STOP:
             continue
-        out.append(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+        w = w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        out.append(_LABELLED.sub("label", w))
     return out
+
+
+def query_words(text: str) -> list[str]:
+    """`words` of a request without numbers and the words of requirements (metrics, units, limits)."""
+    return [w for w in words(text) if w not in _QUERY_NOISE and not _NUMBERISH.match(w)]
 
 
 class Catalog:
@@ -93,9 +130,12 @@ class Catalog:
             sa.Column("rows", sa.Integer),
             sa.Column("added", sa.String(40), nullable=False),
             sa.Column("words", sa.Text, nullable=False, default=""),
+            sa.Column("source", sa.Text),
+            sa.Column("licence", sa.Text),
         )
         try:
             meta.create_all(self.engine)
+            _add_missing_columns(self.engine, self.table)
         except Exception as err:  # unreachable server, read-only file
             raise UserError(f"cannot open the catalog at '{self.url}': {str(err).splitlines()[0]}") from None
 
@@ -106,8 +146,11 @@ class Catalog:
         description: str = "",
         label: str | None = None,
         replace: bool = False,
+        source: str = "",
+        licence: str = "",
     ) -> Entry:
-        """Describe the data at `path` (read once) and store it under `name`."""
+        """Describe the data at `path` (read once) and store it under `name`, with where it came
+        from (`source`) and its `licence` when known."""
         from trainer_agent.skills.data.data_io import load_table
 
         if not name.strip():
@@ -124,10 +167,10 @@ class Catalog:
             share = float(present.mean())
             kind = "labelled" if share >= 0.95 else "partly labelled" if share > 0 else "unlabelled"
             classes = [str(c) for c in values[present].astype(str).value_counts().index[:20]]
-        source = str(path)
+        where = str(path)
         entry = Entry(
             name=name.strip(),
-            path=source if "://" in source else str(Path(source).resolve()),
+            path=where if "://" in where else str(Path(where).resolve()),
             description=description,
             kind=kind,
             label_column=label,
@@ -135,6 +178,8 @@ class Catalog:
             classes=classes,
             rows=len(df),
             added=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            source=source.strip(),
+            licence=licence.strip(),
         )
         row = {
             "name": entry.name,
@@ -146,8 +191,10 @@ class Catalog:
             "classes": json.dumps(classes),
             "rows": entry.rows,
             "added": entry.added,
+            "source": entry.source,
+            "licence": entry.licence,
             "words": " ".join(
-                words(" ".join([entry.name, description, *columns, *classes, Path(source).stem]))
+                words(" ".join([entry.name, description, *columns, *classes, Path(where).stem]))
             ),
         }
         with self.engine.begin() as conn:
@@ -171,8 +218,9 @@ class Catalog:
         return [_entry(r) for r in rows]
 
     def search(self, query: str, limit: int = 10, min_score: float = 0.2) -> builtins.list[Entry]:
-        """Entries relevant to `query`, best first; the score is the matched share of the query's weight."""
-        terms = list(dict.fromkeys(words(query)))
+        """Entries relevant to `query`, best first; the score is the matched share of the query's weight
+        (its `query_words`)."""
+        terms = list(dict.fromkeys(query_words(query)))
         if not terms:
             return []
         with self.engine.connect() as conn:
@@ -206,4 +254,17 @@ def _entry(row: Any) -> Entry:
         classes=json.loads(row["classes"]),
         rows=row["rows"],
         added=row["added"],
+        source=row.get("source") or "",
+        licence=row.get("licence") or "",
     )
+
+
+def _add_missing_columns(engine: Any, table: Any) -> None:
+    """Columns added since a catalog was created (source, licence), added to its table in place."""
+    import sqlalchemy as sa
+
+    have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for column in table.columns:
+            if column.name not in have:
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} TEXT"))

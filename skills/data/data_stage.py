@@ -1,5 +1,6 @@
 """The Data agent's whole step: prepare, profile, check sufficiency, find (and, if approved, fix)
-label errors, select features, plot, and describe it all in data_card.md and data_report.html.
+label errors, try catalog data (and, if it wins and is approved, add it), select features, plot,
+and describe it all in data_card.md and data_report.html.
 
     report = run_data_stage(spec, "train.csv", "test.csv", "runs/abc", approve=lambda kind, what: True)
 
@@ -7,10 +8,12 @@ Writes under the run directory: data/train.csv and data/test.csv (what the Model
 and tests on, with the person's labels), data/profile.json, data/label_issues.csv (every
 suspect), data/label_corrections.csv (the corrections applied: only those that won their trial
 on the person's own labels and were approved, `skills.data.label_fixes`; the Model agent fits on them
-and scores on the person's labels),
-plots/*.png, data_card.md and data_report.html. Heavy checks are skipped on large data and the
-card says which. With too little labelled data, `DataReport.questions` says how many more rows
-are needed and why; `needs_more_data` turns that into the Task agent's decision to ask.
+and scores on the person's labels), data/catalog_rows.csv (the rows added to the end of
+data/train.csv from the catalog: only data that won its trial on the person's own rows and was
+approved, `skills.data.catalog_data`; data/test.csv never gets any), plots/*.png, data_card.md
+and data_report.html. Heavy checks are skipped on large data and the card says which. With too
+little labelled data, `DataReport.questions` says how many more rows are needed and why;
+`needs_more_data` turns that into the Task agent's decision to ask.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from trainer_agent.skills.markdown_safe import md_text as md
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
-Approve = Callable[[str, str], bool]
+Approve = Callable[[str, str], Any]  # truthy when granted (`agents.approvals.Decision` says by whom)
 MAX_ISSUES_IN_REPORT = 20  # the full list is in data/label_issues.csv
 LEARNING_CURVE_MAX_ROWS = 20_000
 
@@ -41,6 +44,7 @@ def run_data_stage(
     catalog_url: str | None = None,
     test_fraction: float = 0.2,
     unlabelled_path: str | Path | None = None,
+    use_catalog: list[str] | None = None,
 ) -> DataReport:
     """Run every data skill for `spec` and return the DataReport the Model agent trains from.
 
@@ -52,6 +56,8 @@ def run_data_stage(
         catalog_url: the dataset catalog to search for related data (default: the local one, if any).
         test_fraction: the share held out as the test set when no test file was given.
         unlabelled_path: a file of unlabelled rows, added to the pool (`skills.data.data_prep`).
+        use_catalog: catalog entries to try adding to the training data (`approve` is asked, kind
+            `catalog_data`, for each that wins its trial); None: the compatible ones; []: none.
     """
     from trainer_agent.skills.data.data_io import load_table
     from trainer_agent.skills.data.data_prep import prepare_data
@@ -187,7 +193,30 @@ def run_data_stage(
             )
         lap("label_errors")
 
-    related = _catalog_matches(spec, catalog_url)
+    tried: set[str] = set()
+    if classification and not image:
+        from trainer_agent.skills.data.catalog_data import offer
+        from trainer_agent.skills.data.catalog_data import summary as catalog_summary
+
+        features = [text] if text else report.feature_columns  # a text model reads the text alone
+        report.catalog, added = offer(
+            train, test, label, text, features, report.train_path, approve, catalog_url, use_catalog, seed
+        )
+        tried = {t.name for t in report.catalog}
+        findings += [catalog_summary(t) for t in report.catalog]
+        if added:
+            n_person = report.n_train
+            report.catalog_rows = added
+            report.n_train += added
+            merged = load_table(report.train_path)
+            report.label_counts = {
+                str(c): int(n) for c, n in merged[label].astype(str).value_counts().items()
+            }
+            findings.append(
+                f"Training data: {n_person:,} of your rows and {added:,} catalog rows "
+                "(data/catalog_rows.csv); the test set is yours alone."
+            )
+    related = [r for name, r in _catalog_matches(spec, catalog_url) if name not in tried]
     if related:
         findings.append(
             "Related data in the catalog (not used without your approval): " + "; ".join(related) + "."
@@ -257,18 +286,19 @@ def _write_issues(path: Path, issues: list[Any]) -> None:
     pd.DataFrame([i.model_dump() for i in issues], columns=columns).to_csv(path, index=False)
 
 
-def _catalog_matches(spec: TaskSpec, url: str | None) -> list[str]:
-    """Up to three catalog entries relevant to the request, if a catalog exists (never creates one)."""
-    from trainer_agent.skills.data.catalog import Catalog, default_url
+def _catalog_matches(spec: TaskSpec, url: str | None) -> list[tuple[str, str]]:
+    """Up to three catalog entries relevant to the request's words, if a catalog exists (never
+    creates one): (name, one line)."""
+    from trainer_agent.skills.data.catalog import existing
 
-    url = url or default_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
-        return []
+    catalog = existing(url)
     try:
-        hits = Catalog(url).search(spec.request, limit=3)
+        hits = catalog.search(spec.request, limit=3) if catalog is not None else []
     except Exception:  # an unreachable shared catalog must not stop the run
         return []
-    return [f"'{h.name}' ({h.rows or '?'} rows, {h.kind}, score {h.score:.2f}): {h.path}" for h in hits]
+    return [
+        (h.name, f"'{h.name}' ({h.rows or '?'} rows, {h.kind}, score {h.score:.2f}): {h.path}") for h in hits
+    ]
 
 
 # --- data card and HTML report -------------------------------------------------------------
@@ -285,6 +315,39 @@ def _trial_lines(t: Any) -> list[str]:
         "",
         f"Proposed: {t.proposed} rows ({per_class}). Why: {md(t.reason)}.",
     ]
+
+
+def _catalog_lines(report: DataReport) -> list[str]:
+    lines = [
+        "| data set | source | licence | rows usable | without | with | gain | bootstrap wins | decision |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in report.catalog:
+        by = f" ({md(t.by)})" if t.by else ""
+        lines.append(
+            f"| `{md(t.name)}` | {md(t.source or 'not recorded')} | {md(t.licence or 'not recorded')} "
+            f"| {t.rows:,} | {t.without:.4f} | {t.with_catalog:.4f} | {t.gain:+.4f} | {t.wins:.0%} "
+            f"| {md(t.decision)}{by} |"
+        )
+    lines += [
+        "",
+        f"Scores: {report.catalog[0].metric}, out of fold on your training rows only, the probe fitted "
+        "without and with the catalog rows. Catalog rows never enter the test set; rows whose input is "
+        "one of your test or training rows are left out"
+        + (
+            f". Added: {report.catalog_rows:,} rows, appended to data/train.csv and listed in "
+            "data/catalog_rows.csv."
+            if report.catalog_rows
+            else "; none was added."
+        ),
+    ]
+    lines += [""] if any(t.excluded for t in report.catalog) else []
+    for t in report.catalog:
+        if t.excluded:
+            lines.append(
+                f"- `{md(t.name)}` left out: " + "; ".join(f"{n} ({md(w)})" for w, n in t.excluded.items())
+            )
+    return lines
 
 
 def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any]) -> None:
@@ -336,6 +399,9 @@ def _append_card(path: Path, report: DataReport, prof: Any, extra: dict[str, Any
     if report.label_fix is not None:
         lines += ["", "## Relabelling trial (scored on your own labels)", ""]
         lines += _trial_lines(report.label_fix)
+    if report.catalog:
+        lines += ["", "## Catalog data (tried on your own rows and labels)", ""]
+        lines += _catalog_lines(report)
     if report.plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{Path(p).stem.replace('_', ' ')}]({p})" for p in report.plots]
@@ -402,6 +468,19 @@ def _html(
             f"with them ({t.gain:+.4f}, higher in {t.wins:.0%} of bootstrap resamples): "
             f"<b>{e(t.decision)}</b>. {e(t.reason)}.</p>"
         )
+    if report.catalog:
+        parts.append(
+            "<h2>Catalog data</h2><p>Tried on your own rows and labels (out of fold, the probe fitted "
+            "without and with the catalog rows); never in the test set.</p><table><tr><th>data set</th>"
+            "<th>source</th><th>licence</th><th>rows</th><th>without</th><th>with</th><th>decision</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{e(t.name)}</td><td>{e(t.source or 'not recorded')}</td>"
+            f"<td>{e(t.licence or 'not recorded')}</td><td>{t.rows}</td><td>{t.without:.4f}</td>"
+            f"<td>{t.with_catalog:.4f}</td><td>{e(t.decision)}{e(f' ({t.by})' if t.by else '')}</td></tr>"
+            for t in report.catalog
+        ]
+        parts.append(f"</table><p>Rows added to training: {report.catalog_rows}.</p>")
     if report.plots:
         parts.append("<h2>Plots</h2>")
         parts += [f"<p><img src='{e(p)}' alt='{e(Path(p).stem)}'></p>" for p in report.plots]
