@@ -710,8 +710,25 @@ def section_levers(lv: dict[str, Any] | None) -> list[str]:
         f"| distillation through the pool (student of 2,000 terms; plain "
         f"{_mean([r['distill']['test_plain'] for r in runs])}) | {lv['pool']:,} (teacher's soft labels) "
         f"| {kept} of {n} | {_mean([r['distill']['test_delivered'] for r in runs])} | {sum(diff) / n:+.4f} |",
+    ]
+    if all("catalog" in r for r in runs):
+        cat = [r["catalog"] for r in runs]
+        passed = sum(c["trial"]["passed"] for c in cat)
+        lines += [
+            f"| a catalog data set ({lv.get('catalog', 0):,} labelled rows, licence recorded): merged "
+            f"when its "
+            f"trial on your rows passes (merged regardless: {_mean([c['test_merged'] for c in cat])}) "
+            f"| {sum(c['rows'] for c in cat) / n:.0f} (human labels) | {passed} of {n} "
+            f"| {_mean([c['test_delivered'] for c in cat])} "
+            f"| {sum(c['test_delivered'] - r['without'] for c, r in zip(cat, runs, strict=True)) / n:+.4f} |",
+        ]
+    load = ", ".join(str(x) for x in lv.get("machine", {}).get("load_avg") or [])
+    lines += [
         "",
         f"Distillation's cross-validated gain intervals, per seed: {intervals}.",
+        "",
+        f"`.venv/bin/python {lv.get('command', 'scripts/bench/levers.py')}`: {lv.get('seconds')} s; load "
+        f"average at the end {load}.",
         "",
     ]
     return lines
