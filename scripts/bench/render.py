@@ -679,8 +679,10 @@ def section_levers(lv: dict[str, Any] | None) -> list[str]:
         f"fine_foods reviews: {lv['labelled']} labelled rows, a pool of {lv['pool']:,} without labels, the "
         f"untouched test.csv (1,000 rows); {n} seeds (which rows are labelled). The model is TF-IDF + "
         "logistic regression fitted on the labelled rows, without and with the lever; held-out "
-        "accuracy, mean over the seeds. A lever is applied only when paired 5-fold cross-validation on "
-        "the labelled rows puts the 95% interval of its gain above zero.",
+        "accuracy, mean over the seeds. A lever is applied only when 5-fold cross-validation on the "
+        "labelled rows shows a gain: pseudo-labels and distillation when the 95% interval of the paired "
+        "gain is above zero; catalog data when it wins 95% of paired bootstrap resamples (then it is "
+        "asked about; here approved).",
         "",
         "| lever | pool rows added (label accuracy) | applied | held-out accuracy | with − without |",
         "|---|---|---|---|---|",
