@@ -148,9 +148,13 @@ def _note(run: Run, step: str, hit: Record) -> None:
     run.transcript.event("step_reused", step=step, **entry)
     _say(
         run,
-        f"{step}: reused from run {hit.run_id} (inputs sha256 {key[:12]}; {len(hit.files)} files copied "
+        f"{step}: reused from run {hit.run_id} (inputs sha256 {key[:12]}; {_files(len(hit.files))} copied "
         f"and checked by SHA-256; {hit.seconds:.1f} s of work not repeated)",
     )
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def _say(run: Run, line: str) -> None:

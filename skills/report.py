@@ -278,7 +278,7 @@ def reuse_section(reused: dict[str, Any]) -> list[str]:
         if r.get("reused"):
             out.append(
                 f"- {step}: reused from run {md(r['from_run'])} (`{md(r['from_dir'])}`): inputs SHA-256 "
-                f"`{r['key'][:16]}`, {len(r.get('files') or {})} files copied and each checked against its "
+                f"`{r['key'][:16]}`, {len(r.get('files') or {})} file(s) copied in, each checked against its "
                 f"SHA-256 (report.json lists them); {r.get('seconds_then', 0):.1f} s of work not repeated"
             )
         else:

@@ -4,7 +4,7 @@ A step's *key* is the SHA-256 of its inputs: the files it reads, by content, and
 earlier results that change what it does (the caller says which, `agents.step_reuse`). When a step
 finishes, its *record* (the key, the inputs, every file it wrote with its SHA-256, its result and
 the run it ran in) is kept in the library: $TRAINER_AGENT_HOME/steps/<step>/<key>.json, and each
-file under steps/blobs/<sha256> (a hard link where the file system allows, else a copy), so what a
+file under steps/blobs/<sha256> (a copy, or a hard link for a file of 1 MiB or more), so what a
 later step of that run rewrites (the report fills in the model card) or a deleted run directory does
 not matter. A later step with the same key copies those files into its own run directory, checks
 each copy against the recorded hash, and returns the recorded result with the old run directory's
@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.atomic_write import write_atomic
+
+# files this large (models, data: written once) are kept as hard links; smaller ones are copied, so
+# a log that a later `serve` of the earlier run appends to does not change what is kept
+LINK_FROM = 1 << 20
 
 # written by the run itself, not by a step: never a step's artefact
 NOT_ARTEFACTS = frozenset({"state.json", "transcript.jsonl", "owner.lock", "request.txt"})
@@ -117,10 +121,13 @@ def save_record(record: Record, run_dir: str | Path) -> Path:
         if not blob.is_file():
             tmp = blobs / f"{digest}.tmp"
             tmp.unlink(missing_ok=True)
+            src = Path(run_dir) / rel
             try:
-                os.link(Path(run_dir) / rel, tmp)
-            except OSError:  # another file system, or no hard links: a copy
-                shutil.copy2(Path(run_dir) / rel, tmp)
+                if src.stat().st_size < LINK_FROM:
+                    raise OSError("small: a copy")
+                os.link(src, tmp)
+            except OSError:  # small, another file system, or no hard links: a copy
+                shutil.copy2(src, tmp)
             os.replace(tmp, blob)
     path = library() / record.step / f"{record.key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

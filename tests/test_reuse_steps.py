@@ -35,6 +35,7 @@ def first(wine_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     return home, report
 
 
+@pytest.mark.slow
 def test_a_repeated_request_reuses_every_step(first, wine_csv, tmp_path, monkeypatch):
     home, before = first
     monkeypatch.setenv("TRAINER_AGENT_HOME", str(home))
@@ -61,6 +62,7 @@ def test_a_repeated_request_reuses_every_step(first, wine_csv, tmp_path, monkeyp
     assert again["durations"]["train"] < before["durations"]["train"]
 
 
+@pytest.mark.slow
 def test_a_changed_row_is_not_reused(first, wine_csv, tmp_path, monkeypatch):
     home, before = first
     monkeypatch.setenv("TRAINER_AGENT_HOME", str(home))
