@@ -665,6 +665,41 @@ def section_label_fixes(lf: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def section_reuse(r: dict[str, Any] | None) -> list[str]:
+    lines = ["## Reuse", ""]
+    if not r:
+        return [*lines, "Not run yet (`scripts/bench/reuse.py`).", ""]
+    first, again = r["first"], r["reuse"]
+    flags = " ".join(r["flags"])
+    lines += [
+        f"The README's request on the first {r['rows']:,} rows of fine_foods/train.csv, `trainer-agent run "
+        f"REQUEST --data reviews.csv {flags}`, in a model library of its own; then the same command "
+        "with `--reuse`. Wall time of each process; load average (1, 5, 15 min) before and after each.",
+        "",
+        "| run | wall | parse | data | train | export | serve | report | load before | load after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, x in (("first", first), ("`--reuse`", again)):
+        d = x["durations"]
+        cells = " | ".join(secs(d.get(s)) for s in ("parse", "data", "train", "export", "serve", "report"))
+        load = [", ".join(str(v) for v in x[k]) for k in ("load_before", "load_after")]
+        lines.append(f"| {name} | {secs(x['wall_s'])} | {cells} | {load[0]} | {load[1]} |")
+    reused = [s for s, e in again["reused"].items() if e.get("reused")]
+    redone = [f"{s} ({e.get('why')})" for s, e in again["reused"].items() if not e.get("reused")]
+    lines += [
+        "",
+        f"**{num(r['ratio'], 3)}× faster** with `--reuse`. "
+        f"Reused from the first run: {', '.join(reused) or 'none'}"
+        + (f"; done again: {'; '.join(redone)}" if redone else "")
+        + ". Same ONNX file (SHA-256) and held-out metrics in both runs: "
+        + ("yes" if r.get("same_model") else "**no**")
+        + ". What is left of the repeated run is the process itself (Python, importing AG2, the agents' "
+        "messages, the report): its steps take well under a second together.",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
     names = (
         "e2e",
@@ -677,6 +712,7 @@ def render() -> str:
         "tabular_families",
         "label_fixes",
         "public_sets",
+        "reuse",
     )
     results = {n: read_result(n) for n in names}
     lines = [
@@ -711,6 +747,7 @@ def render() -> str:
         "| `tabular_families.py` | tables with categories: default search vs previous families and peers |",
         "| `label_fixes.py` | label corrections on flipped and clean labels: precision, held-out effect |",
         "| `public_sets.py` | seven public data sets: this commit vs the previous one vs peers, one run |",
+        "| `reuse.py` | the README's request run once, then again with `--reuse`: wall time of each, ratio |",
         "",
     ]
     lines += section_machine(results)
@@ -724,6 +761,7 @@ def render() -> str:
     lines += section_tabular_families(results["tabular_families"])
     lines += section_label_fixes(results["label_fixes"])
     lines += section_public_sets(results["public_sets"])
+    lines += section_reuse(results["reuse"])
     lines += [
         "## Tasks and data",
         "",
