@@ -23,6 +23,7 @@ from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tool_args import ToolArgs, shown
 from trainer_agent.skills.step_cache import (
     Record,
+    available,
     file_sha256,
     portable,
     produced,
@@ -92,9 +93,16 @@ def inputs(run: Run, step: str, args: ToolArgs) -> dict[str, Any] | str:
             return "--serve keeps a service running, so it starts"
         from trainer_agent.skills.serve.deploy import API_KEY_ENV
 
-        out |= {"api_key": bool(os.environ.get(API_KEY_ENV)), **earlier("parse", "data", "export")}
+        out |= {"api_key": bool(os.environ.get(API_KEY_ENV)), "approve": opts.approve}
+        out |= earlier("parse", "data", "export")
         out["run_files"] = tree_hashes(run.run_dir, "data", "exports")
     return out
+
+
+def can_reuse(run: Run, step: str, args: ToolArgs) -> bool:
+    """Whether `step` with these arguments would be reused now (its files are checked when taken)."""
+    given = inputs(run, step, args)
+    return isinstance(given, dict) and available(step, step_key(given))
 
 
 def _recordable(step: str, result: Any) -> bool:

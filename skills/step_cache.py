@@ -143,6 +143,12 @@ def find(step: str, key: str) -> Record | None:
         return None  # none, or unreadable: the step runs
 
 
+def available(step: str, key: str) -> bool:
+    """Whether a record of `step` with this key and all its kept files are there (not yet checked)."""
+    record = find(step, key)
+    return record is not None and all((library() / "blobs" / d).is_file() for d in record.files.values())
+
+
 def restore(step: str, key: str, run_dir: str | Path) -> Record | str:
     """The record of an earlier `step` with this key, its files copied into `run_dir` and checked,
     its result rewritten to `run_dir`'s paths; or one sentence saying why it cannot be reused."""

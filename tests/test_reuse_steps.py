@@ -60,6 +60,13 @@ def test_a_repeated_request_reuses_every_step(first, wine_csv, tmp_path, monkeyp
     text = (new / "report.md").read_text(encoding="utf-8")
     assert "## Reused (--reuse)" in text and f"- train: reused from run {before['run_id']}" in text
     assert again["durations"]["train"] < before["durations"]["train"]
+    # nothing was left to do, so the agents were not started; the transcript says so
+    assert "the agents were not started" in again["brain"]
+    events = [
+        json.loads(line) for line in (new / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert [e["step"] for e in events if e.get("event") == "step_reused"] == list(STEPS)
+    assert any(e.get("event") == "reused_without_agents" for e in events)
 
 
 @pytest.mark.slow
@@ -74,6 +81,7 @@ def test_a_changed_row_is_not_reused(first, wine_csv, tmp_path, monkeypatch):
     for step in ("parse", "data", "train"):
         entry = again["reused"][step]
         assert entry["reused"] is False and entry["why"], (step, entry)
+    assert "not started" not in again["brain"]  # the agents did the work
     assert again["run_id"] != before["run_id"]
 
 

@@ -17,10 +17,10 @@ from openai.types.chat import ChatCompletion
 from trainer_agent.agents import review, summaries
 from trainer_agent.agents.brains.completion import FreeClient, completion
 from trainer_agent.agents.brains.next_step import Action, next_work
+from trainer_agent.agents.brains.offline_args import arguments
 from trainer_agent.agents.routing import HUB, SPECIALISTS, TERMINATE
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
-from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
 from trainer_agent.skills.pipeline import owner, specialist_steps, tool_for
 
 MODEL_NAME = "offline-planner"
@@ -37,32 +37,6 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
         if not (last.get("tool_responses") or last.get("role") == "tool"):  # not yet called
             return Action(tool=tool_for("train"), args=remedy)
     return Action(text=summaries.specialist_summary(agent_name, run))
-
-
-def arguments(run: Run, step: str) -> dict[str, Any]:
-    """The offline policy's decisions for `step`'s tool (`agents.tool_args`), every field spelled
-    out so the transcript shows them: the Data agent's split and relabelling bar, the plan's
-    families and search budget for the first experiment, int8 tried at export, replicas sized
-    from the measurements."""
-    from trainer_agent.agents.experiments import plan_budget, plan_families
-
-    if step == "data":
-        return shown(DataArgs())
-    if step == "train":
-        budget = plan_budget(run) or {}
-        return shown(
-            Experiment(
-                families=plan_families(run) or None,
-                budget_s=budget.get("seconds"),
-                max_trials=run.options.max_trials,
-                why="the plan's search",
-            )
-        )
-    if step == "export":
-        return shown(ExportArgs())
-    if step == "serve":
-        return shown(ServeArgs())
-    return {}
 
 
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:

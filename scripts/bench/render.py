@@ -226,7 +226,7 @@ def section_serving(serving: dict[str, Any] | None) -> list[str]:
         "One replica = one CPU (the service pinned to it, one inference thread); the load generator runs "
         "on the other CPU (closed loop, one input per request, "
         f"{serving['seconds_per_level']:g} s per concurrency level). Both services are the same FastAPI app "
-        "(`trainer_agent.skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); "
+        "(`skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); "
         "the scikit-learn "
         "one "
         "runs the fitted pipeline in place of onnxruntime (`scripts/bench/sklearn_service.py`). The "
@@ -276,7 +276,7 @@ def section_estimates(est: dict[str, Any] | None) -> list[str]:
     if not est:
         return [*lines, "Not run yet (`scripts/bench/estimates.py`).", ""]
     lines += [
-        "The Server agent measures one replica in closed loop and `trainer_agent.skills.serve.sizing` "
+        "The Server agent measures one replica in closed loop and `skills.serve.sizing` "
         "plans it at "
         "70% of that capacity. Here an open-loop load test then offers "
         f"{', '.join(f'{int(f * 100)}%' for f in est['fractions'])} of the estimated capacity. "
@@ -488,7 +488,7 @@ def section_models(models: dict[str, Any] | None) -> list[str]:
     sets = models["sets"]
     budgets = sorted({r["budget"]["budget_min"] for r in sets.values() if r.get("budget")})
     lines += [
-        "`trainer_agent.skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out "
+        "`skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out "
         "split: the "
         "default "
         "quick search, an Optuna search under a time budget "
@@ -539,7 +539,7 @@ def section_tabular_families(tf: dict[str, Any] | None) -> list[str]:
     if not tf:
         return [*lines, "Not run yet (`scripts/bench/tabular_families.py`).", ""]
     lines += [
-        "`trainer_agent.skills.model.train.train_model` on two synthetic tables "
+        "`skills.model.train.train_model` on two synthetic tables "
         "(`tabular_families.py` says how they are "
         "made): "
         "today's default search (LightGBM among the families), the same under `--budget-min 1` (LightGBM "
