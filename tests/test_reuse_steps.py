@@ -67,6 +67,9 @@ def test_a_repeated_request_reuses_every_step(first, wine_csv, tmp_path, monkeyp
     ]
     assert [e["step"] for e in events if e.get("event") == "step_reused"] == list(STEPS)
     assert any(e.get("event") == "reused_without_agents" for e in events)
+    replayed = run_cli("replay", str(new), "--out", str(tmp_path / "replays"))
+    assert replayed.code == 1 and "no conversation to replay" in replayed.stderr
+    assert "Traceback" not in replayed.stderr
 
 
 @pytest.mark.slow
