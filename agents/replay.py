@@ -150,9 +150,17 @@ def replay_one(
     trained = (recorded_state.get("steps", {}).get("train") or {}).get("result") or {}
     warm = bool((trained.get("tuning") or {}).get("warm_start"))
     records = _records(transcript)
+    if any(r.get("event") == "reused_without_agents" for r in records):
+        reused: list[dict[str, Any]] = list((recorded_state.get("reuse") or {}).values())
+        source = reused[0].get("from_dir", "the earlier run") if reused else "the earlier run"
+        raise UserError(
+            f"'{run_dir}' took every step from an earlier run without starting the agents, so it has no "
+            f"conversation to replay: replay {source} instead."
+        )
     chat = "chat" in recorded_state  # a `trainer-agent chat` session: start from its first options
     start = initial_options(recorded_state["options"], records) if chat else recorded_state["options"]
-    options = RunOptions(**{**start, "serve": False, "approve": "auto", "warm_start": warm})
+    # a replay does the work again (reuse: never)
+    options = RunOptions(**{**start, "serve": False, "approve": "auto", "warm_start": warm, "reuse": False})
     Path(out).mkdir(parents=True, exist_ok=True)
     replay = Run.create(out, options, run_id=f"replay-{run_dir.name}-{secrets.token_hex(2)}")
     # the Task agent's review as recorded (the replayed brain says what it said, without reviewing)

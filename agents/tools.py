@@ -42,7 +42,12 @@ def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
 
             result = run_experiment(run, args)  # type: ignore[arg-type]
         else:
-            result = run.step(step.name, lambda: WORK[step.name](run, args), args=tool_args.shown(args))
+            from trainer_agent.agents.step_reuse import with_reuse
+
+            work = WORK[step.name]
+            result = run.step(
+                step.name, lambda: with_reuse(run, step.name, args, work), args=tool_args.shown(args)
+            )
     except UserError as err:
         run.fatal = err
         run.transcript.event("error", step=step.name, error=str(err), error_kind="user")

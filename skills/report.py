@@ -73,6 +73,7 @@ def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunR
         durations={k: float(v) for k, v in state.get("durations", {}).items()},
         llm_usage=dict(state.get("llm_usage") or {}),
         cross_check=dict(state.get("cross_check") or {}),
+        reused=dict(state.get("reuse") or {}),
     )
     if spec.decision != "accept":
         return report
@@ -278,9 +279,28 @@ def render_markdown(report: RunReport) -> str:
         ]
     out += ["## Time per stage (s)", "| stage | seconds |", "|---|---|"]
     out += [f"| {k} | {v:.2f} |" for k, v in report.durations.items()]
+    out += reuse_section(report.reused)
     out += llm_section(report)
     out += ["", "See also: [data card](data_card.md), [model card](model_card.md), `transcript.jsonl`."]
     return "\n".join(out) + "\n"
+
+
+def reuse_section(reused: dict[str, Any]) -> list[str]:
+    """`run --reuse`, one line per step: reused from which run (its inputs' SHA-256, the files
+    copied and checked), or why the step did its work again."""
+    if not reused:
+        return []
+    out = ["", "## Reused (--reuse)"]
+    for step, r in reused.items():
+        if r.get("reused"):
+            out.append(
+                f"- {step}: reused from run {md(r['from_run'])} (`{md(r['from_dir'])}`): inputs SHA-256 "
+                f"`{r['key'][:16]}`, {len(r.get('files') or {})} file(s) copied in, each checked against its "
+                f"SHA-256 (report.json lists them); {r.get('seconds_then', 0):.1f} s of work not repeated"
+            )
+        else:
+            out.append(f"- {step}: done again: {md(str(r.get('why')))}")
+    return out
 
 
 def llm_section(report: RunReport) -> list[str]:

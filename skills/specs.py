@@ -317,6 +317,10 @@ class RunReport(BaseModel):
     cross_check: dict[str, Any] = Field(
         default_factory=dict, description="the LLM's reading of the request vs the parser's"
     )
+    reused: dict[str, Any] = Field(
+        default_factory=dict,
+        description="run --reuse, by step: reused (from which run, SHA-256 of inputs and files) or why not",
+    )
 
     @property
     def all_met(self) -> bool:

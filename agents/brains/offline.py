@@ -17,13 +17,11 @@ from openai.types.chat import ChatCompletion
 from trainer_agent.agents import review, summaries
 from trainer_agent.agents.brains.completion import FreeClient, completion
 from trainer_agent.agents.brains.next_step import Action, next_work
+from trainer_agent.agents.brains.offline_args import arguments
 from trainer_agent.agents.routing import HUB, SPECIALISTS, TERMINATE
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.spec_check import MAX_SPEC_RETRIES, check_specialist_message
-from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
-from trainer_agent.skills.export.variant import compression_limits
 from trainer_agent.skills.pipeline import owner, specialist_steps, tool_for
-from trainer_agent.skills.specs import Requirement
 
 MODEL_NAME = "offline-planner"
 
@@ -39,48 +37,6 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
         if not (last.get("tool_responses") or last.get("role") == "tool"):  # not yet called
             return Action(tool=tool_for("train"), args=remedy)
     return Action(text=summaries.specialist_summary(agent_name, run))
-
-
-def arguments(run: Run, step: str) -> dict[str, Any]:
-    """The offline policy's decisions for `step`'s tool (`agents.tool_args`), every field spelled
-    out so the transcript shows them: the Data agent's split, relabelling bar and the catalog data
-    sets compatible with the person's data (each still tried and asked about), the plan's
-    families and search budget for the first experiment, int8 tried at export only under a
-    size, memory or latency limit, replicas sized
-    from the measurements."""
-    from trainer_agent.agents.experiments import plan_budget, plan_families
-
-    if step == "data":
-        return shown(DataArgs(use_catalog=_catalog_choice(run)))
-    if step == "train":
-        budget = plan_budget(run) or {}
-        return shown(
-            Experiment(
-                families=plan_families(run) or None,
-                budget_s=budget.get("seconds"),
-                max_trials=run.options.max_trials,
-                why="the plan's search",
-            )
-        )
-    if step == "export":  # int8 is an experiment worth its time only under a size/memory/latency limit
-        stated = (run.result("parse") or {}).get("requirements") or []
-        limits = compression_limits([Requirement.model_validate(r) for r in stated])
-        return shown(ExportArgs(quantize=bool(limits)))
-    if step == "serve":
-        return shown(ServeArgs())
-    return {}
-
-
-def _catalog_choice(run: Run) -> list[str] | None:
-    """The catalog entries compatible with the person's data (None: no catalog, or a task without)."""
-    from trainer_agent.skills.data.catalog_data import choose
-
-    spec = run.result("parse") or {}
-    if not run.options.data:
-        return None
-    text = spec.get("text_column")
-    features = [text] if text else list(spec.get("feature_columns") or [])
-    return choose(str(run.options.data), str(spec.get("task_type")), spec.get("label_column"), features)
 
 
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:

@@ -101,6 +101,7 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     from rich.markup import escape
 
     from trainer_agent.agents.chat import run_conversation
+    from trainer_agent.agents.reused_run import take_reused_steps
 
     screen = console()
     if not as_json:
@@ -116,7 +117,8 @@ def _execute(run: Run, as_json: bool, debug: bool, brain_line: str = "") -> None
     with stop_on_signals() as caught:  # SIGTERM and SIGHUP take Ctrl-C's path
         try:
             try:
-                run_conversation(run, render=None if as_json else renderer(screen))
+                if not take_reused_steps(run):  # --reuse: every step reused, no agents needed
+                    run_conversation(run, render=None if as_json else renderer(screen))
                 caught.check()
             finally:
                 close_sandbox(run)

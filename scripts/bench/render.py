@@ -226,7 +226,7 @@ def section_serving(serving: dict[str, Any] | None) -> list[str]:
         "One replica = one CPU (the service pinned to it, one inference thread); the load generator runs "
         "on the other CPU (closed loop, one input per request, "
         f"{serving['seconds_per_level']:g} s per concurrency level). Both services are the same FastAPI app "
-        "(`trainer_agent.skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); "
+        "(`skills.serve.service_app.create_app`: routes, validation, metrics, JSON logs); "
         "the scikit-learn "
         "one "
         "runs the fitted pipeline in place of onnxruntime (`scripts/bench/sklearn_service.py`). The "
@@ -276,7 +276,7 @@ def section_estimates(est: dict[str, Any] | None) -> list[str]:
     if not est:
         return [*lines, "Not run yet (`scripts/bench/estimates.py`).", ""]
     lines += [
-        "The Server agent measures one replica in closed loop and `trainer_agent.skills.serve.sizing` "
+        "The Server agent measures one replica in closed loop and `skills.serve.sizing` "
         "plans it at "
         "70% of that capacity. Here an open-loop load test then offers "
         f"{', '.join(f'{int(f * 100)}%' for f in est['fractions'])} of the estimated capacity. "
@@ -488,7 +488,7 @@ def section_models(models: dict[str, Any] | None) -> list[str]:
     sets = models["sets"]
     budgets = sorted({r["budget"]["budget_min"] for r in sets.values() if r.get("budget")})
     lines += [
-        "`trainer_agent.skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out "
+        "`skills.model.train.train_model` alone (no agents, no sandbox) on each set's held-out "
         "split: the "
         "default "
         "quick search, an Optuna search under a time budget "
@@ -539,7 +539,7 @@ def section_tabular_families(tf: dict[str, Any] | None) -> list[str]:
     if not tf:
         return [*lines, "Not run yet (`scripts/bench/tabular_families.py`).", ""]
     lines += [
-        "`trainer_agent.skills.model.train.train_model` on two synthetic tables "
+        "`skills.model.train.train_model` on two synthetic tables "
         "(`tabular_families.py` says how they are "
         "made): "
         "today's default search (LightGBM among the families), the same under `--budget-min 1` (LightGBM "
@@ -796,6 +796,42 @@ def section_int8(r: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def section_reuse(r: dict[str, Any] | None) -> list[str]:
+    lines = ["## Reuse", ""]
+    if not r:
+        return [*lines, "Not run yet (`scripts/bench/reuse.py`).", ""]
+    first, again = r["first"], r["reuse"]
+    flags = " ".join(r["flags"])
+    lines += [
+        f"The README's request on the first {r['rows']:,} rows of fine_foods/train.csv, `trainer-agent run "
+        f"REQUEST --data reviews.csv {flags}`, in a model library of its own; then the same command "
+        "with `--reuse`. Wall time of each process; load average (1, 5, 15 min) before and after each.",
+        "",
+        "| run | wall | parse | data | train | export | serve | report | load before | load after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, x in (("first", first), ("`--reuse`", again)):
+        d = x["durations"]
+        cells = " | ".join(secs(d.get(s)) for s in ("parse", "data", "train", "export", "serve", "report"))
+        load = [", ".join(str(v) for v in x[k]) for k in ("load_before", "load_after")]
+        lines.append(f"| {name} | {secs(x['wall_s'])} | {cells} | {load[0]} | {load[1]} |")
+    reused = [s for s, e in again["reused"].items() if e.get("reused")]
+    redone = [f"{s} ({e.get('why')})" for s, e in again["reused"].items() if not e.get("reused")]
+    lines += [
+        "",
+        f"**{r['ratio']:.0f}× faster** with `--reuse`. "
+        f"Reused from the first run: {', '.join(reused) or 'none'}"
+        + (f"; done again: {'; '.join(redone)}" if redone else "")
+        + ". Same ONNX file (SHA-256) and held-out metrics in both runs: "
+        + ("yes" if r.get("same_model") else "**no**")
+        + ". When every step is reused the agents are not started (no AG2 import, "
+        "`agents/reused_run.py`): what is left is Python starting, the files copied in and checked by "
+        "SHA-256, and the report.",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
     names = (
         "e2e",
@@ -810,6 +846,7 @@ def render() -> str:
         "levers",
         "public_sets",
         "int8",
+        "reuse",
     )
     results = {n: read_result(n) for n in names}
     lines = [
@@ -846,6 +883,7 @@ def render() -> str:
         "| `levers.py` | pseudo-labels and distillation through an unlabelled pool, with and without |",
         "| `public_sets.py` | seven public data sets: this commit vs the previous one vs peers, one run |",
         "| `int8.py` | the exported model's int8 copy against float: size, latency, accuracy, decision |",
+        "| `reuse.py` | the README's request run once, then again with `--reuse`: wall time of each, ratio |",
         "",
     ]
     lines += section_machine(results)
@@ -861,6 +899,7 @@ def render() -> str:
     lines += section_levers(results["levers"])
     lines += section_public_sets(results["public_sets"])
     lines += section_int8(results["int8"])
+    lines += section_reuse(results["reuse"])
     lines += [
         "## Tasks and data",
         "",
