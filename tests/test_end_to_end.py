@@ -137,6 +137,11 @@ def test_unreachable_target_exits_3_and_says_by_how_much(
         "--out",
         str(tmp_path),
         "--json",
+        # a count budget: the review's remedies (2x, 4x the plan) stay small, on any load
+        "--max-trials",
+        "1",
+        "--max-epochs",
+        "1",
     )
     assert result.code == 3, result.stderr
     report = json.loads(result.stdout)
