@@ -87,7 +87,8 @@ def usable_rows(
     seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The entry's rows in the person's columns that may be added, and how many were left out why."""
-    from trainer_agent.skills.data.data_prep import normalize_text
+    from trainer_agent.skills.data.data_prep import normalize_text, same_input
+    from trainer_agent.skills.data.profile import blank_cells
 
     classes = set(train[label].astype(str))
     rows = frame[[*features, entry_label(entry, label)]].copy()
@@ -101,7 +102,7 @@ def usable_rows(
             excluded[why] = excluded.get(why, 0) + n
             rows = rows[~mask]
 
-    drop(rows[label].isna() | rows[label].astype("string").str.strip().eq("").fillna(True), "no label")
+    drop(blank_cells(rows[label]), "no label")
     rows[label] = rows[label].astype(str).str.strip()
     drop(~rows[label].isin(classes), "a label you do not use")
     if text:
@@ -110,17 +111,12 @@ def usable_rows(
         rows[text] = rows[text].astype(str)
     key = list(features)
     drop(rows.duplicated(subset=key, keep="first"), "a duplicate within the catalog data")
-    drop(_same_input(rows, test, key), "the input of one of your test rows")
-    drop(_same_input(rows, train, key), "the input of one of your training rows")
+    drop(same_input(rows, test, key), "the input of one of your test rows")
+    drop(same_input(rows, train, key), "the input of one of your training rows")
     if len(rows) > MAX_ROWS:
         excluded[f"beyond {MAX_ROWS:,} rows (sampled)"] = len(rows) - MAX_ROWS
         rows = rows.sample(n=MAX_ROWS, random_state=seed)
     return rows.reset_index(drop=True), excluded
-
-
-def _same_input(rows: pd.DataFrame, other: pd.DataFrame, key: list[str]) -> Any:
-    seen = set(map(tuple, other[key].astype(str).itertuples(index=False, name=None)))
-    return rows[key].astype(str).apply(tuple, axis=1).isin(seen)
 
 
 def try_entry(

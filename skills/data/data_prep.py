@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from trainer_agent.skills.data.data_io import load_table
 from trainer_agent.skills.data.data_split import label_counts_of, require_two_classes, split_rows
+from trainer_agent.skills.data.profile import blank_cells
 from trainer_agent.skills.errors import NeedsInput, UserError
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
@@ -226,17 +227,8 @@ def _require_columns(df: pd.DataFrame, cols: _Columns, name: str) -> None:
 # --- cleaning ------------------------------------------------------------------------------
 
 
-def _blank(series: pd.Series) -> pd.Series:
-    """True where a cell is missing or holds only whitespace."""
-    import pandas as pd
-
-    if pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
-        return series.isna() | series.astype("string").str.strip().eq("").fillna(True)
-    return series.isna()
-
-
 def _missing_counts(df: pd.DataFrame) -> dict[str, int]:
-    return {str(c): int(_blank(df[c]).sum()) for c in df.columns}
+    return {str(c): int(blank_cells(df[c]).sum()) for c in df.columns}
 
 
 def normalize_text(series: pd.Series) -> pd.Series:
@@ -251,7 +243,7 @@ def _clean(
     """Keep the used columns; drop unlabelled rows and empty texts; give labels their type."""
     df = raw[cols.used].copy()
     dropped: list[str] = []
-    no_label = _blank(df[cols.label])
+    no_label = blank_cells(df[cols.label])
     if no_label.any():
         dropped.append(f"dropped {_plural(int(no_label.sum()), 'row')} with no label in '{cols.label}'")
         df = df[~no_label]
@@ -369,7 +361,7 @@ def _unlabelled_pool(
                 f"'{unlabelled_path}' is not used: a teacher labels an unlabelled pool for text only."
             )
         return pd.DataFrame(columns=inputs)
-    parts = [raw_train.loc[_blank(raw_train[cols.label]), inputs]]
+    parts = [raw_train.loc[blank_cells(raw_train[cols.label]), inputs]]
     if unlabelled_path is not None:
         given = load_table(unlabelled_path)
         absent = [c for c in inputs if c not in given.columns]
@@ -379,7 +371,7 @@ def _unlabelled_pool(
                 f"the unlabelled file '{unlabelled_path}' lacks {which} {_quoted(absent)}, which the model "
                 f"reads; its columns are: {', '.join(map(str, given.columns))}"
             )
-        if cols.label in given.columns and not _blank(given[cols.label]).all():
+        if cols.label in given.columns and not blank_cells(given[cols.label]).all():
             notes.append(f"'{unlabelled_path}': its '{cols.label}' column is ignored (a pool is unlabelled).")
         parts.append(given[inputs])
     pool = pd.concat(parts, ignore_index=True)
@@ -402,20 +394,24 @@ def _unlabelled_pool(
 
 def _leaked_rows(train: pd.DataFrame, test: pd.DataFrame, cols: _Columns) -> pd.Series:
     """True for training rows whose input (the text, or every feature value) is also in the test set."""
+    return same_input(train, test, [cols.text] if cols.text else cols.features)
+
+
+def same_input(rows: pd.DataFrame, other: pd.DataFrame, key_cols: list[str]) -> pd.Series:
+    """True for the rows whose values in `key_cols` are those of a row of `other`."""
     import pandas as pd
 
-    key_cols = [cols.text] if cols.text else cols.features
-    harmonized_train: dict[str, pd.Series] = {}
-    harmonized_test: dict[str, pd.Series] = {}
+    harmonized_rows: dict[str, pd.Series] = {}
+    harmonized_other: dict[str, pd.Series] = {}
     for c in key_cols:
-        numeric = pd.api.types.is_numeric_dtype(train[c]) and pd.api.types.is_numeric_dtype(test[c])
-        for src, dst in ((train, harmonized_train), (test, harmonized_test)):
+        numeric = pd.api.types.is_numeric_dtype(rows[c]) and pd.api.types.is_numeric_dtype(other[c])
+        for src, dst in ((rows, harmonized_rows), (other, harmonized_other)):
             # Compare 1 and 1.0 as equal, and NaN with NaN; the same for every column of both sets.
             column = src[c].astype("float64") if numeric else src[c].astype("string")
             dst[c] = column.map(repr) if numeric else column.fillna("\x00missing")
-    train_keys = pd.util.hash_pandas_object(pd.DataFrame(harmonized_train, index=train.index), index=False)
-    test_keys = pd.util.hash_pandas_object(pd.DataFrame(harmonized_test, index=test.index), index=False)
-    return train_keys.isin(set(test_keys.tolist()))
+    row_keys = pd.util.hash_pandas_object(pd.DataFrame(harmonized_rows, index=rows.index), index=False)
+    other_keys = pd.util.hash_pandas_object(pd.DataFrame(harmonized_other, index=other.index), index=False)
+    return row_keys.isin(set(other_keys.tolist()))
 
 
 def _note_class_coverage(train: pd.DataFrame, test: pd.DataFrame, label: str, notes: list[str]) -> None:
