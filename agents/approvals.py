@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -146,7 +147,6 @@ def person_for(run: Run) -> Person | None:
 
 # -- policies -------------------------------------------------------------------------------------
 def bundled_policy() -> Path:
-    from importlib import resources
 
     return Path(str(resources.files("trainer_agent.configs").joinpath("policy.yaml")))
 

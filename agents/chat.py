@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainer_agent.agents import data, model, routing, server, task
+from trainer_agent.agents.approvals import person_for
+from trainer_agent.agents.brains.llm import LLMBrain
+from trainer_agent.agents.person import register_reply
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tools import make_tools
 from trainer_agent.skills.pipeline import tools_of
@@ -60,7 +63,6 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     from autogen import GroupChat, GroupChatManager, UserProxyAgent
     from autogen.io import IOStream
 
-    from trainer_agent.agents.approvals import person_for
     from trainer_agent.agents.brains.offline import OfflinePlanner
 
     logging.getLogger("autogen").setLevel(logging.WARNING)
@@ -79,8 +81,6 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
         llm = ReplayBrain(run, brain.removeprefix("replay:"))
         run.state["brain"] = llm.description
     else:
-        from trainer_agent.agents.brains.llm import LLMBrain
-
         llm = LLMBrain(run, brain, render)
         run.state["brain"] = llm.description
     run.save()
@@ -93,7 +93,6 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
         default_auto_reply="",
         description="The person who asked, and the executor of every tool.",
     )
-    from trainer_agent.agents.person import register_reply
 
     register_reply(user, run)  # in `trainer-agent chat` the person answers when the Task agent asks
     tools = make_tools(run)

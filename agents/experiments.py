@@ -10,12 +10,16 @@ chose, its validation and test scores, and whether it was kept.
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.agents.approvals import ask
 from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.sandbox_jobs import run_job
 from trainer_agent.agents.tool_args import Experiment, shown
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model.registry import Registry
 from trainer_agent.skills.pipeline import from_step
 from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 
@@ -93,7 +97,6 @@ def run_experiment(run: Run, args: Experiment) -> dict[str, Any]:
     moved into the run directory, the steps after training reset) only when its validation score
     beats the current model's. Returns the run's training result afterwards. The same arguments
     twice (a resumed or replayed run) return the recorded outcome instead of training again."""
-    from trainer_agent.agents.sandbox_jobs import run_job
 
     done = run.state.setdefault("experiments", [])
     if not any(e["kept"] for e in done):  # a run recorded before experiments were listed
@@ -166,7 +169,6 @@ def _promote(run: Run, out: Path, result: TrainResult, best: dict[str, Any]) -> 
 
 
 def _register(run: Run, result: TrainResult) -> None:
-    from trainer_agent.skills.model.registry import Registry
 
     spec = TaskSpec.model_validate(run.result("parse"))
     Registry().register(spec, DataReport.model_validate(run.result("data")), result)
@@ -176,9 +178,6 @@ def within_run_budget(run: Run) -> tuple[float | None, str]:
     """(the Model agent's budget in minutes, a note). With --max-minutes, training estimated to run
     past what is left of it is the `over_budget` approval: approved, it trains as planned; denied,
     the model search is held to the time left (at least 6 s: one candidate is always tried)."""
-    from datetime import datetime
-
-    from trainer_agent.agents.approvals import ask
 
     opts = run.options
     if not opts.max_seconds:
@@ -206,8 +205,6 @@ def within_run_budget(run: Run) -> tuple[float | None, str]:
 def warm_copy(run: Run, warm: dict[str, Any]) -> dict[str, Any]:
     """The registry's warm start, with a torch net's file copied into the run directory (the only
     place sandbox jobs can read); scikit-learn settings travel in the payload itself."""
-    import shutil
-    from pathlib import Path
 
     src, warm = Path(warm.get("model_path") or ""), {**warm, "model_path": None}
     if src.suffix == ".pt" and src.is_file():
@@ -226,8 +223,6 @@ def pretrained_copy(run: Run, model_dir: str | None) -> str | None:
     `hub:NAME` downloads NAME from the Hugging Face hub there first (here, outside the sandbox)."""
     if not model_dir:
         return None
-    import shutil
-    from pathlib import Path
 
     if model_dir.startswith(HUB_PREFIX):
         return _from_hub(run, model_dir.removeprefix(HUB_PREFIX))

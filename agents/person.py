@@ -22,10 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer_agent.agents import approvals, routing
+from trainer_agent.agents import approvals, review, routing, summaries
+from trainer_agent.agents.brains.next_step import next_work
 from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.spec_check import check_specialist_message
+from trainer_agent.skills.data.data_io import load_table
 from trainer_agent.skills.pipeline import NAMES, from_step, tool_for
+from trainer_agent.skills.report import fmt_value
 from trainer_agent.skills.specs import Requirement, TaskSpec
+from trainer_agent.skills.task.plan import estimate, make_plan
 
 SERVING_ONLY = frozenset({"qps", "memory_mb"})  # measured on the service; the model stays as it is
 DEFINING = ("task_type", "label_column", "text_column", "feature_columns")
@@ -119,11 +124,12 @@ def task_turn(run: Run, messages: list[dict[str, Any]]) -> Turn | None:
     if "before" in chat:  # the request was read again after a change: redo what it affects
         note = _redo_affected(run, chat.pop("before"), bool(chat.pop("data_changed", False)))
         return _carry_on(run, messages, note)
-    if last.get("name") in routing.SPECIALISTS and not last.get("tool_calls"):
-        from trainer_agent.agents.spec_check import check_specialist_message
-
-        if check_specialist_message(last["name"], last.get("content")):
-            return None  # the usual SOP sends an invalid spec back first
+    if (
+        last.get("name") in routing.SPECIALISTS
+        and not last.get("tool_calls")
+        and check_specialist_message(last["name"], last.get("content"))
+    ):
+        return None  # the usual SOP sends an invalid spec back first
     if chat.get("closed"):
         return None
     spec = run.result("parse")
@@ -144,15 +150,11 @@ def task_turn(run: Run, messages: list[dict[str, Any]]) -> Turn | None:
         chat["plan_ok"] = True
         run.save()
     elif gate:
-        from trainer_agent.agents import summaries
-
         chat["awaiting"] = "plan"
         run.save()
         plan = summaries.handoff(run, "data").rsplit("\n", 1)[0]
         return Turn(text=f"{plan}\nApprove this plan? (approve / deny / edit / explain)\nNEXT: user")
     if run.done("report") and spec["decision"] == "accept":
-        from trainer_agent.agents import summaries
-
         chat["awaiting"] = "anything_else"
         run.save()
         return Turn(
@@ -197,8 +199,6 @@ def _understand(run: Run, awaiting: str, text: str, messages: list[dict[str, Any
     if awaiting == "plan":
         said = chat.pop("plan_answer", {})
         if said.get("granted") and not said.get("change"):
-            from trainer_agent.agents import summaries
-
             chat["plan_ok"] = True
             run.save()
             first = summaries.handoff(run, "data").rsplit("\n", 1)[-1]  # the plan is on screen already
@@ -253,7 +253,6 @@ _TRY = {"try", "t", "try it", "try harder", "again", "retry", "try again"}
 def _review_answer(run: Run, lowered: str, messages: list[dict[str, Any]]) -> Turn | None:
     """The person's answer to a review of an unmet target (`agents.review`): try the remedy, or
     accept what was reached; None for the answers read as usual (data, a change, quit)."""
-    from trainer_agent.agents import review
 
     if lowered in _TRY:
         if review.accept_offer(run):
@@ -289,7 +288,6 @@ def _paths_in(text: str) -> tuple[list[str], str | None]:
 
 def _carry_on(run: Run, messages: list[dict[str, Any]], note: str) -> Turn:
     """`note`, then whatever comes next: another question or gate, or the next step of the plan."""
-    from trainer_agent.agents.brains.next_step import next_work
 
     turn = task_turn(run, messages)
     if turn is None:
@@ -438,7 +436,6 @@ def latest_requirements(task: TaskSpec) -> TaskSpec:
 
 def accept_anyway(run: Run) -> None:
     """The person said 'go on' to a request that lacks labels: accept it, with an estimate and a plan."""
-    from trainer_agent.skills.task.plan import estimate, make_plan
 
     spec = TaskSpec.model_validate(run.result("parse"))
     spec.decision = "accept"
@@ -469,7 +466,6 @@ def _rows_and_classes(run: Run, spec: TaskSpec) -> tuple[int, int]:
         return int(data.get("n_train", 0)) + int(data.get("n_test", 0)), max(
             2, len(data.get("label_counts", {}))
         )
-    from trainer_agent.skills.data.data_io import load_table
 
     assert run.options.data is not None
     df = load_table(run.options.data)
@@ -478,6 +474,5 @@ def _rows_and_classes(run: Run, spec: TaskSpec) -> tuple[int, int]:
 
 
 def _fmt(req: Requirement) -> str:
-    from trainer_agent.skills.report import fmt_value
 
     return f"{req.key} {req.op} {fmt_value(req.target)}"

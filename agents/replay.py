@@ -26,8 +26,10 @@ from typing import Any
 
 from trainer_agent.agents.approvals import replaying
 from trainer_agent.agents.brains.replay import SESSION_MARK, split_sessions
+from trainer_agent.agents.chat import run_conversation
 from trainer_agent.agents.person import initial_options
 from trainer_agent.agents.run_state import Run, RunOptions
+from trainer_agent.agents.sandbox_jobs import close_sandbox
 from trainer_agent.skills.errors import UserError
 
 STEP_TYPES = ("message", "tool_call", "tool_result")
@@ -141,8 +143,6 @@ def _source(path: str | Path) -> tuple[Path, Path]:
 def replay_one(
     path: str | Path, out: str | Path, execute: bool = True, tolerance: float = 1e-6
 ) -> ReplayResult:
-    from trainer_agent.agents.chat import run_conversation
-    from trainer_agent.agents.sandbox_jobs import close_sandbox
 
     run_dir, transcript = _source(path)
     recorded_state = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))

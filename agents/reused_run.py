@@ -13,6 +13,7 @@ conversation is not started at all, and the transcript says so.
 from __future__ import annotations
 
 from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.pipeline import PIPELINE
 
 ALL_REUSED = "every step reused from an earlier run, so the agents were not started"
 
@@ -24,7 +25,6 @@ def take_reused_steps(run: Run) -> bool:
     from trainer_agent.agents.chat import OFFLINE_BRAIN
     from trainer_agent.agents.step_reuse import can_reuse
     from trainer_agent.agents.tools import make_tools
-    from trainer_agent.skills.pipeline import PIPELINE
 
     if not run.options.reuse or run.options.llm != "offline" or run.state.get("chat"):
         return False

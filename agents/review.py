@@ -15,10 +15,15 @@ args, ran}], "accepted": the person accepted what was reached}.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from trainer_agent.agents.experiments import plan_budget
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tool_args import Experiment, shown
+from trainer_agent.skills.model.model_catalog import candidates, pretrained_only
+from trainer_agent.skills.model.model_library import resolve_pretrained
+from trainer_agent.skills.report import measured_values
 from trainer_agent.skills.specs import DataReport, Requirement, TaskSpec, TrainResult
 
 MAX_ROUNDS = 2  # remedy experiments a run tries on its own
@@ -34,7 +39,6 @@ def state(run: Run) -> dict[str, Any]:
 
 def unmet(run: Run) -> list[tuple[Requirement, float | None]]:
     """The metric requirements the current model misses on the test set, with the value measured."""
-    from trainer_agent.skills.report import measured_values
 
     spec = TaskSpec.model_validate(run.result("parse"))
     values = measured_values(TrainResult.model_validate(run.result("train")), None, None)
@@ -58,7 +62,6 @@ def describe(missed: list[tuple[Requirement, float | None]]) -> str:
 
 def _left_s(run: Run) -> float | None:
     """Seconds left of --max-minutes (None: no limit)."""
-    from datetime import datetime
 
     if not run.options.max_seconds:
         return None
@@ -68,8 +71,6 @@ def _left_s(run: Run) -> float | None:
 
 def _all_families(run: Run) -> list[str]:
     """Every exportable model family of the task that can run here, in the plan's order."""
-    from trainer_agent.skills.model.model_catalog import candidates, pretrained_only
-    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     spec = TaskSpec.model_validate(run.result("parse"))
     names = []
@@ -84,7 +85,6 @@ def _all_families(run: Run) -> list[str]:
 
 def proposal(run: Run) -> tuple[Experiment | None, str]:
     """The next remedy experiment and a sentence saying what it is, or (None, why there is none)."""
-    from trainer_agent.agents.experiments import plan_budget
 
     rounds = state(run)["rounds"]
     n = len(rounds) + 1

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.agents.transcript import Transcript
 from trainer_agent.skills.errors import UserError
 
 LOCK_FILE = "owner.lock"
@@ -130,8 +131,6 @@ def _taken_over(
     )
     transcript = run_dir / "transcript.jsonl"
     if transcript.exists():
-        from trainer_agent.agents.transcript import Transcript
-
         with contextlib.suppress(OSError):
             Transcript(transcript).event(
                 "owner_lock_taken_over",

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.agents.transcript import Transcript
+from trainer_agent.skills.atomic_write import write_atomic
+from trainer_agent.skills.errors import UserError, disk_full, is_disk_full, write_error
 from trainer_agent.skills.pipeline import Step, next_step
 
 STATE_FILE = "state.json"
@@ -75,7 +77,6 @@ class Run:
     @classmethod
     def create(cls, out_dir: str | Path, options: RunOptions, run_id: str | None = None) -> Run:
         """A new run directory under `out_dir`; a full disk or an unwritable folder is a UserError."""
-        from trainer_agent.skills.errors import UserError, disk_full, is_disk_full, write_error
 
         run_id = run_id or new_run_id()
         run_dir = Path(out_dir) / run_id
@@ -102,7 +103,6 @@ class Run:
     @classmethod
     def load(cls, run_dir: str | Path) -> Run:
         """The run recorded in `run_dir`; one sentence (UserError) when it is none or is damaged."""
-        from trainer_agent.skills.errors import UserError
 
         state = read_state(run_dir)
         options = state.get("options")
@@ -132,8 +132,6 @@ class Run:
         """Write state.json atomically and durably (a temporary file, fsync, rename), so a kill or a
         power cut mid-write never leaves a torn file. A write that fails (a full disk) removes the
         temporary file, keeps the last state.json and raises a UserError (DiskFull) in one sentence."""
-        from trainer_agent.skills.atomic_write import write_atomic
-        from trainer_agent.skills.errors import write_error
 
         path = self.run_dir / STATE_FILE
         try:
@@ -196,7 +194,6 @@ class Run:
 def read_state(run_dir: str | Path) -> dict[str, Any]:
     """state.json of `run_dir` as a dict; one sentence (UserError) when it is missing, unreadable,
     truncated or not a JSON object."""
-    from trainer_agent.skills.errors import UserError
 
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():

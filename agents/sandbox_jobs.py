@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from trainer_agent.agents.approvals import approve
 from trainer_agent.agents.run_state import Run
 from trainer_agent.skills.errors import UserError
 
@@ -24,12 +25,9 @@ def sandbox_for(run: Run) -> Any:
 
         overrides = {"gpus": run.options.gpus} if run.options.gpus else {}
         config = load_config(**overrides)
-        if config.network:
-            from trainer_agent.agents.approvals import approve
-
-            # Network for jobs is an explicit opt-in in the config, and still needs approval.
-            if not approve(run, "sandbox_network", "give sandbox jobs network access"):
-                config = config.model_copy(update={"network": False})
+        # Network for jobs is an explicit opt-in in the config, and still needs approval.
+        if config.network and not approve(run, "sandbox_network", "give sandbox jobs network access"):
+            config = config.model_copy(update={"network": False})
         run.sandbox = make_sandbox(run.options.sandbox, run.run_dir, config)
         run.state["sandbox"] = run.sandbox.description
         run.save()

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from trainer_agent.agents.json_repair import last_object
 from trainer_agent.skills.specs import DataReport, ServerReport, TrainResult
 
 MAX_SPEC_RETRIES = 2
@@ -27,7 +28,6 @@ def extract_json(text: str) -> Any:
     LLM slips are repaired first (code fences, trailing commas, single quotes, Python literals:
     see agents.json_repair); what cannot be repaired raises ValueError.
     """
-    from trainer_agent.agents.json_repair import last_object
 
     return last_object(text)[0]
 

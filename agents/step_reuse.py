@@ -19,8 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.agents.experiments import record_first
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tool_args import ToolArgs, shown
+from trainer_agent.sandbox.image_hash import project_hash
+from trainer_agent.skills.serve.deploy import API_KEY_ENV
+from trainer_agent.skills.specs import TrainResult
 from trainer_agent.skills.step_cache import (
     Record,
     available,
@@ -39,7 +43,6 @@ REUSABLE = ("parse", "data", "train", "export", "serve")
 
 @functools.lru_cache(maxsize=1)
 def code_hash() -> str:
-    from trainer_agent.sandbox.image_hash import project_hash
 
     return project_hash()
 
@@ -91,7 +94,6 @@ def inputs(run: Run, step: str, args: ToolArgs) -> dict[str, Any] | str:
     elif step == "serve":
         if opts.serve:
             return "--serve keeps a service running, so it starts"
-        from trainer_agent.skills.serve.deploy import API_KEY_ENV
 
         out |= {"api_key": bool(os.environ.get(API_KEY_ENV)), "approve": opts.approve}
         out |= earlier("parse", "data", "export")
@@ -171,8 +173,6 @@ def _say(run: Run, line: str) -> None:
 
 
 def _train_reused(run: Run, args: Any, result: dict[str, Any]) -> None:
-    from trainer_agent.agents.experiments import record_first
-    from trainer_agent.skills.specs import TrainResult
 
     record_first(run, args, TrainResult.model_validate(result))
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from trainer_agent.agents.run_state import Run
+from trainer_agent.skills.data.catalog_data import summary
 from trainer_agent.skills.pipeline import SPECIALISTS
 from trainer_agent.skills.report import fmt_value
 from trainer_agent.skills.specs import (
@@ -20,6 +21,7 @@ from trainer_agent.skills.specs import (
     TaskSpec,
     TrainResult,
 )
+from trainer_agent.skills.task.plan import plan_lines
 
 
 def _fmt_req(req: dict[str, Any]) -> str:
@@ -36,7 +38,6 @@ def handoff(run: Run, step: str) -> str:
     if step == "data":
         reqs = ", ".join(_fmt_req(r.model_dump()) for r in spec.requirements) or "none stated"
         cols = f"label '{spec.label_column}'" + (f", text '{spec.text_column}'" if spec.text_column else "")
-        from trainer_agent.skills.task.plan import plan_lines
 
         eta = spec.estimate.get("seconds")
         plan = "\n".join(plan_lines(spec.plan)) or " -> ".join([*SPECIALISTS, "report"])
@@ -65,7 +66,6 @@ def _relabelling(data: DataReport) -> str:
 
 def _catalog(data: DataReport) -> str:
     """The catalog data tried, in one sentence ('' when none was)."""
-    from trainer_agent.skills.data.catalog_data import summary
 
     return " ".join(summary(t) for t in data.catalog)
 

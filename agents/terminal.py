@@ -24,6 +24,8 @@ from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.progress_bar import ProgressBar
 
+from trainer_agent.skills.pipeline import step_for_tool
+
 SPEAKER_STYLE = {
     "user": "bold white",
     "task_agent": "bold magenta",
@@ -318,7 +320,6 @@ class Terminal:
 
     # -- progress --------------------------------------------------------------------------------
     def _estimate(self, tool: str) -> float | None:
-        from trainer_agent.skills.pipeline import step_for_tool
 
         run, step = self.run, step_for_tool(tool)
         if run is None or step is None or not run.done("parse"):

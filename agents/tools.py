@@ -15,11 +15,23 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from trainer_agent.agents import tool_args
+from trainer_agent.agents.approvals import approve, ask
+from trainer_agent.agents.experiments import record_first, train_payload, warm_copy
+from trainer_agent.agents.person import latest_requirements
 from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.sandbox_jobs import run_job
 from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, ToolArgs
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.data_stage import needs_more_data, run_data_stage
 from trainer_agent.skills.errors import UserError, disk_full, is_disk_full
+from trainer_agent.skills.model.registry import Registry
 from trainer_agent.skills.pipeline import PIPELINE, Step, refusal
+from trainer_agent.skills.report import build_report, write_report
+from trainer_agent.skills.serve.deploy import API_KEY_ENV
+from trainer_agent.skills.serve.examples import example_inputs
+from trainer_agent.skills.serve.rollout import deploy_model
 from trainer_agent.skills.specs import DataReport, Deployment, ExportResult, TaskSpec, TrainResult
+from trainer_agent.skills.task.requirements import parse_request
 
 
 def _guard(run: Run, step: Step, given: dict[str, Any]) -> str:
@@ -79,20 +91,15 @@ def export_result(run: Run) -> ExportResult:
 
 
 def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
-    from trainer_agent.skills.task.requirements import parse_request
     from trainer_agent.skills.task.triage import triage
 
     opts = run.options
     df = test_df = None
     if opts.data:
-        from trainer_agent.skills.data.data_io import load_table
-
         df = load_table(opts.data)
         test_df = load_table(opts.test_data) if opts.test_data else None
     task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
     if run.state.get("chat", {}).get("changes"):  # revised in `chat`: a later requirement replaces one
-        from trainer_agent.agents.person import latest_requirements
-
         task = latest_requirements(task)
     task = triage(
         task,
@@ -108,8 +115,6 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
 
 
 def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
-    from trainer_agent.agents.approvals import ask
-    from trainer_agent.skills.data.data_stage import needs_more_data, run_data_stage
 
     opts = run.options
     assert opts.data is not None  # triage asks for data before this step can run
@@ -135,9 +140,6 @@ def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
 def _train(run: Run, args: Experiment) -> dict[str, Any]:
     """The first experiment, which trains the run's model: a job in the run's sandbox (Docker, or
     a local subprocess). Later experiments are `agents.experiments.run_experiment`."""
-    from trainer_agent.agents.experiments import record_first, train_payload, warm_copy
-    from trainer_agent.agents.sandbox_jobs import run_job
-    from trainer_agent.skills.model.registry import Registry
 
     opts, registry = run.options, Registry()
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
@@ -155,7 +157,6 @@ def _train(run: Run, args: Experiment) -> dict[str, Any]:
 
 def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
     """Conversion and its latency benchmark run as a job in the run's sandbox too."""
-    from trainer_agent.agents.sandbox_jobs import run_job
 
     payload = {"task": run.result("parse"), "data": run.result("data"), "train": run.result("train")}
     payload["quantize"] = args.quantize
@@ -164,10 +165,6 @@ def _export(run: Run, args: ExportArgs) -> dict[str, Any]:
 
 def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
     """Serve, smoke-test, measure one replica, size, load-test briefly, document (skills.serve.rollout)."""
-    from trainer_agent.agents.approvals import approve
-    from trainer_agent.skills.serve.deploy import API_KEY_ENV
-    from trainer_agent.skills.serve.examples import example_inputs
-    from trainer_agent.skills.serve.rollout import deploy_model
 
     if not approve(run, "start_service", "start a web service for the model on 127.0.0.1"):
         return {"skipped": "starting the service was not approved"}
@@ -189,7 +186,6 @@ def _deploy(run: Run, args: ServeArgs) -> dict[str, Any]:
 
 
 def _report(run: Run, args: ToolArgs) -> dict[str, Any]:
-    from trainer_agent.skills.report import build_report, write_report
 
     report = build_report(run.run_dir, run.state, brain=run.state.get("brain", "offline"))
     write_report(run.run_dir, report)

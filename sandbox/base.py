@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from trainer_agent.sandbox.config import SandboxConfig, format_size
+from trainer_agent.skills.errors import UserError
 
 OutputCallback = Callable[[str], None]
 
@@ -162,7 +163,6 @@ class Sandbox(ABC):
         on_output: OutputCallback | None = None,
     ) -> JobResult:
         """Run `python -m module spec result`; paths are host paths (or relative to the workspace)."""
-        from trainer_agent.skills.errors import UserError
 
         spec = self._host_path(spec_path)
         result = self._host_path(result_path)

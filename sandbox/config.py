@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from trainer_agent.skills.errors import UserError
+
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "trainer_agent.sandbox.yaml"
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -74,8 +76,6 @@ class SandboxConfig(BaseModel):
 def load_config(path: str | Path | None = None, **overrides: object) -> SandboxConfig:
     """Read the YAML config (default `configs/sandbox.yaml`; missing file = defaults) plus overrides."""
     import yaml
-
-    from trainer_agent.skills.errors import UserError
 
     p = Path(path) if path is not None else CONFIG_PATH
     data: dict[str, object] = {}

@@ -25,11 +25,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import docker
 from docker.utils.socket import frames_iter
 
 from trainer_agent.sandbox.base import JobResult, OutputCallback, OutputCollector, Sandbox, describe_exit
 from trainer_agent.sandbox.config import SandboxConfig, format_size, parse_size
 from trainer_agent.sandbox.gpu import GpuPlan, host_gpus, plan_gpus, toolkit_hook_on_path
+from trainer_agent.skills.errors import UserError
 
 log = logging.getLogger("trainer_agent.sandbox")
 
@@ -96,9 +98,6 @@ class DockerSandbox(Sandbox):
         inputs: list[str | Path] | tuple[str | Path, ...] = (),
         client: Any = None,
     ) -> None:
-        import docker
-
-        from trainer_agent.skills.errors import UserError
 
         super().__init__(workspace, config)
         self.inputs = [Path(p).resolve() for p in inputs]
@@ -150,7 +149,6 @@ class DockerSandbox(Sandbox):
 
     def _check_readable(self, path: Path) -> None:
         """An input whose mount root the container user cannot read fails now, not mid-job."""
-        from trainer_agent.skills.errors import UserError
 
         uid_s, _, gid_s = self.user.partition(":")
         if not uid_s.isdigit():
@@ -193,7 +191,6 @@ class DockerSandbox(Sandbox):
 
     def container_kwargs(self) -> dict[str, Any]:
         """What the container is created with (kept apart so tests can read the settings)."""
-        import docker
 
         cfg = self.config
         mem = cfg.memory_bytes
@@ -269,7 +266,6 @@ class DockerSandbox(Sandbox):
     # -- running -------------------------------------------------------------------------------
 
     def to_sandbox_path(self, host_path: str | Path) -> str:
-        from trainer_agent.skills.errors import UserError
 
         p = self._host_path(host_path)
         if p.is_relative_to(self.workspace):
@@ -350,7 +346,6 @@ class DockerSandbox(Sandbox):
 
     def _exec_create(self, cmd: list[str], env: dict[str, str] | None) -> str:
         """Create the exec in the warm container, replacing a container that has died meanwhile."""
-        import docker
 
         environment = [f"{k}={v}" for k, v in (env or {}).items()] or None
         for attempt in (1, 2):

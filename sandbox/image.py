@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ from trainer_agent.sandbox.image_hash import (
     project_files,
     project_hash,
 )
+from trainer_agent.sandbox.lockfile import LOCK, check_pins, closure
 
 DEFAULT_IMAGE = "trainer-agent-sandbox:latest"
 DEFAULT_BASE_IMAGE = "trainer-agent-base:bookworm"
@@ -61,7 +63,6 @@ def runtime_requirements(dist_name: str = PROJECT_DIST) -> list[str]:
     """Pins (`name==version`) of everything `dist_name` needs at run time, as installed here, with
     the `pretrained` extra when it is installed (its model packages are found offline inside the
     sandbox as outside); dev tools such as pytest, ruff and mypy are not in the closure."""
-    from trainer_agent.sandbox.lockfile import closure
 
     pins = closure(dist_name, RUNTIME_EXTRAS).values()
     return sorted((f"{n}=={v}" for n, v in pins), key=str.lower)
@@ -156,7 +157,6 @@ def ensure_base_image(client, base_image: str, log: Callable[[str], None] = prin
 
 def _docker_import(client, stream, repo: str, tag: str) -> str:
     """`docker import` from a tar stream through the API; returns the new image id."""
-    import json
 
     res = client.api.import_image_from_stream(stream, repository=repo, tag=tag, changes=['CMD ["/bin/bash"]'])
     for line in res.splitlines() if isinstance(res, str) else [res]:
@@ -253,7 +253,6 @@ def build_image(
 
 def _check_lock(pins: list[str]) -> None:
     """The image gets what the suite was tested with: refuse pins that disagree with the lock."""
-    from trainer_agent.sandbox.lockfile import LOCK, check_pins
 
     lock = os.environ.get("TRAINER_AGENT_LOCK") or str(LOCK)
     if lock == "none":
@@ -298,8 +297,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(runtime_requirements()))
         return 0
     if args.cmd == "check":
-        import json
-
         from trainer_agent.sandbox.config import load_config
         from trainer_agent.sandbox.select import check
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import resource
@@ -47,7 +48,6 @@ def _parent_death_signal() -> Callable[[], None]:
     group). Elsewhere a no-op. libc is loaded here, in the parent: the child only calls it."""
     if not sys.platform.startswith("linux"):
         return lambda: None
-    import ctypes
 
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     parent = os.getpid()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from trainer_agent.sandbox.base import Sandbox
 from trainer_agent.sandbox.config import SandboxConfig, format_size
+from trainer_agent.sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
+from trainer_agent.sandbox.image_hash import HASH_LABEL, project_hash
+from trainer_agent.sandbox.local import LocalSandbox
+from trainer_agent.skills.errors import UserError
 
 log = logging.getLogger("trainer_agent.sandbox")
 
@@ -40,22 +45,17 @@ def make_sandbox(
 
     The returned sandbox's `description` says which executor it is and why it was chosen.
     """
-    from trainer_agent.skills.errors import UserError
 
     config = config or SandboxConfig()
     if kind not in ("auto", "docker", "local"):
         raise UserError(f"Unknown sandbox {kind!r}; use auto, docker or local.")
     if kind == "local":
-        from trainer_agent.sandbox.local import LocalSandbox
-
         sb: Sandbox = LocalSandbox(workspace, config)
         sb.description = f"local executor (asked for): {sb.isolation}"
         return sb
     client, why = docker_client()
     if client is not None:
         import docker
-
-        from trainer_agent.sandbox.image_hash import project_hash
 
         try:
             image = client.images.get(config.image)
@@ -73,7 +73,6 @@ def make_sandbox(
     if client is None:
         if kind == "docker":
             raise UserError(f"--sandbox docker cannot be used: {why}.")
-        from trainer_agent.sandbox.local import LocalSandbox
 
         sb = LocalSandbox(workspace, config)
         sb.description = f"local executor, because {why}: {sb.isolation}"
@@ -89,10 +88,6 @@ def make_sandbox(
 
 def check(config: SandboxConfig | None = None) -> dict[str, object]:
     """What `trainer-agent sandbox check` prints: engine, image, runtimes, GPUs, the GPU plan."""
-    import os
-
-    from trainer_agent.sandbox.gpu import host_gpus, plan_gpus, toolkit_hook_on_path
-    from trainer_agent.sandbox.image_hash import HASH_LABEL, project_hash
 
     config = config or SandboxConfig()
     gpus = host_gpus()

@@ -17,11 +17,12 @@ from typing import Any
 
 from trainer_agent.skills.atomic_write import write_atomic
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.export import export_onnx
+from trainer_agent.skills.model.train import train_model
 from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 
 
 def _train(spec: dict[str, Any]) -> dict[str, Any]:
-    from trainer_agent.skills.model.train import train_model
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     result = train_model(
@@ -42,7 +43,6 @@ def _train(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _export(spec: dict[str, Any]) -> dict[str, Any]:
-    from trainer_agent.skills.export.export import export_onnx
 
     task, data = TaskSpec.model_validate(spec["task"]), DataReport.model_validate(spec["data"])
     train = TrainResult.model_validate(spec["train"])

@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.atomic_write import write_atomic
 from trainer_agent.skills.export.variant import comparison_lines, served_numbers
 from trainer_agent.skills.markdown_safe import md_json
 from trainer_agent.skills.markdown_safe import md_text as md
+from trainer_agent.skills.model.evaluate import check_requirements
 from trainer_agent.skills.pipeline import tool_for
 from trainer_agent.skills.specs import (
     DataReport,
@@ -56,7 +58,6 @@ def measured_values(
 
 
 def build_report(run_dir: str | Path, state: dict[str, Any], brain: str) -> RunReport:
-    from trainer_agent.skills.model.evaluate import check_requirements
 
     run_dir = Path(run_dir)
     spec = TaskSpec.model_validate(_result(state, "parse"))
@@ -361,7 +362,6 @@ def write_report(run_dir: str | Path, report: RunReport) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from trainer_agent.skills.atomic_write import write_atomic
 
     write_atomic(path, text)
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.atomic_write import write_atomic
+from trainer_agent.skills.data.catalog import home
 
 # files this large (models, data: written once) are kept as hard links; smaller ones are copied, so
 # a log that a later `serve` of the earlier run appends to does not change what is kept
@@ -107,7 +108,6 @@ class Record:
 
 
 def library() -> Path:
-    from trainer_agent.skills.data.catalog import home
 
     return home() / "steps"
 

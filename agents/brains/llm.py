@@ -31,6 +31,8 @@ from trainer_agent.agents.llm_config import settings_for
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.transcript import add_secret
 from trainer_agent.agents.usage import Usage
+from trainer_agent.skills.report import write_report
+from trainer_agent.skills.specs import RunReport
 
 DEFAULT_MAX_SECONDS = 7200.0
 
@@ -111,9 +113,6 @@ class LLMBrain(Guards):
         self.run.transcript.event("llm_usage", **summary)
         report_path = self.run.run_dir / "report.json"
         if report_path.exists():
-            from trainer_agent.skills.report import write_report
-            from trainer_agent.skills.specs import RunReport
-
             report = RunReport.model_validate_json(report_path.read_text(encoding="utf-8"))
             report.llm_usage = summary
             report.cross_check = dict(self.run.state.get("cross_check") or {})

@@ -8,6 +8,7 @@ starts (auto: the configured LLM when it answers, else the offline planner, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from trainer_agent.agents.llm_config import LLMSettings, ModelSettings, configured, probe, settings_for
@@ -34,7 +35,6 @@ class BrainChoice:
 
 def _spec_of(settings: LLMSettings) -> str:
     """The `--llm` value that finds these settings again on resume."""
-    from pathlib import Path
 
     source = Path(settings.source)
     return f"config:{source.resolve()}" if source.is_file() else "openai"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainer_agent.agents.approvals import approve
 from trainer_agent.agents.run_state import Run
+from trainer_agent.agents.sandbox_jobs import sandbox_for
 
 CODE_TIMEOUT = 600.0
 RUNNABLE = ("python", "py", "python3", "sh", "bash", "shell")
@@ -35,8 +37,6 @@ class ApprovedCodeExecutor:
     def execute_code_blocks(self, code_blocks: list[Any]) -> Any:
         from autogen.coding.base import CommandLineCodeResult
 
-        from trainer_agent.agents.approvals import approve
-
         blocks = [b for b in code_blocks if b.language.lower().strip() in RUNNABLE]
         if not blocks:
             return CommandLineCodeResult(exit_code=0, output="no python or sh code block to run")
@@ -48,7 +48,6 @@ class ApprovedCodeExecutor:
             return CommandLineCodeResult(
                 exit_code=1, output="not run: running this code was not approved (--approve)."
             )
-        from trainer_agent.agents.sandbox_jobs import sandbox_for
         from trainer_agent.sandbox.ag2 import SandboxCodeExecutor
 
         result = SandboxCodeExecutor(sandbox_for(self.run), timeout=self.timeout).execute_code_blocks(blocks)

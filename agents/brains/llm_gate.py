@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from typing import Any
 
 from trainer_agent.agents.brains.llm_choice import LLMError, StopRun, price_of
@@ -276,7 +277,6 @@ def _text_tool_call(content: Any, offered: dict[str, Any]) -> Any:
         return None
     if not set(value) <= {"name", "arguments", "parameters"}:
         return None
-    import uuid
 
     from openai.types.chat.chat_completion_message_function_tool_call import (
         ChatCompletionMessageFunctionToolCall,

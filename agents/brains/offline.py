@@ -14,7 +14,7 @@ from typing import Any
 
 from openai.types.chat import ChatCompletion
 
-from trainer_agent.agents import review, summaries
+from trainer_agent.agents import person, review, summaries
 from trainer_agent.agents.brains.completion import FreeClient, completion
 from trainer_agent.agents.brains.next_step import Action, next_work
 from trainer_agent.agents.brains.offline_args import arguments
@@ -42,9 +42,6 @@ def decide(agent_name: str, run: Run, messages: list[dict[str, Any]]) -> Action:
 def _task_agent(run: Run, messages: list[dict[str, Any]]) -> Action:
     if not run.done("parse"):
         return Action(tool=tool_for("parse"))
-    from trainer_agent.agents import (
-        person,  # in `trainer-agent chat`: questions, the plan's approval, changes
-    )
 
     if (turn := person.task_turn(run, messages)) is not None:
         return Action(tool=turn.tool, text=turn.text)

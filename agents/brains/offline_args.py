@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainer_agent.agents.experiments import plan_budget, plan_families
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tool_args import DataArgs, Experiment, ExportArgs, ServeArgs, shown
+from trainer_agent.skills.data.catalog_data import choose
 from trainer_agent.skills.export.variant import compression_limits
 from trainer_agent.skills.specs import Requirement
 
@@ -18,7 +20,6 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
     sets compatible with the person's data (each still tried and asked about), the plan's
     families and search budget for the first experiment, int8 tried at export only under a
     size, memory or latency limit, replicas sized from the measurements."""
-    from trainer_agent.agents.experiments import plan_budget, plan_families
 
     if step == "data":
         return shown(DataArgs(use_catalog=_catalog_choice(run)))
@@ -43,7 +44,6 @@ def arguments(run: Run, step: str) -> dict[str, Any]:
 
 def _catalog_choice(run: Run) -> list[str] | None:
     """The catalog entries compatible with the person's data (None: no catalog, or a task without)."""
-    from trainer_agent.skills.data.catalog_data import choose
 
     spec = run.result("parse") or {}
     if not run.options.data:

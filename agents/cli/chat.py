@@ -17,11 +17,13 @@ Exit codes as for `run`: 0 met, 3 unmet, 2 declined or questions left open, 1 er
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from trainer_agent.agents.cli import run_end
 from trainer_agent.agents.cli.run_end import EXIT_INTERRUPTED, EXIT_OK
 
 WELCOME = (
@@ -63,7 +65,6 @@ def chat_command(
 ) -> None:
     """Talk with the agents: type a request, answer their questions, approve the plan and risky steps."""
     from trainer_agent.agents.approvals import check_policy
-    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.run_state import Run, RunOptions
     from trainer_agent.agents.terminal import Terminal
     from trainer_agent.skills.errors import UserError
@@ -126,11 +127,9 @@ def _read_request(terminal: Any) -> str:
 
 def _converse(run: Any, terminal: Any, debug: bool) -> None:
     """Run the conversation with the person attached; turn its outcome into output and an exit code."""
-    import signal
 
     from trainer_agent.agents.approvals import attached
     from trainer_agent.agents.chat import run_conversation
-    from trainer_agent.agents.cli import run_end
     from trainer_agent.agents.interrupts import signal_of, stop_on_signals
     from trainer_agent.agents.sandbox_jobs import close_sandbox
 

@@ -18,9 +18,11 @@ Input files are only read; results go to the --out paths. Exit codes as for `run
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -155,7 +157,6 @@ def add(
 @app.command("list")
 def list_(catalog: CatalogOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the datasets in the catalog."""
-    from dataclasses import asdict
 
     from trainer_agent.skills.data.catalog import Catalog
 
@@ -178,7 +179,6 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the catalog by words; best matches first, with a relevance score."""
-    from dataclasses import asdict
 
     from trainer_agent.skills.data.catalog import Catalog
 
@@ -475,7 +475,6 @@ def _annotate_with_llm(
     approve: str,
 ) -> Any:
     """`data annotate --llm`: the classes, the `paid_annotation` approval, then the LLM calls."""
-    import math
 
     from trainer_agent.agents.approvals import ask_here
     from trainer_agent.agents.llm_complete import Completer

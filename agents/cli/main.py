@@ -11,6 +11,7 @@ Heavy modules (autogen, pandas, sklearn, onnxruntime) are imported inside the co
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -31,6 +32,7 @@ from trainer_agent.agents.cli.run_end import (
     owned,
     print_report,
 )
+from trainer_agent.agents.cli.serve import register
 
 if TYPE_CHECKING:
     from trainer_agent.agents.run_state import Run
@@ -358,7 +360,6 @@ def replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Re-run recorded conversations with their recorded agent outputs; compare (exit 3 if any diverged)."""
-    import json
 
     from rich.table import Table
 
@@ -395,7 +396,6 @@ app.add_typer(sandbox_app, name="sandbox")
 @sandbox_app.command("check")
 def sandbox_check(as_json: JsonOpt = False) -> None:
     """Report the Docker engine, the sandbox image, container runtimes and GPUs."""
-    import json
 
     from trainer_agent.sandbox.select import check
 
@@ -450,7 +450,6 @@ def stop(run_dir: Annotated[Path, typer.Argument(help="The run directory whose s
 
 
 def _register_service_commands() -> None:
-    from trainer_agent.agents.cli.serve import register  # serve, status, package, loadtest
 
     register(app)
 

@@ -6,6 +6,7 @@ printed with its exit code. Shared by `run`, `resume`, `demo` (agents.cli) and `
 from __future__ import annotations
 
 import contextlib
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,6 @@ def finish_run(run: Run, status: str, **extra: Any) -> Exception | None:
 def crashed(run: Run, err: Exception, debug: bool) -> None:
     """An exception out of the conversation itself: a full disk (or another UserError) is its one
     sentence; anything else an internal error, the traceback in the transcript (and with --debug)."""
-    import traceback
 
     from trainer_agent.skills.errors import UserError, disk_full, is_disk_full
 

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.data_io import load_table
 from trainer_agent.skills.errors import UserError
 
 LABEL_NAMES = ("label", "labels", "target", "class", "category", "score", "y", "sentiment", "species")
@@ -151,7 +152,6 @@ class Catalog:
     ) -> Entry:
         """Describe the data at `path` (read once) and store it under `name`, with where it came
         from (`source`) and its `licence` when known."""
-        from trainer_agent.skills.data.data_io import load_table
 
         if not name.strip():
             raise UserError("a catalog entry needs a name (--name)")

@@ -35,8 +35,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainer_agent.skills.data.catalog import Entry
+from trainer_agent.skills.data.catalog import Entry, existing
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.label_errors import feature_matrix, probe_model
 from trainer_agent.skills.data.label_fixes import BOOTSTRAP, WIN_SHARE, paired_win_share
+from trainer_agent.skills.data.profile import blank_cells
+from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.specs import CatalogTrial
 
 if TYPE_CHECKING:
@@ -88,7 +92,6 @@ def usable_rows(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The entry's rows in the person's columns that may be added, and how many were left out why."""
     from trainer_agent.skills.data.data_prep import normalize_text, same_input
-    from trainer_agent.skills.data.profile import blank_cells
 
     classes = set(train[label].astype(str))
     rows = frame[[*features, entry_label(entry, label)]].copy()
@@ -133,7 +136,6 @@ def try_entry(
 
     Raises:
         UserError: the entry's data cannot be read (the message names it)."""
-    from trainer_agent.skills.data.data_io import load_table
 
     frame = load_table(entry.path)
     rows, excluded = usable_rows(frame, entry, train, test, label, text, features, seed)
@@ -169,8 +171,6 @@ def score_trial(
     import pandas as pd
     import scipy.sparse as sp
     from sklearn.model_selection import StratifiedKFold
-
-    from trainer_agent.skills.data.label_errors import feature_matrix, probe_model
 
     person = train[[*features, label]].reset_index(drop=True)
     person[label] = person[label].astype(str)
@@ -286,9 +286,6 @@ def offer(
     the trials and the number of rows added. No catalog: nothing (one is never created)."""
     import pandas as pd
 
-    from trainer_agent.skills.data.catalog import existing
-    from trainer_agent.skills.errors import UserError
-
     if names is not None and not names:
         return [], 0
     catalog = existing(url)
@@ -341,8 +338,6 @@ def choose(
     """The entries a planner would try for a person's data file (`compatible`, best first, at most
     `MAX_ENTRIES`); None when there is no catalog or the task takes no catalog rows (regression,
     images), so a run without a catalog shows no such decision."""
-    from trainer_agent.skills.data.catalog import existing
-    from trainer_agent.skills.data.data_io import load_table
 
     if task_type not in ("text_classification", "tabular_classification") or not label:
         return None

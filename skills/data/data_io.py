@@ -15,6 +15,7 @@ encoding the file seems to be in.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -106,7 +107,6 @@ def _finish(df: pd.DataFrame, name: str) -> pd.DataFrame:
 def _read_text(path: Path, name: str, encoding: str | None) -> str:
     if encoding is None:
         return _read_utf8(path, name)
-    import codecs
 
     try:
         codecs.lookup(encoding)

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Literal
 
 from trainer_agent.skills.data.data_io import load_table
 from trainer_agent.skills.data.data_split import label_counts_of, require_two_classes, split_rows
+from trainer_agent.skills.data.image_data import prepare_images
+from trainer_agent.skills.data.mixed_numbers import mixed_numbers
 from trainer_agent.skills.data.profile import blank_cells
 from trainer_agent.skills.errors import NeedsInput, UserError
+from trainer_agent.skills.markdown_safe import md_text
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 if TYPE_CHECKING:
@@ -69,8 +72,6 @@ def prepare_data(
     if not 0 < test_size < 1:
         raise UserError(f"test_size must be between 0 and 1 (got {test_size})")
     if spec.task_type == TaskType.IMAGE_CLASSIFICATION:  # images are decoded and copied, not cleaned as rows
-        from trainer_agent.skills.data.image_data import prepare_images
-
         return prepare_images(spec, train_path, test_path, out_dir, seed=seed, test_size=test_size)
     train_name = str(train_path)
     test_name = str(test_path) if test_path is not None else None
@@ -284,9 +285,6 @@ def _read_mixed_numbers(
     The training file decides (`skills.data.mixed_numbers`); a column read as numbers there is
     read as numbers in the test file too. One sentence per column goes to `findings`.
     """
-    import pandas as pd
-
-    from trainer_agent.skills.data.mixed_numbers import mixed_numbers
 
     for column in cols.features:
         found = mixed_numbers(raw_train[column], column)
@@ -309,7 +307,6 @@ def _read_mixed_numbers(
 
 def _label_strings(labels: pd.Series) -> pd.Series:
     """Class labels as stripped strings; 1.0 becomes '1' when every label is a whole number."""
-    import pandas as pd
 
     if pd.api.types.is_float_dtype(labels) and bool((labels % 1 == 0).all()):
         labels = labels.astype("int64")
@@ -318,7 +315,6 @@ def _label_strings(labels: pd.Series) -> pd.Series:
 
 def _numeric_labels(labels: pd.Series, column: str, name: str) -> pd.Series:
     import numpy as np
-    import pandas as pd
 
     source = labels.astype("string").str.strip() if not pd.api.types.is_numeric_dtype(labels) else labels
     values = pd.to_numeric(source, errors="coerce").astype("float64")
@@ -352,7 +348,6 @@ def _unlabelled_pool(
 ) -> pd.DataFrame:
     """The inputs of the rows without a label (of the training file and of `unlabelled_path`),
     cleaned, without duplicates and without rows whose input is in `train` or `test`."""
-    import pandas as pd
 
     inputs = [c for c in cols.used if c != cols.label]
     if not cols.text:  # only the text trainer distils through a pool (skills.model.distill)
@@ -399,7 +394,6 @@ def _leaked_rows(train: pd.DataFrame, test: pd.DataFrame, cols: _Columns) -> pd.
 
 def same_input(rows: pd.DataFrame, other: pd.DataFrame, key_cols: list[str]) -> pd.Series:
     """True for the rows whose values in `key_cols` are those of a row of `other`."""
-    import pandas as pd
 
     harmonized_rows: dict[str, pd.Series] = {}
     harmonized_other: dict[str, pd.Series] = {}
@@ -431,7 +425,6 @@ def _note_class_coverage(train: pd.DataFrame, test: pd.DataFrame, label: str, no
 
 
 def _note_feature_oddities(df: pd.DataFrame, cols: _Columns, name: str, notes: list[str]) -> None:
-    import pandas as pd
 
     for c in cols.features:
         distinct = df[c].nunique(dropna=True)
@@ -457,9 +450,6 @@ def _render_data_card(
     test_size: float,
 ) -> str:
     """The Markdown data card: sources, rows, columns, labels, text or numeric summary, changes."""
-    import pandas as pd
-
-    from trainer_agent.skills.markdown_safe import md_text
 
     label = report.label_column
     lines = ["# Data card", ""]
@@ -575,7 +565,6 @@ def _most_common(series: pd.Series) -> str:
 
 def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
     def cell(value: object) -> str:  # labels and column names are data: inert as HTML
-        from trainer_agent.skills.markdown_safe import md_text
 
         return md_text(value)
 

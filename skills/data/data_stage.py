@@ -25,6 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.catalog import existing
+from trainer_agent.skills.data.catalog_data import offer
+from trainer_agent.skills.data.catalog_data import summary as catalog_summary
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.image_data import IMAGE_COLUMN, image_profile
+from trainer_agent.skills.data.label_errors import find_label_errors
+from trainer_agent.skills.data.label_fixes import MIN_CONFIDENCE, fix_labels, summary
+from trainer_agent.skills.data.plots import make_plots
+from trainer_agent.skills.data.profile import profile_data
+from trainer_agent.skills.data.reduce import WIDE, describe, reduce_dimensions, select_columns
+from trainer_agent.skills.data.sufficiency import ask_for_more, check_sufficiency, learning_curve_estimate
 from trainer_agent.skills.markdown_safe import md_text as md
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
@@ -59,14 +70,7 @@ def run_data_stage(
         use_catalog: catalog entries to try adding to the training data (`approve` is asked, kind
             `catalog_data`, for each that wins its trial); None: the compatible ones; []: none.
     """
-    from trainer_agent.skills.data.data_io import load_table
     from trainer_agent.skills.data.data_prep import prepare_data
-    from trainer_agent.skills.data.label_errors import find_label_errors
-    from trainer_agent.skills.data.label_fixes import MIN_CONFIDENCE, fix_labels, summary
-    from trainer_agent.skills.data.plots import make_plots
-    from trainer_agent.skills.data.profile import profile_data
-    from trainer_agent.skills.data.reduce import WIDE, describe, reduce_dimensions, select_columns
-    from trainer_agent.skills.data.sufficiency import ask_for_more, check_sufficiency, learning_curve_estimate
 
     run_dir = Path(run_dir)
     timings: dict[str, float] = {}
@@ -102,8 +106,6 @@ def run_data_stage(
 
     image = task == TaskType.IMAGE_CLASSIFICATION
     if image:  # image paths are relative to data/; the plots open them from anywhere
-        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, image_profile
-
         for frame, csv in ((train, report.train_path), (test, report.test_path)):
             frame[IMAGE_COLUMN] = [str(Path(csv).parent / p) for p in frame[IMAGE_COLUMN]]
         prof = image_profile(train, test, label)
@@ -195,9 +197,6 @@ def run_data_stage(
 
     tried: set[str] = set()
     if classification and not image:
-        from trainer_agent.skills.data.catalog_data import offer
-        from trainer_agent.skills.data.catalog_data import summary as catalog_summary
-
         features = [text] if text else report.feature_columns  # a text model reads the text alone
         report.catalog, added = offer(
             train, test, label, text, features, report.train_path, approve, catalog_url, use_catalog, seed
@@ -289,7 +288,6 @@ def _write_issues(path: Path, issues: list[Any]) -> None:
 def _catalog_matches(spec: TaskSpec, url: str | None) -> list[tuple[str, str]]:
     """Up to three catalog entries relevant to the request's words, if a catalog exists (never
     creates one): (name, one line)."""
-    from trainer_agent.skills.data.catalog import existing
 
     catalog = existing(url)
     try:

@@ -23,6 +23,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from trainer_agent.skills.data.data_io import load_table
+from trainer_agent.skills.data.profile import Profile
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.specs import DataReport, TaskSpec
 
@@ -129,8 +131,6 @@ def load_arrays(csv_path: str | Path, column: str, side: int, channels: int) -> 
 def _sources(spec: TaskSpec, path: str | Path, label: str) -> tuple[pd.DataFrame, list[str]]:
     """(rows with an absolute `source` path and the label, notes on files left out) of a folder or table."""
     import pandas as pd
-
-    from trainer_agent.skills.data.data_io import load_table
 
     path = Path(path)
     frame = load_table(path)
@@ -308,7 +308,6 @@ def prepare_images(
 
 def image_profile(train: pd.DataFrame, test: pd.DataFrame, label: str) -> Any:
     """A `skills.data.profile.Profile` of prepared image data: classes, sizes, modes, leakage by pixels."""
-    from trainer_agent.skills.data.profile import Profile
 
     counts = train[label].astype(str).value_counts()
     prof = Profile(

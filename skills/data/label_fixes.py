@@ -31,11 +31,18 @@ reports is computed on the person's (`corrected_labels`, `skills.model.train.tra
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trainer_agent.skills.data.label_errors import DEFAULT_MIN_CONFIDENCE, feature_matrix, fold_probabilities
+from trainer_agent.skills.data.label_errors import (
+    DEFAULT_MIN_CONFIDENCE,
+    feature_matrix,
+    fold_probabilities,
+    probe_model,
+    suspects_of,
+)
 from trainer_agent.skills.specs import LabelFixTrial, LabelIssue
 
 if TYPE_CHECKING:
@@ -79,7 +86,6 @@ def propose(
     """The suspects at or above `min_confidence` (and, given `balanced` out-of-fold probabilities
     with columns `classes`, at or above it there too), at most `max_share` of each given class,
     the most confident kept; and how many over the bar the cap and the confirmation left out."""
-    from collections import Counter
 
     counts = Counter(str(v) for v in labels)
     room = {c: int(max_share * n) for c, n in counts.items()}
@@ -175,8 +181,6 @@ def nested_corrected_probabilities(
     cap, on those folds only); the same folds as `fold_probabilities` with the same seed."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
-
-    from trainer_agent.skills.data.label_errors import probe_model, suspects_of
 
     folds = max(2, min(folds, int(min((y == c).sum() for c in classes))))
     index = {c: i for i, c in enumerate(classes)}

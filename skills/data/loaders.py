@@ -12,6 +12,7 @@ URL). `skills.data.data_io.load_table` dispatches here; each returns a DataFrame
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,7 +230,6 @@ def load_sql(source: str | Path, table: str | None = None, query: str | None = N
     path = Path(where)
     if not path.is_file():
         raise UserError(f"database file '{where}' does not exist")
-    import sqlite3
 
     try:
         conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainer_agent.skills.data.profile import blank_cells
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -154,7 +156,6 @@ def projection_2d(
 
 def missing_map(df: pd.DataFrame, path: Path) -> str | None:
     """Rows x columns, dark where a value is missing or blank; None when nothing is missing."""
-    from trainer_agent.skills.data.profile import blank_cells
 
     missing = df.apply(blank_cells).to_numpy(dtype=bool)
     if not missing.any():

@@ -14,6 +14,7 @@ and the leak probe are skipped on very large data, and the profile says so.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,6 @@ def profile_data(
     seed: int = 0,
 ) -> Profile:
     """Profile `train` (and `test`, for leakage); `features` defaults to every non-label column."""
-    import time
 
     start = time.perf_counter()
     features = [c for c in (features or list(train.columns)) if c != label]

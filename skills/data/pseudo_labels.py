@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from trainer_agent.skills.paired_gain import METHOD, corrected_interval, interval_text
+
 FOLDS = 5
 
 
@@ -42,7 +44,6 @@ class PseudoLabelTrial:
         return self.low > 0
 
     def sentence(self) -> str:
-        from trainer_agent.skills.paired_gain import interval_text
 
         verdict = (
             "kept"
@@ -57,7 +58,6 @@ class PseudoLabelTrial:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        from trainer_agent.skills.paired_gain import METHOD
 
         return {
             "folds": self.folds,
@@ -120,7 +120,6 @@ def pseudo_label_trial(
     from sklearn.model_selection import StratifiedKFold
 
     from trainer_agent.skills.data.label_errors import probe_model
-    from trainer_agent.skills.paired_gain import corrected_interval
 
     smallest = int(np.unique(y, return_counts=True)[1].min())
     k = min(FOLDS, smallest)

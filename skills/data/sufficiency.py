@@ -19,8 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trainer_agent.skills.data.label_errors import feature_matrix, probe_model
 from trainer_agent.skills.errors import NeedsInput
 from trainer_agent.skills.specs import Sufficiency, TaskSpec, TaskType
+from trainer_agent.skills.task.feasibility import MIN_ROWS_REGRESSION, labels_needed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +42,6 @@ def check_sufficiency(
         n_rows: labelled rows in all (regression; defaults to the sum of `label_counts`).
         test_counts: labelled rows per class of the person's test file, if one was given.
     """
-    from trainer_agent.skills.task.feasibility import MIN_ROWS_REGRESSION, labels_needed
 
     if TaskType(spec.task_type) == TaskType.TABULAR_REGRESSION:
         rows = n_rows if n_rows is not None else sum(label_counts.values())
@@ -125,8 +126,6 @@ def learning_curve(
     rows the probe model would reach accuracy `target`; None when the data is too small to fit."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
-
-    from trainer_agent.skills.data.label_errors import feature_matrix, probe_model
 
     y = df[label].astype(str).to_numpy()
     counts = {c: int((y == c).sum()) for c in set(y)}

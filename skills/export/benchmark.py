@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from trainer_agent.skills.export.timing import batches_of, percentiles, time_calls
+from trainer_agent.skills.serve.loadtest import closed_loop
 
 
 def benchmark_model(
@@ -28,7 +30,6 @@ def benchmark_model(
     """In-process onnxruntime latency at batch 1 and at `batch_size`, and rows/s at `batch_size`.
 
     `threads`=1 measures what one replica with one CPU gets (the sizing assumes it)."""
-    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     if not rows:
         raise UserError("No rows to benchmark the model on; the test set is empty.")
@@ -75,7 +76,6 @@ def service_capacity(
     is the best level's QPS; the levels' (qps, p95) points let `skills.serve.sizing` predict the latency
     at a planned load. `memory_mb`: the service's peak RSS (of `pid`, else from its /metrics)."""
     from trainer_agent.skills.serve.deploy import service_peak_memory_mb
-    from trainer_agent.skills.serve.loadtest import closed_loop
 
     levels = []
     for c in concurrency:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.benchmark import compare_runtimes
+from trainer_agent.skills.export.export_image import export_image_model
+from trainer_agent.skills.export.export_torch import export_torch_model
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 from trainer_agent.skills.export.onnx_tail import (
     class_parity,
@@ -26,10 +29,12 @@ from trainer_agent.skills.export.onnx_tail import (
     held_out_rows,
     write_onnx,
 )
+from trainer_agent.skills.export.timing import batches_of, percentiles, time_calls
 from trainer_agent.skills.model.evaluate import compute_metrics
 from trainer_agent.skills.model.families import for_model
 from trainer_agent.skills.model.model_data import load_features
-from trainer_agent.skills.model.model_files import read_model_info
+from trainer_agent.skills.model.model_files import load_model, read_model_info
+from trainer_agent.skills.model.text_net import predict_proba
 from trainer_agent.skills.specs import DataReport, ExportResult, Parity, TaskSpec, TaskType, TrainResult
 
 LATENCY_CALLS = 200
@@ -40,7 +45,6 @@ def measure_latency(
     predictor: OnnxPredictor, rows: list[Any], calls: int = LATENCY_CALLS
 ) -> dict[str, float]:
     """p50/p95/p99 in ms of single-row calls (input building included), after a short warm-up."""
-    from trainer_agent.skills.export.timing import batches_of, percentiles, time_calls
 
     return percentiles(time_calls(lambda b: predictor.run(predictor.feeds(b)), batches_of(rows, 1), calls))
 
@@ -64,14 +68,10 @@ def export_onnx(
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)
     if task == TaskType.IMAGE_CLASSIFICATION:
-        from trainer_agent.skills.export.export_image import export_image_model
-
         return export_image_model(
             spec, data, train, out_dir, quantize=quantize, tensorrt=tensorrt, batch_size=batch_size
         )
     if info.get("framework") == "torch":
-        from trainer_agent.skills.export.export_torch import export_torch_model
-
         result = export_torch_model(spec, data, train, out_dir, quantize=quantize, batch_size=batch_size)
         rows = held_out_rows(task, info, data.test_path)[:LATENCY_CALLS]
         result.benchmark = {
@@ -177,11 +177,6 @@ def torch_eager_comparison(model_path: str | Path, onnx_path: str | Path, rows: 
     and of its ONNX export (tokenizing in the graph), both on one thread, on the same rows;
     `speedup_vs_eager` is the eager p50 over the ONNX p50."""
     import torch
-
-    from trainer_agent.skills.export.benchmark import compare_runtimes
-    from trainer_agent.skills.export.timing import batches_of
-    from trainer_agent.skills.model.model_files import load_model
-    from trainer_agent.skills.model.text_net import predict_proba
 
     model, config = load_model(model_path)
     predictor = OnnxPredictor(onnx_path, threads=1)

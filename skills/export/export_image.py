@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.image_data import encode_png, open_image
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.export.image_onnx import EXAMPLE_SIDE
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.onnx_tail import class_parity, finish_export, write_onnx
+from trainer_agent.skills.model.families import for_model
+from trainer_agent.skills.model.model_data import load_features
+from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
 from trainer_agent.skills.specs import DataReport, ExportResult, TaskSpec, TaskType, TrainResult
 
 
@@ -35,13 +41,6 @@ def export_image_model(
     """Write out_dir/exports/model.onnx for an image model; check parity with the trained model on
     the test images (sent through the predictor as base64 PNGs, so decoding is checked too)."""
     from PIL import Image
-
-    from trainer_agent.skills.data.image_data import encode_png, open_image
-    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.export.onnx_tail import class_parity, finish_export, write_onnx
-    from trainer_agent.skills.model.families import for_model
-    from trainer_agent.skills.model.model_data import load_features
-    from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)

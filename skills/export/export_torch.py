@@ -11,7 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.specs import DataReport, ExportResult, TaskSpec, TrainResult
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.onnx_tail import (
+    class_parity,
+    example_input,
+    finish_export,
+    held_out_rows,
+    write_onnx,
+)
+from trainer_agent.skills.model.families import for_model
+from trainer_agent.skills.model.model_files import load_model, read_model_info
+from trainer_agent.skills.specs import DataReport, ExportResult, TaskSpec, TaskType, TrainResult
 
 
 def export_torch_model(
@@ -25,18 +35,6 @@ def export_torch_model(
     """Write out_dir/exports/model.onnx for a torch text net and check it as `export_onnx` does."""
     import numpy as np
     import pandas as pd
-
-    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.export.onnx_tail import (
-        class_parity,
-        example_input,
-        finish_export,
-        held_out_rows,
-        write_onnx,
-    )
-    from trainer_agent.skills.model.families import for_model
-    from trainer_agent.skills.model.model_files import load_model, read_model_info
-    from trainer_agent.skills.specs import TaskType
 
     task = TaskType(spec.task_type)
     info = read_model_info(train.model_path)

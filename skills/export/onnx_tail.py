@@ -5,13 +5,19 @@ int8 copy and the TensorRT engine (`finish_export`)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.benchmark import benchmark_model
 from trainer_agent.skills.export.onnx_predict import META_KEY
+from trainer_agent.skills.export.quantize import quantize_int8
+from trainer_agent.skills.export.tensorrt_convert import tensorrt_engine
+from trainer_agent.skills.export.variant import INT8_FILE, choose_int8, int8_wanted
 from trainer_agent.skills.model.evaluate import compute_metrics
 from trainer_agent.skills.model.model_data import read_csv
+from trainer_agent.skills.serve.examples import synthetic_example
 from trainer_agent.skills.specs import ExportResult, Parity, Requirement, TaskType
 
 PARITY_SAMPLE = 2000  # test rows the TensorRT engine is checked on (the int8 copy: all of them)
@@ -23,7 +29,6 @@ EXAMPLE_CHARS = 300
 def example_input(task: TaskType, info: dict[str, Any]) -> Any:
     """A made-up input of the model's shape and types for its metadata (the API docs, error hints):
     never a row of the data, which would end up in every document and error answer."""
-    from trainer_agent.skills.serve.examples import synthetic_example
 
     return synthetic_example(task, info["inputs"])
 
@@ -109,12 +114,6 @@ def finish_export(
     The int8 copy is tried when `quantize` is true, or when it is None and `requirements` state a
     size, memory or latency limit (`skills.export.variant`); it is measured against the float model
     on `rows` (with `truth`, the held-out metrics of both) and served only when that limit needs it."""
-    import logging
-
-    from trainer_agent.skills.export.benchmark import benchmark_model
-    from trainer_agent.skills.export.quantize import quantize_int8
-    from trainer_agent.skills.export.tensorrt_convert import tensorrt_engine
-    from trainer_agent.skills.export.variant import INT8_FILE, choose_int8, int8_wanted
 
     (path.parent / INT8_FILE).unlink(missing_ok=True)  # an earlier export's copy is not this model's
     bench = benchmark_model(path, rows, batch_size=batch_size)

@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.onnx_predict import META_KEY, OnnxPredictor
+from trainer_agent.skills.export.timing import batches_of, compare_calls
+
 # Ops that onnxruntime's dynamic quantizer rewrites to integer kernels.
 QUANTIZABLE_OPS = frozenset({"MatMul", "Gemm", "Conv", "Attention", "LSTM", "GRU", "EmbedLayerNormalization"})
 MIN_AGREEMENT = 0.99
@@ -47,8 +50,6 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from trainer_agent.skills.export.onnx_predict import META_KEY, OnnxPredictor
-    from trainer_agent.skills.export.timing import batches_of, compare_calls
     from trainer_agent.skills.model.evaluate import compute_metrics
 
     src = Path(onnx_path)

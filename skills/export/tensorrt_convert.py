@@ -17,6 +17,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+
 PRECISIONS = ("fp32", "fp16", "int8")
 MAX_BATCH = 64
 
@@ -141,8 +143,6 @@ def _parity(src: Path, plan: Path, rows: list[Any]) -> dict[str, Any]:  # pragma
     import numpy as np
     import tensorrt as trt
     import torch
-
-    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
 
     predictor = OnnxPredictor(src)
     feeds = predictor.feeds(rows[:MAX_BATCH])

@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from trainer_agent.skills.model.text_net import PAD_TOKEN
+
 OPSET = 17
 
 
@@ -44,7 +46,6 @@ def text_net_to_onnx(model: Any, config: Any, info: dict[str, Any], example: Any
     from onnx import TensorProto, helper, numpy_helper
 
     from trainer_agent.skills.export.onnx_tail import stamp_metadata
-    from trainer_agent.skills.model.text_net import PAD_TOKEN
 
     # what the Tokenizer pads with must never be a token: "#" is a word of a vocabulary that keeps
     # punctuation (skills.model.embed_text), and no run of two or more "#" is a token of its pattern

@@ -11,9 +11,18 @@ reported with its parameters and its held-out metric against the float model's.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.export.quantize import quantize_int8
+from trainer_agent.skills.model.evaluate import compute
+from trainer_agent.skills.model.model_size import count_params, upper_limit
+from trainer_agent.skills.model.net_io import quantize_net
+from trainer_agent.skills.model.search_defaults import primary_metric
+from trainer_agent.skills.model.text_features import keep_whole_pairs, text_pipeline
+from trainer_agent.skills.model.text_net import predict_proba
 from trainer_agent.skills.specs import TaskSpec, TaskType
 
 PRUNE_SHARES = (0.5, 0.25)
@@ -30,8 +39,6 @@ def compress(
     out: Path,
     say: Any,
 ) -> dict[str, Any]:
-    from trainer_agent.skills.model.model_size import upper_limit
-    from trainer_agent.skills.model.search_defaults import primary_metric
 
     key, _ = primary_metric(task, spec.requirements)
     base = metrics.get(key)
@@ -93,13 +100,8 @@ def compress(
 
 
 def _torch_int8(trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, key: str) -> dict[str, Any]:
-    import io
 
     import torch
-
-    from trainer_agent.skills.model.evaluate import compute
-    from trainer_agent.skills.model.net_io import quantize_net
-    from trainer_agent.skills.model.text_net import predict_proba
 
     net, config = trained.model
     q = quantize_net(net)
@@ -128,10 +130,6 @@ def _prune_text(
     trained: Any, info: dict[str, Any], x_test: Any, y_test: Any, key: str
 ) -> list[dict[str, Any]]:
     import numpy as np
-
-    from trainer_agent.skills.model.evaluate import compute
-    from trainer_agent.skills.model.model_size import count_params
-    from trainer_agent.skills.model.text_features import keep_whole_pairs, text_pipeline
 
     pipe = trained.model
     vec, clf = pipe.named_steps["tfidf"], pipe.named_steps["clf"]
@@ -166,9 +164,6 @@ def onnx_int8_accuracy(
     """Quantize an exported model with onnxruntime (skills.export.quantize) and compare the held-out
     accuracy of the int8 copy with the float model's: the quantization's cost in accuracy."""
     import numpy as np
-
-    from trainer_agent.skills.export.onnx_predict import OnnxPredictor
-    from trainer_agent.skills.export.quantize import quantize_int8
 
     result = quantize_int8(onnx_path, rows, out_path=out_path, min_agreement=0.0)
     truth = np.asarray([str(v) for v in y_true])

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainer_agent.skills.paired_gain import METHOD
+from trainer_agent.skills.model.text_features import Counts
+from trainer_agent.skills.paired_gain import METHOD, corrected_interval, interval_text
 
 HARD_WEIGHT = 0.5  # labelled rows: this share of the true label, the rest the teacher's view
 MIN_WEIGHT = 0.02  # soft copies below this weight are dropped (they change nothing)
@@ -106,8 +107,6 @@ def distil_text(
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    from trainer_agent.skills.model.text_features import Counts
 
     x = np.asarray(x, dtype=object)
     y = np.asarray([str(v) for v in y], dtype=object)
@@ -203,7 +202,6 @@ class Gain:
         return self.after - self.before
 
     def interval_text(self) -> str:
-        from trainer_agent.skills.paired_gain import interval_text
 
         return interval_text(self.mean, self.low, self.high)
 
@@ -227,8 +225,6 @@ def paired_gain(
     students on the fold's held-out rows against the person's labels `given`."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
-
-    from trainer_agent.skills.paired_gain import corrected_interval
 
     smallest = int(min(np.unique(given, return_counts=True)[1]))
     k = max(2, min(FOLDS, smallest))

@@ -20,11 +20,24 @@ word outside both becomes [UNK]. Under a time budget the encoder can be fine-tun
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from trainer_agent.skills.model.cross_val import cross_val_outputs
+from trainer_agent.skills.model.early_stopping import TIME_CUT, time_cut
+from trainer_agent.skills.model.text_net import (
+    TextNetConfig,
+    batch_ids,
+    build_vocab,
+    encode,
+    label_indices,
+    predict_ids,
+)
+from trainer_agent.skills.model.word_pieces import config_dict, pack_pieces, pretrained_pieces
 
 ARCH = "embed-linear"
 # words and single punctuation marks (the WordPiece pre-tokenizer's split, on lower-cased text)
@@ -75,8 +88,6 @@ def embed_net(config: Any) -> Any:
     from torch import nn
     from transformers import AutoConfig, AutoModel
 
-    from trainer_agent.skills.model.word_pieces import pack_pieces
-
     hf = dict(config.hf_config)
     settings = hf.pop("sentence", {})
     hf_config = AutoConfig.for_model(hf.pop("model_type"), **hf)
@@ -122,9 +133,6 @@ def embed_net(config: Any) -> Any:
 
 def _vocabulary(texts: Sequence[str], tokenizer: Any, pattern: str) -> list[str]:
     """The training words (most frequent first), then the model's whole words (not ## pieces)."""
-    import re
-
-    from trainer_agent.skills.model.text_net import build_vocab
 
     words = build_vocab(texts, 1_000_000, pattern, min_count=1)
     seen = set(words)
@@ -143,9 +151,6 @@ def build_embed_net(
     `max_pieces` caps the pieces a text gets (with [CLS] and [SEP]) below the model's own maximum."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
-
-    from trainer_agent.skills.model.text_net import TextNetConfig
-    from trainer_agent.skills.model.word_pieces import config_dict, pretrained_pieces
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     level = hf_logging.get_verbosity()
@@ -191,8 +196,6 @@ def embeddings(net: Any, config: Any, texts: Sequence[str], batch_size: int = BA
     import numpy as np
     import torch
 
-    from trainer_agent.skills.model.text_net import batch_ids, encode
-
     ids = encode(texts, config)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out = np.zeros((len(ids), int(config.hidden)), dtype=np.float32)
@@ -218,7 +221,6 @@ def choose_c(
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from trainer_agent.skills.model.cross_val import cross_val_outputs
     from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
     classes = sorted({str(v) for v in y})
@@ -298,9 +300,6 @@ def fine_tune(
     import numpy as np
     import torch
 
-    from trainer_agent.skills.model.early_stopping import TIME_CUT
-    from trainer_agent.skills.model.text_net import batch_ids, encode, label_indices, predict_ids
-
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     classes = list(config.labels)
@@ -372,7 +371,6 @@ def fine_tune_within(
     embedding time); what to record: "fine_tuned" (epochs, frozen and best validation accuracy, the
     epoch kept), "score" (the best fine-tuned validation accuracy when an epoch beat the frozen
     model) and "cut" (why it stopped or did not start)."""
-    from trainer_agent.skills.model.early_stopping import time_cut
 
     epoch_s = FINE_TUNE_COST * fit.embed_s
     if left_s < epoch_s:

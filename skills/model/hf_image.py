@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model.image_net_config import ImageNetConfig
+from trainer_agent.skills.model.image_training import train_image_net
 from trainer_agent.skills.model.model_library import SCRATCH_SOURCE as SCRATCH_SOURCE  # its sources say so
 
 # a small ViT: 4x4 patches, hidden 64, 2 layers, 4 heads (the catalog entry's config overrides it);
@@ -150,8 +152,6 @@ def build_hf_image(
     len(labels) classes, or a ViT from scratch with `scratch` (the catalog's config)."""
     from transformers import AutoModelForImageClassification, ViTConfig, ViTForImageClassification
 
-    from trainer_agent.skills.model.image_net_config import ImageNetConfig
-
     labels = [str(v) for v in labels]
     id2label = dict(enumerate(labels))
     label2id = {v: k for k, v in id2label.items()}
@@ -228,8 +228,6 @@ def fit_hf_image(
     (`skills.model.image_training`): a constant rate (lower for pretrained weights), no shifted
     images (the CNN's recipe is measured on the CNN only), early stopping. `say` gets the source."""
     import torch
-
-    from trainer_agent.skills.model.image_training import train_image_net
 
     torch.manual_seed(seed)  # the new weights (head, or all from scratch) are reproducible
     net = build_hf_image(sorted({str(v) for v in y}), side, channels, path=path, scratch=scratch)

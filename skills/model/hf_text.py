@@ -20,12 +20,19 @@ ONNX with the tokenizer in the graph (`skills.export.export_torch`).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.model.model_catalog import candidate
 from trainer_agent.skills.model.model_library import SCRATCH_SOURCE as SCRATCH_SOURCE  # its sources say so
+from trainer_agent.skills.model.model_library import resolve_pretrained
+from trainer_agent.skills.model.text_net import TextNetConfig, batch_ids, build_vocab, encode, label_indices
 from trainer_agent.skills.model.word_pieces import config_dict as _config_dict
 from trainer_agent.skills.model.word_pieces import pack_pieces
 from trainer_agent.skills.model.word_pieces import pretrained_pieces as _pretrained_pieces
@@ -115,9 +122,6 @@ def load_or_build(
         BertConfig,
         BertForSequenceClassification,
     )
-
-    from trainer_agent.skills.model.model_catalog import candidate
-    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     id2label = dict(enumerate(labels))
     label2id = {v: k for k, v in id2label.items()}
@@ -250,7 +254,6 @@ CANDIDATE_MAX_LEN = 128  # words fed to the model (the graph's Slice)
 def transformer_net(config: Any) -> Any:
     """The module for a `skills.model.torch_text.TextNetConfig` with arch "transformer": word ids
     [batch, length] (0 = padding) -> class probabilities [batch, k]; `logits(ids)` for training."""
-    import inspect
 
     import torch
     from torch import nn
@@ -324,7 +327,6 @@ def build_transformer(
 ) -> tuple[Any, Any]:
     """(net, TextNetConfig): from the saved model at `model_path` (its tokenizer gives each word's
     pieces), or a BERT from scratch whose vocabulary is the word vocabulary."""
-    from trainer_agent.skills.model.text_net import TextNetConfig, build_vocab
 
     pattern = TextNetConfig(arch="", vocab=[], labels=[]).token_pattern
     n = max(2, len(classes))
@@ -400,16 +402,11 @@ def fit_transformer_net(
 
     `config` overrides the candidates' from-scratch config (`CANDIDATE_CONFIG`); `epochs` None:
     `NET_EPOCHS`. Returns (net, TextNetConfig), as `skills.model.torch_text.fit_text_net` does."""
-    import dataclasses
-    import tempfile
-    import time
 
     import numpy as np
     import torch
     from torch import nn
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
-
-    from trainer_agent.skills.model.text_net import batch_ids, encode, label_indices
 
     set_seed(seed)
     epochs = epochs or NET_EPOCHS

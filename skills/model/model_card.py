@@ -9,8 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.markdown_safe import md_text as md
 from trainer_agent.skills.model import families
-from trainer_agent.skills.model.evaluate import compute
+from trainer_agent.skills.model.compress import compress
+from trainer_agent.skills.model.evaluate import calibration, compute, confusion_png, learning_curve_png
+from trainer_agent.skills.model.model_data import load_features
+from trainer_agent.skills.model.model_files import predict_with
+from trainer_agent.skills.model.model_size import count_params, upper_limit
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
 
@@ -30,11 +35,6 @@ def finish_training(
     trained: Trained,
     say: Callable[[str], None],
 ) -> TrainResult:
-    from trainer_agent.skills.model.compress import compress
-    from trainer_agent.skills.model.evaluate import calibration, confusion_png, learning_curve_png
-    from trainer_agent.skills.model.model_data import load_features
-    from trainer_agent.skills.model.model_files import predict_with
-    from trainer_agent.skills.model.model_size import count_params, upper_limit
 
     task = TaskType(spec.task_type)
     path, size = save_model(trained, out / "models", task)
@@ -110,7 +110,6 @@ def finish_training(
 
 def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, info: dict[str, Any]) -> list:
     """Held-out score of the family refitted on 25%, 50% and 100% of the training rows."""
-    from trainer_agent.skills.model.model_files import predict_with
 
     assert trained.refit is not None
     key = "r2" if task == TaskType.TABULAR_REGRESSION else "accuracy"
@@ -130,7 +129,6 @@ def _learning_curve(trained: Trained, task: TaskType, x_test: Any, y_test: Any, 
 def write_model_card(path: Path, spec: TaskSpec, data: DataReport, result: TrainResult, hyper: dict) -> None:
     """model_card.md; what comes from the data or the request (labels, columns, paths, notes) is
     escaped (`skills.markdown_safe`): a label `<script>` shows as text."""
-    from trainer_agent.skills.markdown_safe import md_text as md
 
     task = TaskType(spec.task_type)
     source = "given by the user" if data.test_from == "user" else "split from the data"

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.image_data import load_arrays
+from trainer_agent.skills.data.label_fixes import corrected_labels
 from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.specs import TaskType
+from trainer_agent.skills.specs import LabelIssue, TaskType
 
 
 def read_csv(path: str | Path) -> Any:
@@ -95,8 +97,6 @@ def labels_of(task: TaskType, frame: Any, column: str, path: str | Path = "") ->
 
 def with_corrections(y: Any, corrections_path: str | Path, train_path: str | Path) -> Any:
     """The person's labels `y` with the approved corrections of data/label_corrections.csv applied."""
-    from trainer_agent.skills.data.label_fixes import corrected_labels
-    from trainer_agent.skills.specs import LabelIssue
 
     frame = read_csv(corrections_path)
     try:
@@ -119,8 +119,6 @@ def load_features(task: TaskType, info: dict[str, Any], path: str | Path) -> tup
     if task == TaskType.TEXT_CLASSIFICATION:
         x = text_values(frame, info["text_column"], path)
     elif task == TaskType.IMAGE_CLASSIFICATION:
-        from trainer_agent.skills.data.image_data import load_arrays
-
         spec = info["inputs"][0]
         x = load_arrays(path, spec["column"], int(spec["side"]), int(spec["channels"]))
     else:

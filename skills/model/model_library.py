@@ -22,10 +22,11 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.model.model_catalog import Candidate
+from trainer_agent.skills.model.model_catalog import Candidate, load_catalog
 
 MODELS_ENV = "TRAINER_AGENT_MODELS"
 PACKAGES_ENV = "TRAINER_AGENT_MODEL_PACKAGES"  # "off": installed model packages are not searched
@@ -67,7 +68,6 @@ def is_saved_model(path: Path) -> bool:
 def package_model_dir(dist_name: str) -> Path | None:
     """The saved model directory an installed distribution ships (the shallowest one), or None
     when the distribution is not installed or holds none."""
-    from importlib import metadata
 
     try:
         dist = metadata.distribution(dist_name)
@@ -97,7 +97,6 @@ def _families_of(dist_name: str) -> list[tuple[str, str]]:
     """(family, library name) of the catalog families that name `dist_name` under `packages`; the
     library name is the last part of the family's first pretrained name (what resolve_pretrained
     looks for)."""
-    from trainer_agent.skills.model.model_catalog import load_catalog
 
     out = []
     for cands in load_catalog().values():
@@ -112,8 +111,6 @@ def add_package(dist_name: str, name: str | None = None, copy: bool = False) -> 
     `name` (default: the name the catalog looks for); returns the library entry's path."""
     source = package_model_dir(dist_name)
     if source is None:
-        from importlib import metadata
-
         try:
             metadata.distribution(dist_name)
         except metadata.PackageNotFoundError:
@@ -146,9 +143,6 @@ def _model_type(path: Path) -> str:
 def list_models() -> list[LibraryModel]:
     """Every model the Model agent can find: the library's directories, then the installed model
     packages the catalog names (with the families that use each)."""
-    from importlib import metadata
-
-    from trainer_agent.skills.model.model_catalog import load_catalog
 
     cands = [c for cs in load_catalog().values() for c in cs]
 
@@ -185,8 +179,6 @@ def resolve_pretrained(cand: Candidate, model_dir: str | Path | None = None) -> 
     installed package the family names ships one; ("pretrained-cache", dir) when the HF cache has
     one of the catalog's names; else ("from-scratch", None): no download is attempted, since
     training runs in a sandbox without network."""
-    from trainer_agent.skills.model.model_library import find_in_packages, library_dir
-
     roots = [Path(model_dir)] if model_dir else []
     roots.append(library_dir())
     for root in roots:

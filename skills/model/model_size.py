@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trainer_agent.skills.export.sklearn_onnx import convert
 from trainer_agent.skills.specs import Requirement
 
 
@@ -132,7 +133,6 @@ def limit_phrase(requirements: list[Requirement], name: str, limit: int, what: s
 def onnx_or_saved_size(pipe: Any, saved: int, info: dict[str, Any]) -> int:
     """The larger of the joblib file and the ONNX file the model converts to (the report checks
     a size requirement against the ONNX file, which is about twice the compressed joblib for text)."""
-    from trainer_agent.skills.export.sklearn_onnx import convert  # imported here: skl2onnx is slow to import
 
     meta = dict(info, labels=[str(c) for c in getattr(pipe, "classes_", [])])
     metadata = 600 + 150 * len(info["inputs"])  # the export adds an example input and the schema

@@ -20,7 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
+from trainer_agent.skills.data.catalog import home
+from trainer_agent.skills.model.evaluate import check_requirements, compute
+from trainer_agent.skills.model.model_data import load_features
+from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
+from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
 
 COLUMNS = (
     "id, created, task_type, labels, data_sig, label_column, text_column, features, family, params, "
@@ -41,7 +45,6 @@ def data_signature(data: DataReport) -> str:
 
 class Registry:
     def __init__(self, path: str | Path | None = None) -> None:
-        from trainer_agent.skills.data.catalog import home
 
         self.path = Path(path) if path else home() / "models.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +99,6 @@ class Registry:
     def find(self, spec: TaskSpec, data: DataReport) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(a model trained on the same data that meets every requirement it can be judged on here,
         the closest model of the same task and labels for a warm start), either may be None."""
-        from trainer_agent.skills.model.evaluate import check_requirements
 
         task = str(getattr(spec.task_type, "value", spec.task_type))
         sig = data_signature(data)
@@ -117,10 +119,6 @@ class Registry:
     def reuse(self, spec: TaskSpec, data: DataReport, out_dir: str | Path) -> TrainResult | None:
         """Copy a registered model that meets the request into `out_dir`/models, re-evaluate it on the
         held-out data, and return its TrainResult (with `reused_from` and the time saved), or None."""
-        from trainer_agent.skills.model.evaluate import compute
-        from trainer_agent.skills.model.model_data import load_features
-        from trainer_agent.skills.model.model_files import load_model, predict_with, read_model_info
-        from trainer_agent.skills.specs import TaskType
 
         start = time.perf_counter()
         entry, _ = self.find(spec, data)

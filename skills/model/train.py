@@ -22,7 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.image_data import IMAGE_COLUMN, load_arrays
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model import train_image, train_tabular, train_text
+from trainer_agent.skills.model.model_card import finish_training
 from trainer_agent.skills.model.model_data import (
     labels_of,
     read_csv,
@@ -31,7 +34,8 @@ from trainer_agent.skills.model.model_data import (
     text_values,
     with_corrections,
 )
-from trainer_agent.skills.model.search_budget import SearchBudget
+from trainer_agent.skills.model.search_budget import SearchBudget, for_data
+from trainer_agent.skills.model.warm_start import WarmStart
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType, TrainResult
 
 # The default family per task: the one the default search tries first (the catalog's defaults by
@@ -106,9 +110,6 @@ def train_model(
     """
     import numpy as np
 
-    from trainer_agent.skills.model import train_tabular, train_text
-    from trainer_agent.skills.model.model_card import finish_training
-
     task = TaskType(spec.task_type)
     if task not in FAMILIES:
         raise UserError(f"Task type '{task.value}' is not supported by the trainer yet.")
@@ -137,7 +138,6 @@ def train_model(
         "text_column": None,
         "inputs": [],
     }
-    from trainer_agent.skills.model.warm_start import WarmStart
 
     warm = WarmStart.from_entry(warm_start)
     budget = SearchBudget.from_dict(search_budget) or _sized(
@@ -175,9 +175,6 @@ def train_model(
             budget=budget,
         )
     elif task == TaskType.IMAGE_CLASSIFICATION:
-        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, load_arrays
-        from trainer_agent.skills.model import train_image
-
         column = (data.feature_columns or spec.feature_columns or [IMAGE_COLUMN])[0]
         if {"width", "height", "mode"} <= set(train_df.columns):
             side, channels = train_image.input_shape(train_df["width"], train_df["height"], train_df["mode"])
@@ -249,7 +246,6 @@ def _sized(
     max_epochs: int | None,
 ) -> SearchBudget:
     """The search budget for this training data when the plan's is not given (direct callers)."""
-    from trainer_agent.skills.model.search_budget import for_data
 
     classes = 1 if task == TaskType.TABULAR_REGRESSION else len(set(map(str, y)))
     features = 1

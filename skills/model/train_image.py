@@ -22,20 +22,26 @@ epochs exactly and turns their clock off even under a budget.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.model.early_stopping import time_cut
 from trainer_agent.skills.model.families import family as family_of
+from trainer_agent.skills.model.hf_image import MODEL_TYPES_KEY, family_for_dir, model_type_of
 from trainer_agent.skills.model.image_net_config import CNN_WIDTHS, cnn_params
 from trainer_agent.skills.model.image_pixels import (
     flatten_pixels as flatten_pixels,  # named by earlier saved pipelines
 )
 from trainer_agent.skills.model.image_pixels import lr_params, lr_pipeline
 from trainer_agent.skills.model.model_catalog import Candidate, candidates, to_try
+from trainer_agent.skills.model.model_library import resolve_pretrained
+from trainer_agent.skills.model.model_size import count_params, upper_limit
 from trainer_agent.skills.model.net_io import count_net_params
 from trainer_agent.skills.model.search_budget import SearchBudget
+from trainer_agent.skills.model.search_defaults import primary_metric
 from trainer_agent.skills.model.select_model import Scored, Tried, budget_cuts, select
 from trainer_agent.skills.model.trained import Trained
 from trainer_agent.skills.specs import TaskSpec, TaskType
@@ -93,9 +99,6 @@ class ImageSearch:
     def __init__(self, spec: TaskSpec, x: Any, y: Any, side: int, channels: int, seed: int, say: Any):
         import numpy as np
 
-        from trainer_agent.skills.model.model_size import upper_limit
-        from trainer_agent.skills.model.search_defaults import primary_metric
-
         self.spec, self.x, self.y, self.side, self.channels, self.seed, self.say = (
             spec,
             x,
@@ -132,7 +135,6 @@ class ImageSearch:
                 scores[c] = float(pipe.fit(x[fit], self.y[fit]).score(x[held], self.y[held]))
         c_best = max(scores, key=lambda c: scores[c])
         pipe = lr_pipeline(c_best, self.seed).fit(x, self.y)
-        from trainer_agent.skills.model.model_size import count_params
 
         params = count_params(pipe)
         how = f"{FOLDS}-fold" if len(self.y) <= CV_MAX_ROWS and self.min_count >= FOLDS else "one 10% split"
@@ -251,8 +253,6 @@ def find_pretrained(cands: list[Candidate], model_dir: Any) -> dict[str, str]:
     """family -> directory of a saved model of a type the family takes (`model_types` in its catalog
     config), from `model_dir`, $TRAINER_AGENT_MODELS/<family> or the HF cache. A `model_dir` whose
     model no family takes is one clear sentence."""
-    from trainer_agent.skills.model.hf_image import MODEL_TYPES_KEY, family_for_dir, model_type_of
-    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     hf = [c for c in cands if c.framework == "hf"]
     found: dict[str, str] = {}
@@ -276,7 +276,6 @@ def _candidates(
     """Named `families`; else the exportable ones under a budget; else the defaults plus the hf
     families that found a pretrained model. hf families with neither a pretrained model nor a
     from-scratch recipe are left out, with a row saying why."""
-    from trainer_agent.skills.errors import UserError
 
     cands = to_try(
         TaskType.IMAGE_CLASSIFICATION, families, budget_s, also=lambda c: c.name in pretrained, what="image "
@@ -327,7 +326,6 @@ def train(
             exactly: early stopping on validation may end them sooner, the clock never does, so
             the same seed and `max_epochs` give the same nets; None: each net's default cap.
     """
-    import math
 
     search = ImageSearch(spec, x, y, side, channels, seed, say)
     search.max_epochs = max_epochs

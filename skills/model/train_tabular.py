@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.model import ensemble
+from trainer_agent.skills.model.cross_val import cross_val_outputs
 from trainer_agent.skills.model.model_catalog import Candidate, to_try
 from trainer_agent.skills.model.model_files import save_joblib
 from trainer_agent.skills.model.model_size import (
@@ -20,6 +22,7 @@ from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, primary
 from trainer_agent.skills.model.select_model import Scored, budget_cuts, select
 from trainer_agent.skills.model.tabular_pipelines import pipeline, start_hyper
 from trainer_agent.skills.model.trained import Trained
+from trainer_agent.skills.model.tune import tune
 from trainer_agent.skills.model.warm_start import warmed
 from trainer_agent.skills.specs import TaskSpec, TaskType
 
@@ -114,8 +117,6 @@ class TabularSearch:
         import numpy as np
         from sklearn.model_selection import KFold, StratifiedKFold
 
-        from trainer_agent.skills.model.cross_val import cross_val_outputs
-
         classify = self.task == TaskType.TABULAR_CLASSIFICATION
         counts = np.unique(self.y, return_counts=True)[1] if classify else [len(self.y)]
         folds = min(FOLDS, int(min(counts)))
@@ -145,9 +146,6 @@ class TabularSearch:
         """Optuna over LightGBM's main knobs within `self.tune_s`, its defaults as the first trial,
         each trial scored by the same cross-validation on the person's labels; the best settings."""
         import numpy as np
-
-        from trainer_agent.skills.model.cross_val import cross_val_outputs
-        from trainer_agent.skills.model.tune import tune
 
         start = start_hyper(family)
         defaults = {"n_estimators": start["n_estimators"], "learning_rate": 0.1, "num_leaves": 31}
@@ -243,8 +241,6 @@ def train(
     assert scored is not None
     pipe, hyper, cv_score = scored.payload, dict(scored.detail), scored.score
     if sel.best is not None:
-        from trainer_agent.skills.model import ensemble
-
         outcome = ensemble.consider(
             sel,
             spec.requirements,

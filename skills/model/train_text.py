@@ -10,11 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.model import ensemble
+from trainer_agent.skills.model.cross_val import cross_val_outputs
+from trainer_agent.skills.model.distill import distil_text
 from trainer_agent.skills.model.early_stopping import time_cut
 from trainer_agent.skills.model.families import family as family_of
-from trainer_agent.skills.model.model_catalog import Candidate, to_try
+from trainer_agent.skills.model.model_catalog import Candidate, pretrained_only, to_try
 from trainer_agent.skills.model.model_files import save_joblib
-from trainer_agent.skills.model.model_size import limit_phrase, onnx_or_saved_size, upper_limit
+from trainer_agent.skills.model.model_library import INSTALL_HINT, SCRATCH_SOURCE, resolve_pretrained
+from trainer_agent.skills.model.model_size import count_params, limit_phrase, onnx_or_saved_size, upper_limit
 from trainer_agent.skills.model.net_io import count_net_params
 from trainer_agent.skills.model.search_budget import (
     CV_MAX_ROWS,
@@ -24,7 +29,14 @@ from trainer_agent.skills.model.search_budget import (
     encoder_fits,
 )
 from trainer_agent.skills.model.search_defaults import DEFAULT_SELECT_S, primary_metric
-from trainer_agent.skills.model.select_model import Scored, Tried, budget_cuts, select, targets_met
+from trainer_agent.skills.model.select_model import (
+    TIE_TOLERANCE,
+    Scored,
+    Tried,
+    budget_cuts,
+    select,
+    targets_met,
+)
 from trainer_agent.skills.model.text_features import (
     C_GRID,
     DEFAULT_MAX_FEATURES,
@@ -35,7 +47,8 @@ from trainer_agent.skills.model.text_features import (
 )
 from trainer_agent.skills.model.text_net import warm_compatible
 from trainer_agent.skills.model.trained import Trained
-from trainer_agent.skills.model.warm_start import WarmStart, warmed
+from trainer_agent.skills.model.tune import tune
+from trainer_agent.skills.model.warm_start import WarmStart, around, warmed
 from trainer_agent.skills.specs import TaskSpec, TaskType
 
 FEATURE_GRID = (2_000, 5_000, 10_000, 20_000, DEFAULT_MAX_FEATURES)
@@ -86,8 +99,6 @@ class TextSearch:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 
-        from trainer_agent.skills.model.cross_val import cross_val_outputs
-
         assert self.counts is not None
         _, matrix = self.counts.tfidf(k)
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.seed)
@@ -105,15 +116,12 @@ class TextSearch:
         return sorted({min(k, top) for k in FEATURE_GRID})
 
     def _grid(self, family: str) -> tuple[int, float, dict[str, Any]]:
-        import time
 
         values: Sequence[float] = ALPHA_GRID if family == "tfidf-complement-nb" else C_GRID
         sizes: Sequence[int] = self._sizes(family)
         full = len(sizes) * len(values)
         warm = self.warm.settings(family) if self.warm else None
         if warm is not None:  # only the points around the registered model's settings
-            from trainer_agent.skills.model.warm_start import around
-
             knob = "alpha" if family == "tfidf-complement-nb" else "C"
             sizes, values = around(sizes, warm.get("max_features")), around(values, warm.get(knob))
         start = time.perf_counter()
@@ -128,7 +136,6 @@ class TextSearch:
                 "saved_s": round((full - len(scores)) * per_point, 2),
             }
         best = max(scores.values())
-        from trainer_agent.skills.model.select_model import TIE_TOLERANCE
 
         # near-ties go to the smaller vocabulary, then to the higher score
         k, v = min(
@@ -150,8 +157,6 @@ class TextSearch:
     def _optuna(self, family: str, budget_s: float) -> tuple[int, float, dict[str, Any]]:
         import numpy as np
         import optuna
-
-        from trainer_agent.skills.model.tune import tune
 
         sizes = self._sizes(family)
         lo, hi = min(500, sizes[-1]), sizes[-1]
@@ -199,8 +204,6 @@ class TextSearch:
 
     def sklearn_family(self, cand: Candidate) -> Scored:
         import numpy as np
-
-        from trainer_agent.skills.model.model_size import count_params
 
         family = cand.name
         if self.counts is None:
@@ -313,7 +316,6 @@ class TextSearch:
         """A transformer from `--model-dir` / $TRAINER_AGENT_MODELS / the HF cache, or from scratch;
         trained with the transformers Trainer on the word ids the ONNX graph makes
         (`skills.model.hf_text`)."""
-        from trainer_agent.skills.model.model_library import SCRATCH_SOURCE, resolve_pretrained
 
         source, path = resolve_pretrained(cand, self.model_dir)
         self.say(f"{cand.name}: " + (f"pretrained from {path}" if path else SCRATCH_SOURCE))
@@ -361,14 +363,10 @@ class TextSearch:
         """A frozen pretrained encoder + logistic head (`skills.model.embed_text`), C by cross-validation;
         under a time budget the encoder is fine-tuned too when an epoch is expected to fit what is
         left of the family's time share (else that is reported as a budget cut)."""
-        from trainer_agent.skills.model.model_library import resolve_pretrained
 
         kind = family_of(cand.name)
         source, path = resolve_pretrained(cand, self.model_dir)
         if path is None:  # `train` leaves such families out; named explicitly, say why
-            from trainer_agent.skills.errors import UserError
-            from trainer_agent.skills.model.model_library import INSTALL_HINT
-
             raise UserError(f"{cand.name} needs a local pretrained model: {INSTALL_HINT}.")
         self.say(f"{cand.name}: pretrained from {path}")
         started = time.perf_counter()
@@ -559,8 +557,6 @@ def train(
             f"chose {best_name}; an experiment with families=['tfidf-logistic-regression'] distils into it."
         )
     if kind == "sklearn" and "logistic" in best_name and wanted:
-        from trainer_agent.skills.model.distill import distil_text
-
         why = "misses a target" if missed else "is within a limit the pretrained encoder is not"
         say(f"the chosen model {why}: training a teacher and distilling it into the student")
         extra: dict[str, Any] = {}
@@ -589,8 +585,6 @@ def train(
         )
         trained.distillation = outcome.report
         if outcome.student is not None:
-            from trainer_agent.skills.model.model_size import count_params
-
             trained.before_model = trained.model
             trained.model, trained.params = outcome.student, count_params(outcome.student)
             trained.hyper["vocabulary"] = len(outcome.student.named_steps["tfidf"].vocabulary_)
@@ -612,8 +606,6 @@ def _local_encoders(
     out}): a family that needs a local pretrained model (`pretrained_only`) is left out when the
     model library has none, with a note saying how to install one, and from the default search
     when its embedding pass would not fit the budget sized to the data, with a note saying so."""
-    from trainer_agent.skills.model.model_catalog import pretrained_only
-    from trainer_agent.skills.model.model_library import INSTALL_HINT, resolve_pretrained
 
     keep: list[Candidate] = []
     encoders: dict[str, Any] = {}
@@ -642,8 +634,6 @@ def _local_encoders(
             encoders[cand.name] = (cand, path)
             keep.append(cand)
     if cands and not keep:
-        from trainer_agent.skills.errors import UserError
-
         raise UserError(f"{', '.join(encoders)} needs a local pretrained model: {INSTALL_HINT}.")
     return keep, encoders
 
@@ -667,12 +657,9 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
     """Soft voting of the best TF-IDF models when it beats the best one (skills.model.ensemble); each
     member's out-of-fold probabilities come from its own vocabulary size and C/alpha on the folds
     it was tuned on."""
-    from trainer_agent.skills.model import ensemble
 
     def outputs(cand: Candidate, member: Scored) -> Any:
         from sklearn.model_selection import StratifiedKFold
-
-        from trainer_agent.skills.model.cross_val import cross_val_outputs
 
         if not search.can_cv or search.counts is None:
             return None
@@ -724,7 +711,6 @@ def _shrink_to_size(
     spec, trained: Trained, search: TextSearch, x, y, size_limit: int, path: Path, seed: int, info
 ) -> None:
     """Cut the vocabulary until the ONNX file fits `size_limit` bytes (a few refits at most)."""
-    from trainer_agent.skills.model.model_size import count_params
 
     pipe = trained.model
     size = save_joblib(pipe, path)

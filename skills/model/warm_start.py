@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainer_agent.skills.model.early_stopping import epochs_to_reach
+
 
 @dataclass
 class WarmStart:
@@ -55,7 +57,6 @@ class WarmStart:
     ) -> None:
         """A net trained on from the registered one's weights: the epochs it took to reach the
         registered net's best validation accuracy against the epochs that took from scratch."""
-        from trainer_agent.skills.model.early_stopping import epochs_to_reach
 
         target = max((h.get("val_accuracy", 0.0) for h in before), default=0.0)
         cold = epochs_to_reach(before, target) or len(before)

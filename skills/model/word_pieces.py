@@ -9,6 +9,7 @@ and only the embedding rows of the pieces used are kept. A helper, not a model f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,7 +47,6 @@ def pack_pieces(ids: Any, table: Any, pad: int, max_pieces: int, cls_id: int = -
 def config_dict(hf_config: Any) -> dict[str, Any]:
     """The transformers config as plain JSON values (what save_pretrained writes): saved in
     model.pt, so loading never needs the original pretrained directory."""
-    import json
 
     d = json.loads(hf_config.to_json_string(use_diff=False))
     for key in ("architectures", "transformers_version", "_name_or_path"):

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.atomic_write import write_atomic
+from trainer_agent.skills.child_env import child_env
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.serve.docs_pages import DOCS_SCRIPT
 from trainer_agent.skills.specs import Deployment
@@ -93,7 +95,6 @@ def _launch(
     cpus: str | None = None,
     threads: int | None = None,
 ) -> subprocess.Popen:
-    from trainer_agent.skills.child_env import child_env
 
     env = child_env()  # an allow-list: no LLM keys or cloud credentials (skills/child_env.py)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -128,7 +129,6 @@ def _launch(
 
 def _record(svc_dir: Path, state: dict[str, Any]) -> None:
     """Write service.json atomically (a kill mid-write leaves the old record or the new one)."""
-    from trainer_agent.skills.atomic_write import write_atomic
 
     write_atomic(svc_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
 

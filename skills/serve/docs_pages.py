@@ -16,6 +16,7 @@ them are synthetic, `skills.serve.examples`). Only /predict is protected.
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations at runtime,
 # and the handlers are defined inside add_docs_pages with locally imported types.
 import html
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,6 @@ _CACHE = "public, max-age=86400"  # the files change only with the installed pac
 
 def assets_dir() -> Path:
     """The folder of the Swagger UI and ReDoc files (package data of `fastapi-offline`)."""
-    from importlib.util import find_spec
 
     # find_spec, not import: the folder is all that is needed from the package
     spec = find_spec("fastapi_offline")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.data.image_data import IMAGE_COLUMN, encode_png, open_image
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
 
 
@@ -14,10 +16,6 @@ def example_inputs(spec: TaskSpec, data: DataReport, n: int = 8) -> list[Any]:
 
     df = pd.read_csv(data.test_path).head(n)
     if spec.task_type == TaskType.IMAGE_CLASSIFICATION:  # base64 PNGs (at most 64 px), as clients send
-        from pathlib import Path
-
-        from trainer_agent.skills.data.image_data import IMAGE_COLUMN, encode_png, open_image
-
         image_column = (data.feature_columns or [IMAGE_COLUMN])[0]
         base = Path(data.test_path).parent
         return [encode_png(open_image(base / str(p)), max_side=64) for p in df[image_column]]

@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.timing import percentiles
 
 
 class _Pool:
@@ -125,7 +127,6 @@ async def _one(pool: _Pool, payload: bytes, timeout: float) -> tuple[str | None,
 
 
 def _summary(latencies: list[float], errors: dict[str, int], elapsed: float) -> dict[str, Any]:
-    from trainer_agent.skills.export.timing import percentiles
 
     pct = percentiles(latencies)
     return {
@@ -176,7 +177,6 @@ async def _open_loop(
         tasks.append(asyncio.create_task(one(k)))
     await asyncio.gather(*tasks)
     pool.close()
-    from trainer_agent.skills.export.timing import percentiles
 
     elapsed = max(last_done, start + n / rate) - start
     return {
@@ -253,7 +253,6 @@ def closed_loop(
 
 
 def main(argv: list[str] | None = None) -> None:
-    import os
 
     parser = argparse.ArgumentParser(
         prog="python -m trainer_agent.skills.serve.loadtest", description=__doc__.splitlines()[0]

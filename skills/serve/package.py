@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.errors import UserError
+from trainer_agent.skills.export.onnx_predict import model_version
 
 BASE_IMAGE = "trainer-agent-sandbox:latest"
 PORT = 8000
@@ -60,7 +61,6 @@ def _model(run_dir: Path) -> Path:
 
 def write_dockerfile(run_dir: str | Path, base_image: str = BASE_IMAGE) -> tuple[Path, str]:
     """Write run_dir/service/Dockerfile; return it and the image tag it builds."""
-    from trainer_agent.skills.export.onnx_predict import model_version
 
     run = Path(run_dir).resolve()
     version = model_version(_model(run))

@@ -16,6 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trainer_agent.skills.export.benchmark import service_capacity
+from trainer_agent.skills.serve.api_docs import write_api_docs
+from trainer_agent.skills.serve.deploy import smoke_test, start_service, stop_service
+from trainer_agent.skills.serve.k8s import write_manifests
+from trainer_agent.skills.serve.loadtest import load_test
+from trainer_agent.skills.serve.package import write_dockerfile
+from trainer_agent.skills.serve.sizing import estimate, estimate_error, targets_from
 from trainer_agent.skills.specs import Deployment, Requirement
 
 CAPACITY_LEVELS = (1, 4)
@@ -79,14 +86,6 @@ def deploy_model(
     dict, for the in-process numbers in API.md. `replicas`: the Server agent's choice instead of
     the sized number (`skills.serve.sizing.estimate`)."""
     import httpx
-
-    from trainer_agent.skills.export.benchmark import service_capacity
-    from trainer_agent.skills.serve.api_docs import write_api_docs
-    from trainer_agent.skills.serve.deploy import smoke_test, start_service, stop_service
-    from trainer_agent.skills.serve.k8s import write_manifests
-    from trainer_agent.skills.serve.loadtest import load_test
-    from trainer_agent.skills.serve.package import write_dockerfile
-    from trainer_agent.skills.serve.sizing import estimate, estimate_error, targets_from
 
     run = Path(run_dir)
     cpu = replica_cpu()

@@ -21,13 +21,17 @@ import secrets
 import sys
 import time
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from trainer_agent.skills.data.image_data import encode_png
 from trainer_agent.skills.export.onnx_predict import OnnxPredictor
+from trainer_agent.skills.markdown_safe import md_text as md
 from trainer_agent.skills.serve.docs_pages import DOCS_ROUTES, add_docs_pages
+from trainer_agent.skills.serve.examples import synthetic_example
 
 MAX_INPUTS = 1000
 MAX_TEXT_CHARS = 20_000
@@ -103,7 +107,6 @@ def _example_body(example: Any, chars: int = 80) -> str:
 
 def _describe(info: dict[str, Any], example: Any) -> tuple[str, str]:
     """The OpenAPI title and description (Markdown: labels and column names are escaped)."""
-    from trainer_agent.skills.markdown_safe import md_text as md
 
     task = info["task_type"].replace("_", " ")
     title = f"{task.capitalize()} model ({info['family']})"
@@ -153,7 +156,6 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     """A FastAPI app serving the ONNX model at `model_path` (its own Prometheus registry, so apps
     in one process do not share counters). With `api_key`, /predict needs header X-API-Key.
     `threads`: onnxruntime intra-op threads (None: all cores)."""
-    from contextlib import asynccontextmanager
 
     from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
     from fastapi.exceptions import RequestValidationError
@@ -170,7 +172,6 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from trainer_agent.skills.serve.examples import synthetic_example
     from trainer_agent.skills.serve.service_json import SafeJSONResponse as JSONResponse
     from trainer_agent.skills.serve.service_json import StrictJSONRoute
 
@@ -183,8 +184,6 @@ def create_app(model_path: str, api_key: str | None = None, threads: int | None 
     example = synthetic_example(predictor.task_type, predictor.inputs)
     if example is None:  # an image model: a blank image of its size
         from PIL import Image
-
-        from trainer_agent.skills.data.image_data import encode_png
 
         example = encode_png(Image.new("L", (int(predictor.inputs[0]["side"]),) * 2, 255))
     Request_ = ImagePredictRequest if predictor.is_image else PredictRequest

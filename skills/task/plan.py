@@ -21,6 +21,8 @@ import os
 import shutil
 from typing import Any
 
+from trainer_agent.skills.model.model_catalog import candidate, candidates, pretrained_only
+from trainer_agent.skills.model.model_library import resolve_pretrained
 from trainer_agent.skills.model.search_budget import (
     CV_MAX_ROWS,
     ENCODER_S_PER_ROW,
@@ -29,6 +31,7 @@ from trainer_agent.skills.model.search_budget import (
     encoder_fits,
     for_data,
 )
+from trainer_agent.skills.model.train import FAMILIES
 from trainer_agent.skills.pipeline import PIPELINE, STOP_STEPS
 from trainer_agent.skills.specs import TaskSpec, TaskType
 
@@ -38,7 +41,6 @@ LOW, HIGH = 0.6, 2.0
 
 
 def _family(task: TaskType) -> str:
-    from trainer_agent.skills.model.train import FAMILIES
 
     return FAMILIES.get(task, task.value.replace("_", " ") + " model")
 
@@ -46,8 +48,6 @@ def _family(task: TaskType) -> str:
 def _tries(task: TaskType, budget: bool) -> list[str]:
     """The catalog families the search tries, in the order it tries them (`skills.model.select_model`):
     the defaults, or every exportable model family within a budget."""
-    from trainer_agent.skills.model.model_catalog import candidates, pretrained_only
-    from trainer_agent.skills.model.model_library import resolve_pretrained
 
     try:
         cands = [c for c in candidates(task) if c.role == "model" and (c.exportable if budget else c.default)]
@@ -59,7 +59,6 @@ def _tries(task: TaskType, budget: bool) -> list[str]:
 
 
 def _encoder_tried(task: TaskType, budget: bool) -> bool:
-    from trainer_agent.skills.model.model_catalog import candidate, pretrained_only
 
     return any(pretrained_only(candidate(task, name)) for name in _tries(task, budget))
 

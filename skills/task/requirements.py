@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.specs import Op, Requirement, TaskSpec, TaskType
+from trainer_agent.skills.task.task_infer import infer_task, task_from_words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -585,7 +586,6 @@ def parse_request(
     unless overridden); the caller asks for the data. For classification, per-class targets are
     checked against the label column's values.
     """
-    from trainer_agent.skills.task.task_infer import infer_task, task_from_words
 
     if df is None:
         task = task_from_words(text)

@@ -19,8 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from trainer_agent.skills.model.train import FAMILIES
 from trainer_agent.skills.specs import TaskSpec, TaskType
 from trainer_agent.skills.task import feasibility
+from trainer_agent.skills.task.ethics import judge_ethics
+from trainer_agent.skills.task.plan import estimate, make_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 
 def trainable_tasks() -> tuple[TaskType, ...]:
     """The task types the Model agent has a model family for."""
-    from trainer_agent.skills.model.train import FAMILIES
 
     return tuple(FAMILIES)
 
@@ -56,8 +58,6 @@ def triage(
         test_df: the separate test file, when one was given: targets are measured on it.
         policy, judges: the ethics policy and judges (default: configs/policy.yaml, offline guard).
     """
-    from trainer_agent.skills.task.ethics import judge_ethics
-    from trainer_agent.skills.task.plan import estimate, make_plan
 
     spec = spec.model_copy(deep=True)
     verdict = judge_ethics(spec.request, policy=policy, judges=judges)
