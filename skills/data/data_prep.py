@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import pandas as pd
+
 from trainer_agent.skills.data.data_io import load_table
 from trainer_agent.skills.data.data_split import label_counts_of, require_two_classes, split_rows
 from trainer_agent.skills.data.image_data import prepare_images
