@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pandas as pd
 
@@ -24,9 +24,6 @@ from trainer_agent.skills.data.profile import blank_cells
 from trainer_agent.skills.errors import NeedsInput, UserError
 from trainer_agent.skills.markdown_safe import md_text
 from trainer_agent.skills.specs import DataReport, TaskSpec, TaskType
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
