@@ -59,6 +59,7 @@ class EthicsCategory:
 class EthicsPolicy:
     categories: tuple[EthicsCategory, ...]
     source: str = ""
+    benign: tuple[str, ...] = ()  # acceptable requests close in wording to a category (meaning judge)
     by_id: dict[str, EthicsCategory] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -121,7 +122,8 @@ def load_policy(path: str | Path | None = None) -> EthicsPolicy:
                 allow=compiled("allow"),
             )
         )
-    return EthicsPolicy(categories=tuple(categories), source=str(p))
+    benign = tuple(str(e) for e in section.get("benign") or [])
+    return EthicsPolicy(categories=tuple(categories), source=str(p), benign=benign)
 
 
 def _normalize(text: str) -> str:
@@ -171,19 +173,31 @@ def offline_guard(request: str, policy: EthicsPolicy) -> EthicsVerdict:
     return EthicsVerdict(allowed=True, judge=OFFLINE_JUDGE)
 
 
+def default_judges(policy: EthicsPolicy) -> list[EthicsJudge]:
+    """The offline guard, then the meaning judge when a sentence encoder is installed
+    (`skills.task.ethics_meaning`)."""
+    from trainer_agent.skills.task.ethics_meaning import meaning_judge
+
+    judges: list[EthicsJudge] = [offline_guard]
+    if (by_meaning := meaning_judge(policy)) is not None:
+        judges.append(by_meaning)
+    return judges
+
+
 def judge_ethics(
     request: str, policy: EthicsPolicy | None = None, judges: Sequence[EthicsJudge] | None = None
 ) -> EthicsVerdict:
-    """Ask every judge (default: only the offline guard); the first refusal wins.
+    """Ask every judge (default: `default_judges`); the first refusal wins.
 
     Args:
         request: the person's request in plain words.
         policy: the compiled policy; default `load_policy()`.
         judges: the judges to ask, in order. Put `offline_guard` first so that the deterministic
-            answer decides whenever it refuses; an LLM judge may add refusals the guard misses.
+            answer decides whenever it refuses; the meaning judge and an LLM judge may add
+            refusals the guard misses, never lift one.
     """
     policy = policy or load_policy()
-    verdicts = [judge(request, policy) for judge in (judges or (offline_guard,))]
+    verdicts = [judge(request, policy) for judge in (judges or default_judges(policy))]
     for verdict in verdicts:
         if not verdict.allowed:
             return verdict
