@@ -135,7 +135,7 @@ def _prepare(run: Run, args: DataArgs) -> dict[str, Any]:
 def _train(run: Run, args: Experiment) -> dict[str, Any]:
     """The first experiment, which trains the run's model: a job in the run's sandbox (Docker, or
     a local subprocess). Later experiments are `agents.experiments.run_experiment`."""
-    from trainer_agent.agents.experiments import record_first, train_payload, warm_copy
+    from trainer_agent.agents.experiments import record_first, train_payload, warm_copy, warm_start_for
     from trainer_agent.agents.sandbox_jobs import run_job
     from trainer_agent.skills.model.registry import Registry
 
@@ -143,7 +143,7 @@ def _train(run: Run, args: Experiment) -> dict[str, Any]:
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
         return hit.model_dump(mode="json")
     payload, over = train_payload(run, args)
-    if opts.warm_start and (warm := registry.warm_start(spec(run), data_report(run))):
+    if warm := warm_start_for(run):
         payload["warm_start"] = warm_copy(run, warm)
     result = TrainResult.model_validate(run_job(run, "train", payload))
     if over:
