@@ -74,8 +74,9 @@ def test_a_repeated_request_reuses_every_step(first, wine_csv, tmp_path, monkeyp
         for rel, digest in again["reused"][step]["files"].items():
             if rel not in ("model_card.md",):  # the report fills in its requirements table again
                 assert file_sha256(new / rel) == digest, rel
+    records = ("state.json", "transcript.jsonl", "report.json", "report.md")  # say where from
     for path in new.rglob("*"):  # copies name this run; only the records say where they came from
-        if path.is_file() and path.name not in ("state.json", "transcript.jsonl", "report.json"):
+        if path.is_file() and path.name not in records:
             assert str(old) not in path.read_text(encoding="utf-8", errors="replace"), path
     assert "service/k8s.yaml" in again["reused"]["serve"]["rewritten"]
     assert again["run_id"] in (new / "service" / "k8s.yaml").read_text(encoding="utf-8")
