@@ -202,6 +202,16 @@ def within_run_budget(run: Run) -> tuple[float | None, str]:
     )
 
 
+def warm_start_for(run: Run) -> dict[str, Any] | None:
+    """The registered model this run's training starts from (`--no-warm-start`: none); what the
+    train step's reuse key reads too (`agents.step_reuse`)."""
+
+    if not run.options.warm_start:
+        return None
+    spec = TaskSpec.model_validate(run.result("parse"))
+    return Registry().warm_start(spec, DataReport.model_validate(run.result("data")))
+
+
 def warm_copy(run: Run, warm: dict[str, Any]) -> dict[str, Any]:
     """The registry's warm start, with a torch net's file copied into the run directory (the only
     place sandbox jobs can read); scikit-learn settings travel in the payload itself."""

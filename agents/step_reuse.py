@@ -3,10 +3,12 @@ artefacts (copied into this run directory and checked by SHA-256, `skills.step_c
 doing its work again. Every run records its steps, so a later `--reuse` run can find them.
 
 What each step depends on is declared here, in `inputs`: the files it reads by content (your data
-files; the run's data/, models/, exports/ as the steps before it left them), the results of the
-steps before it, the options and tool arguments that change what it does, and the project's source
-(a new trainer-agent version never takes an old one's artefacts). The report step always runs: it
-reads this run's state and files.
+files; the catalog data sets the data step may merge, each entry's record and file content; the
+registered model training warm-starts from; the run's data/, models/, exports/ as the steps before
+it left them), the results of the steps before it, the options and tool arguments that change what
+it does (for training also where it runs: `--sandbox` and the GPUs it may use), and the project's
+source (a new trainer-agent version never takes an old one's artefacts). The report step always
+runs: it reads this run's state and files.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from trainer_agent.agents.experiments import record_first
+from trainer_agent.agents.experiments import record_first, warm_start_for
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.tool_args import ToolArgs, shown
+from trainer_agent.sandbox.config import load_config
 from trainer_agent.sandbox.image_hash import project_hash
+from trainer_agent.sandbox.select import resolve
+from trainer_agent.skills.data.catalog import existing
 from trainer_agent.skills.serve.deploy import API_KEY_ENV
 from trainer_agent.skills.specs import TrainResult
 from trainer_agent.skills.step_cache import (
@@ -83,10 +89,12 @@ def inputs(run: Run, step: str, args: ToolArgs) -> dict[str, Any] | str:
         out["chat"] = run.state.get("chat", {}).get("changes")
     elif step == "data":
         out |= {"files": user, "seed": opts.seed, "approve": opts.approve, **earlier("parse")}
+        out["catalog"] = catalog_content(decided.get("use_catalog"))
     elif step == "train":
         if opts.model_dir:
             return "a --model-dir is not hashed"
-        out |= {"seed": opts.seed, "warm_start": opts.warm_start, **budget, **earlier("parse", "data")}
+        out |= {"seed": opts.seed, **budget, **earlier("parse", "data")}
+        out |= {"executor": executor(run), "warm_start": warm_start_content(run)}
         out["run_files"] = tree_hashes(run.run_dir, "data")
     elif step == "export":
         out |= earlier("parse", "data", "train")
@@ -99,6 +107,42 @@ def inputs(run: Run, step: str, args: ToolArgs) -> dict[str, Any] | str:
         out |= earlier("parse", "data", "export")
         out["run_files"] = tree_hashes(run.run_dir, "data", "exports")
     return out
+
+
+def catalog_content(names: list[str] | None) -> list[dict[str, Any]]:
+    """The catalog entries the data step may merge (those named; None: every entry, as it picks the
+    compatible ones itself), each with its file's content hash: a catalog file changed in place is
+    other data."""
+
+    catalog = existing() if names is None or names else None
+    try:
+        entries = catalog.list() if catalog is not None else []
+    except Exception:  # unreachable: the data step goes on without it (`catalog_data.offer`)
+        entries = []
+    return [
+        {**{k: v for k, v in asdict(e).items() if k != "score"}, "content": source_hash(e.path)}
+        for e in entries
+        if names is None or e.name in names
+    ]
+
+
+def executor(run: Run) -> dict[str, Any]:
+    """Where training runs: the sandbox asked for (`auto` as it resolves here: Docker or local) and
+    the GPUs it may use."""
+
+    config = load_config(**({"gpus": run.options.gpus} if run.options.gpus else {}))
+    return {"sandbox": resolve(run.options.sandbox, config), "gpus": config.gpus}
+
+
+def warm_start_content(run: Run) -> dict[str, Any] | None:
+    """The registered model training would start from: its family, settings and file content."""
+
+    warm = warm_start_for(run)
+    if warm is None:
+        return None
+    path = warm.get("model_path")
+    content = file_sha256(path) if path and Path(path).is_file() else None
+    return {"families": warm.get("families"), "model": content}
 
 
 def can_reuse(run: Run, step: str, args: ToolArgs) -> bool:
@@ -152,14 +196,16 @@ def _note(run: Run, step: str, hit: Record) -> None:
         "from_run": hit.run_id,
         "from_dir": hit.run_dir,
         "files": hit.files,
+        "rewritten": hit.rewritten,
         "seconds_then": hit.seconds,
     }
     run.state.setdefault("reuse", {})[step] = entry
     run.transcript.event("step_reused", step=step, **entry)
+    renamed = f", {len(hit.rewritten)} of them rewritten to name this run" if hit.rewritten else ""
     _say(
         run,
         f"{step}: reused from run {hit.run_id} (inputs sha256 {key[:12]}; {_files(len(hit.files))} copied "
-        f"and checked by SHA-256; {hit.seconds:.1f} s of work not repeated)",
+        f"and checked by SHA-256{renamed}; {hit.seconds:.1f} s of work not repeated)",
     )
 
 

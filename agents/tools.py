@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from trainer_agent.agents import tool_args
 from trainer_agent.agents.approvals import approve, ask
-from trainer_agent.agents.experiments import record_first, train_payload, warm_copy
+from trainer_agent.agents.experiments import record_first, train_payload, warm_copy, warm_start_for
 from trainer_agent.agents.person import latest_requirements
 from trainer_agent.agents.run_state import Run
 from trainer_agent.agents.sandbox_jobs import run_job
@@ -145,7 +145,7 @@ def _train(run: Run, args: Experiment) -> dict[str, Any]:
     if opts.reuse and (hit := registry.reuse(spec(run), data_report(run), run.run_dir)) is not None:
         return hit.model_dump(mode="json")
     payload, over = train_payload(run, args)
-    if opts.warm_start and (warm := registry.warm_start(spec(run), data_report(run))):
+    if warm := warm_start_for(run):
         payload["warm_start"] = warm_copy(run, warm)
     result = TrainResult.model_validate(run_job(run, "train", payload))
     if over:

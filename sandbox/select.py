@@ -34,6 +34,34 @@ def docker_client() -> tuple[Any, str]:
     return client, ""
 
 
+def docker_ready(config: SandboxConfig) -> tuple[Any, str]:
+    """(client, "") when a Docker engine answers and holds the sandbox image built from this source,
+    else (None, why not)."""
+    client, why = docker_client()
+    if client is None:
+        return None, why
+    import docker
+
+    try:
+        image = client.images.get(config.image)
+    except docker.errors.ImageNotFound:
+        return None, f"the sandbox image {config.image} is not built (trainer-agent sandbox build)"
+    # Jobs run the project code baked into the image: stale code would give other results.
+    if (image.labels or {}).get("org.trainer-agent.project-hash") != project_hash():
+        return None, (
+            f"the sandbox image {config.image} was built from other trainer-agent source "
+            "(rebuild it with: trainer-agent sandbox build)"
+        )
+    return client, ""
+
+
+def resolve(kind: Kind | str, config: SandboxConfig) -> str:
+    """The executor `make_sandbox` would pick: `docker` or `local` (`auto` is asked here)."""
+    if kind != "auto":
+        return kind
+    return "docker" if docker_ready(config)[0] is not None else "local"
+
+
 def make_sandbox(
     kind: Kind | str = "auto",
     workspace: str | Path = ".",
@@ -53,23 +81,7 @@ def make_sandbox(
         sb: Sandbox = LocalSandbox(workspace, config)
         sb.description = f"local executor (asked for): {sb.isolation}"
         return sb
-    client, why = docker_client()
-    if client is not None:
-        import docker
-
-        try:
-            image = client.images.get(config.image)
-        except docker.errors.ImageNotFound:
-            why = f"the sandbox image {config.image} is not built (trainer-agent sandbox build)"
-            client = None
-        else:
-            # Jobs run the project code baked into the image: stale code would give other results.
-            if (image.labels or {}).get("org.trainer-agent.project-hash") != project_hash():
-                why = (
-                    f"the sandbox image {config.image} was built from other trainer-agent source "
-                    "(rebuild it with: trainer-agent sandbox build)"
-                )
-                client = None
+    client, why = docker_ready(config)
     if client is None:
         if kind == "docker":
             raise UserError(f"--sandbox docker cannot be used: {why}.")

@@ -72,6 +72,15 @@ class Requirement(BaseModel):
         }[self.op]
 
 
+class Unclear(BaseModel):
+    """A part of the request that looks like a requirement but was not read into one: the Task agent
+    asks about it rather than dropping it or guessing."""
+
+    text: str = Field(description="the person's words")
+    why: str = ""
+    question: str = ""
+
+
 class TaskSpec(BaseModel):
     """The Task agent's parse of the request against the data."""
 
@@ -90,6 +99,12 @@ class TaskSpec(BaseModel):
     )
     estimate: dict[str, Any] = Field(default_factory=dict, description="time, compute and LLM cost")
     plan: list[dict[str, Any]] = Field(default_factory=list, description="steps: agent, tool, budget")
+    unclear: list[Unclear] = Field(
+        default_factory=list, description="parts that look like requirements but could not be read"
+    )
+    readings: list[str] = Field(
+        default_factory=list, description="how the person's words were read, e.g. a class named by a phrase"
+    )
 
 
 class LabelIssue(BaseModel):

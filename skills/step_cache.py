@@ -11,6 +11,17 @@ each copy against the recorded hash, and returns the recorded result with the ol
 paths replaced by the new one's. A missing record, a kept file that is gone or changed, or a copy
 that does not match is a miss, with the reason: the step then does its work.
 
+The files are the new run's own: a text file (under 1 MiB) that names the old run directory or run
+id (a data card's paths, a job's spec, the service's Dockerfile and Kubernetes names) has them
+replaced by the new run's once its copy is checked, and the record says which files were
+rewritten. So that a rewritten file still hashes as its original when a later step's key reads it,
+`tree_hashes` hashes such files with the run's directory and id replaced by placeholders.
+
+The library is pruned when a record is kept: each step keeps its `KEEP_ENV` newest records
+(default `KEEP_DEFAULT`; by the time each was kept), and a kept file that no record names any more
+(and that is older than `BLOB_GRACE_S`, so a record being kept at the same moment is not robbed) is
+deleted.
+
     key = step_key({"data": file_sha256("reviews.csv"), "seed": 0})
     before = snapshot(run_dir)
     ...                                                  # the step's work
@@ -24,13 +35,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainer_agent.skills.atomic_write import write_atomic
 from trainer_agent.skills.data.catalog import home
+from trainer_agent.skills.errors import UserError
 
 # files this large (models, data: written once) are kept as hard links; smaller ones are copied, so
 # a log that a later `serve` of the earlier run appends to does not change what is kept
@@ -38,6 +52,11 @@ LINK_FROM = 1 << 20
 
 # written by the run itself, not by a step: never a step's artefact
 NOT_ARTEFACTS = frozenset({"state.json", "transcript.jsonl", "owner.lock", "request.txt"})
+
+KEEP_ENV = "TRAINER_AGENT_KEEP_STEPS"  # records kept per step (the newest)
+KEEP_DEFAULT = 20
+BLOB_GRACE_S = 3600  # a kept file younger than this is never pruned (its record may be on its way)
+MIN_ID = 8  # a run id shorter than this is not rewritten in files (it could be an ordinary word)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -54,21 +73,56 @@ def step_key(inputs: dict[str, Any]) -> str:
 
 
 def portable(value: Any, run_dir: str | Path) -> Any:
-    """`value` (JSON-like) with the run directory's path replaced by `<run>`, so the same result in
-    two run directories hashes the same."""
-    return _replace(value, str(Path(run_dir).resolve()), "<run>")
+    """`value` (JSON-like) with the run directory's path replaced by `<run>` (and its id by
+    `<run-id>`), so the same result in two run directories hashes the same."""
+    pairs = _names(run_dir, Path(run_dir).resolve().name)
+    return json.loads(_rename(json.dumps(value, default=str).encode(), pairs))
 
 
-def _replace(value: Any, old: str, new: str) -> Any:
-    text = json.dumps(value, default=str)
-    return json.loads(text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+def _names(run_dir: str | Path, run_id: str) -> list[tuple[bytes, bytes]]:
+    """What names a run in its files, longest first: its directory (as text and as JSON escapes it)
+    and its id (when long enough to be no ordinary word), each with its placeholder."""
+    where = str(Path(run_dir).resolve())
+    out = [(where.encode(), b"<run>"), (json.dumps(where)[1:-1].encode(), b"<run>")]
+    if len(run_id) >= MIN_ID:
+        out.append((run_id.encode(), b"<run-id>"))
+    return out
+
+
+def _rename(data: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
+    for old, new in pairs:
+        if old in data:
+            data = re.sub(rb"(?<![0-9A-Za-z])" + re.escape(old) + rb"(?![0-9A-Za-z])", new, data)
+    return data
+
+
+def _text(path: Path) -> bytes | None:
+    """A small file's bytes when it is UTF-8 text (what may name a run), else None."""
+    if path.stat().st_size >= LINK_FROM:
+        return None
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return data
+
+
+def portable_sha256(path: str | Path, run_dir: str | Path) -> str:
+    """SHA-256 of a file with its run's directory and id replaced by placeholders (text files), so
+    a file rewritten for a new run hashes as the one it was copied from."""
+    data = _text(Path(path))
+    if data is None:
+        return file_sha256(path)
+    return hashlib.sha256(_rename(data, _names(run_dir, Path(run_dir).resolve().name))).hexdigest()
 
 
 def tree_hashes(run_dir: str | Path, *folders: str) -> dict[str, str]:
-    """{path relative to the run directory: SHA-256} of every file under the given folders."""
+    """{path relative to the run directory: SHA-256, run-independent} of every file under the given
+    folders."""
     root = Path(run_dir)
     return {
-        p.relative_to(root).as_posix(): file_sha256(p)
+        p.relative_to(root).as_posix(): portable_sha256(p, root)
         for folder in folders
         for p in sorted((root / folder).rglob("*"))
         if p.is_file() and not p.name.endswith(".tmp")
@@ -105,6 +159,7 @@ class Record:
     files: dict[str, str]  # relative path -> SHA-256
     result: Any
     seconds: float  # how long the step's work took in its run
+    rewritten: list[str] = field(default_factory=list)  # set by `restore`: files renamed to the new run
 
 
 def library() -> Path:
@@ -132,7 +187,50 @@ def save_record(record: Record, run_dir: str | Path) -> Path:
     path = library() / record.step / f"{record.key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(asdict(record), indent=1, default=str), durable=True)
+    prune(keep_per_step())
     return path
+
+
+def keep_per_step() -> int:
+    """How many records each step keeps (`KEEP_ENV`, default `KEEP_DEFAULT`).
+
+    Raises:
+        UserError: the variable is not a whole number of 1 or more."""
+
+    given = os.environ.get(KEEP_ENV, "").strip()
+    if not given:
+        return KEEP_DEFAULT
+    if not given.isdigit() or int(given) < 1:
+        raise UserError(f"{KEEP_ENV} must be a whole number of 1 or more, not {given!r}.")
+    return int(given)
+
+
+def prune(keep: int) -> dict[str, int]:
+    """Keep each step's `keep` newest records and the files they name; the number of records and
+    files deleted."""
+    root = library()
+    deleted = {"records": 0, "files": 0}
+    if not root.is_dir():
+        return deleted
+    named: set[str] = set()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "blobs"):
+        records = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in records[keep:]:
+            old.unlink(missing_ok=True)
+            deleted["records"] += 1
+        for kept in records[:keep]:
+            try:
+                named |= set(json.loads(kept.read_text(encoding="utf-8"))["files"].values())
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # unreadable: `find` treats it as absent, and so do its files
+    if not deleted["records"]:
+        return deleted  # nothing dropped: every kept file is still named (or on its way)
+    now = time.time()
+    for blob in (root / "blobs").glob("*"):
+        if blob.name not in named and now - blob.stat().st_mtime > BLOB_GRACE_S:
+            blob.unlink(missing_ok=True)
+            deleted["files"] += 1
+    return deleted
 
 
 def find(step: str, key: str) -> Record | None:
@@ -151,11 +249,17 @@ def available(step: str, key: str) -> bool:
 
 def restore(step: str, key: str, run_dir: str | Path) -> Record | str:
     """The record of an earlier `step` with this key, its files copied into `run_dir` and checked,
-    its result rewritten to `run_dir`'s paths; or one sentence saying why it cannot be reused."""
+    then (text files, and the result) rewritten to name `run_dir` and its run id instead of the
+    earlier run's; or one sentence saying why it cannot be reused. `files` then holds the copies'
+    SHA-256 and `rewritten` the files that named the earlier run."""
     record = find(step, key)
     if record is None:
         return "no earlier run had the same inputs"
     blobs, dest = library() / "blobs", Path(run_dir).resolve()
+    rename = [
+        (old, new.replace(b"<run>", str(dest).encode()).replace(b"<run-id>", dest.name.encode()))
+        for old, new in _names(record.run_dir, record.run_id)
+    ]
     if missing := [rel for rel, digest in record.files.items() if not (blobs / digest).is_file()]:
         return f"the library no longer keeps run {record.run_id}'s {missing[0]}"
     for rel, digest in record.files.items():
@@ -166,6 +270,11 @@ def restore(step: str, key: str, run_dir: str | Path) -> Record | str:
         if file_sha256(tmp) != digest:  # the kept file changed since
             tmp.unlink()
             return f"the library's copy of run {record.run_id}'s {rel} does not match its SHA-256"
+        text = _text(tmp)
+        if text is not None and (renamed := _rename(text, rename)) != text:
+            tmp.write_bytes(renamed)
+            record.files[rel] = file_sha256(tmp)
+            record.rewritten.append(rel)
         os.replace(tmp, target)
-    record.result = _replace(record.result, str(Path(record.run_dir).resolve()), str(dest))
+    record.result = json.loads(_rename(json.dumps(record.result).encode(), rename))
     return record

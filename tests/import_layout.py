@@ -172,3 +172,46 @@ def _innermost(fn: ast.AST, node: ast.AST) -> bool:
         if inner is not fn and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
     )
     return not any(n is node for inner in nested for n in ast.walk(inner))
+
+
+def type_checking_only_used_at_run_time(tree: ast.Module) -> list[tuple[str, int]]:
+    """(name, line) of names bound only under `if TYPE_CHECKING:` that code (not an annotation)
+    reads: a NameError waiting to happen, since annotations are strings here but code is not."""
+    typing_only: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test):
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    typing_only |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    runtime = {
+        (a.asname or a.name).split(".")[0] for node in _top_level_imports(tree) for a in node.names
+    } | {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    runtime |= {
+        (a.asname or a.name).split(".")[0]
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for a in node.names
+    }
+    suspects = typing_only - runtime
+    annotations = {id(n) for holder in ast.walk(tree) for ann in _annotations(holder) for n in ast.walk(ann)}
+    return [
+        (n.id, n.lineno)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name)
+        and isinstance(n.ctx, ast.Load)
+        and n.id in suspects
+        and id(n) not in annotations
+    ]
+
+
+def _annotations(node: ast.AST) -> list[ast.AST]:
+    found: list[ast.AST | None] = []
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = node.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        found += [a.annotation for a in every if a is not None] + [node.returns]
+    elif isinstance(node, ast.AnnAssign):
+        found.append(node.annotation)
+    return [a for a in found if a is not None]

@@ -177,3 +177,47 @@ def test_the_evaluation_set_is_judged_right_at_least_90_percent_with_no_benign_r
     assert sum(1 for i in items if i.get("data")) >= 30
     summary = eval_check.main(["--set", str(eval_check.EVAL_SET)])
     assert summary == 0  # accuracy >= 90% and no benign request refused
+
+
+def _churn_table(path: Path) -> str:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 400
+    visits = rng.integers(0, 30, n)
+    frame = pd.DataFrame({"visits": visits, "tenure": rng.integers(1, 60, n)})
+    frame["churn"] = np.where(visits + rng.normal(0, 5, n) < 10, "yes", "no")
+    frame.to_csv(path / "churn.csv", index=False)
+    return str(path / "churn.csv")
+
+
+def test_check_reads_a_class_named_in_the_persons_words_and_says_so(tmp_path: Path) -> None:
+    data = _churn_table(tmp_path)
+    result = invoke(
+        "check", "predict churn; recall on cancelling subscribers above 0.6", "--data", data, "--json"
+    )
+    assert result.code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [(r["name"], r["label"]) for r in out["task_spec"]["requirements"]] == [("recall", "yes")]
+    assert "read as class 'yes' of column 'churn'" in out["readings"][0]
+    human = invoke("check", "predict churn; recall on churners above 0.6", "--data", data)
+    assert "Read as: recall on 'churners' read as class 'yes'" in human.stdout
+
+
+def test_check_asks_instead_of_failing_or_dropping_a_requirement(tmp_path: Path) -> None:
+    data = _churn_table(tmp_path)
+    unclear_class = invoke(
+        "check", "predict churn; precision on loyal fans at least 0.7", "--data", data, "--json"
+    )
+    assert unclear_class.code == 2, unclear_class.stderr
+    out = json.loads(unclear_class.stdout)
+    assert (
+        out["decision"] == "ask" and "'loyal fans'" in out["questions"][0] and "'yes'" in out["questions"][0]
+    )
+    unread = invoke("check", "predict churn; Modellgüte von mindestens 95 %", "--data", data, "--json")
+    out = json.loads(unread.stdout)
+    assert unread.code == 2 and out["decision"] == "ask"
+    assert "Modellgüte von mindestens 95 %" in out["reasons"][0]
+    french = invoke("check", "prédire churn ; exactitude d'au moins 0,8", "--data", data, "--json")
+    assert french.code == 0 and json.loads(french.stdout)["task_spec"]["requirements"][0]["target"] == 0.8

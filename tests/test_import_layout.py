@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.import_layout import HELP_PATH, ImportGraph
+from tests.import_layout import HELP_PATH, ImportGraph, type_checking_only_used_at_run_time
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("agents", "skills", "sandbox", "configs")
@@ -87,3 +87,13 @@ def test_the_analysis_tells_a_needed_lazy_import_from_a_movable_one(tmp_path: Pa
     assert verdicts[("light", "re")] is None
     assert verdicts[("heavy", "numpy")] is None
     assert verdicts[("heavy", "trainer_agent.skills.light")] is None
+
+
+def test_no_name_imported_for_type_checking_only_is_used_at_run_time() -> None:
+    graph = ImportGraph.of(ROOT, FOLDERS)
+    found = [
+        f"{graph.modules[name].relative_to(ROOT)}:{line} uses {used}"
+        for name, tree in graph.trees.items()
+        for used, line in type_checking_only_used_at_run_time(tree)
+    ]
+    assert not found, "imported under TYPE_CHECKING only, used at run time:\n" + "\n".join(found)

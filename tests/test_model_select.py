@@ -204,4 +204,6 @@ def test_registry_reuses_a_model_that_meets_the_request(tmp_path):
     assert (tmp_path / "run" / "models" / "model.json").is_file()
     other = make_data("wine_mixed")
     assert reg.reuse(other.spec, other.data, tmp_path / "other") is None  # other data: no reuse
-    assert reg.warm_start(b.spec, b.data)["family"] == b.train.family
+    assert reg.warm_start(b.spec, b.data) is None  # the same data: reused or not, never started from
+    fewer = b.data.model_copy(update={"feature_columns": b.data.feature_columns[:-1]})  # other data
+    assert reg.warm_start(b.spec, fewer)["family"] == b.train.family

@@ -57,6 +57,7 @@ def check_payload(spec: TaskSpec) -> dict[str, Any]:
         "decision": spec.decision,
         "reasons": spec.reasons,
         "questions": spec.questions,
+        "readings": spec.readings,
         "refusal_category": spec.refusal_category,
         "proposal": [r.model_dump(mode="json") for r in spec.proposal],
         "estimate": spec.estimate,
@@ -84,6 +85,8 @@ def _print_human(spec: TaskSpec) -> None:
     out.print(escape(f"Task: {task}" + (f" ({', '.join(cols)})" if cols else "")))
     reqs = ", ".join(describe(r) for r in spec.requirements) or "none stated"
     out.print(escape(f"Requirements: {reqs}"))
+    for reading in spec.readings:
+        out.print(escape(f"Read as: {reading}"))
     if spec.refusal_category:
         out.print(escape(f"Policy category: {spec.refusal_category}"))
     for title, items, mark in (("Reasons", spec.reasons, "-"), ("Questions", spec.questions, "?")):

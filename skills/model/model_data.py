@@ -113,6 +113,20 @@ def with_corrections(y: Any, corrections_path: str | Path, train_path: str | Pat
         ) from err
 
 
+def person_rows(train_path: str | Path) -> Any:
+    """Which rows of a prepared training file are the person's (boolean), not catalog rows listed
+    in data/catalog_rows.csv beside it; None when no catalog row was added."""
+    import numpy as np
+
+    listing = Path(train_path).with_name("catalog_rows.csv")
+    if not listing.is_file():
+        return None
+    n = len(read_csv(train_path))
+    mask = np.ones(n, dtype=bool)
+    mask[[int(r) for r in read_csv(listing)["row"] if 0 <= int(r) < n]] = False
+    return mask
+
+
 def load_features(task: TaskType, info: dict[str, Any], path: str | Path) -> tuple[Any, Any]:
     """(X, y) of a CSV in the form the fitted pipeline takes, from the model's `model.json` info."""
     frame = read_csv(path)

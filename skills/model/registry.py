@@ -2,7 +2,8 @@
 data signature, metrics, size, latency) in SQLite beside the dataset catalog
 ($TRAINER_AGENT_HOME or ~/.trainer-agent, file models.db). Before training, the Model agent looks
 for a model that already meets the new request on the same data and reuses it (re-evaluated on
-the held-out data), or warm-starts from the closest one (its family and settings are tried first).
+the held-out data), or warm-starts from the closest one trained on other data (its family and
+settings are tried first).
 
     reg = Registry()
     hit = reg.reuse(spec, data, "runs/<id>")     # a TrainResult, or None
@@ -98,7 +99,11 @@ class Registry:
 
     def find(self, spec: TaskSpec, data: DataReport) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(a model trained on the same data that meets every requirement it can be judged on here,
-        the closest model of the same task and labels for a warm start), either may be None."""
+        the closest model of the same task and labels, trained on other data, for a warm start),
+        either may be None. Never a warm start from the same data: a model trained on these very
+        files is reused or not, and starting from it would make a repeated request train
+        differently each time (and `run --reuse`, whose train key holds the warm-start model's
+        content, never take the earlier run's training)."""
 
         task = str(getattr(spec.task_type, "value", spec.task_type))
         sig = data_signature(data)
@@ -112,7 +117,7 @@ class Registry:
                 checks = [c for c in check_requirements(spec.requirements, measured) if c.met is not None]
                 if all(c.met for c in checks):
                     same = e
-            if close is None and (labels is None or sorted(e["labels"]) == labels):
+            if close is None and e["data_sig"] != sig and (labels is None or sorted(e["labels"]) == labels):
                 close = e
         return same, close
 

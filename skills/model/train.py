@@ -25,9 +25,11 @@ from typing import Any
 from trainer_agent.skills.data.image_data import IMAGE_COLUMN, load_arrays
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.model import train_image, train_tabular, train_text
+from trainer_agent.skills.model.cross_val import scored_on_person_rows
 from trainer_agent.skills.model.model_card import finish_training
 from trainer_agent.skills.model.model_data import (
     labels_of,
+    person_rows,
     read_csv,
     tabular_frame,
     tabular_inputs,
@@ -125,6 +127,8 @@ def train_model(
     given = y
     if data.corrections_path and task != TaskType.TABULAR_REGRESSION:
         y = with_corrections(y, data.corrections_path, data.train_path)
+    # catalog rows train every fold; the scores that choose families and settings are the person's
+    score_rows = person_rows(data.train_path)
     if task != TaskType.TABULAR_REGRESSION and len(np.unique(y)) < 2:
         raise UserError(
             f"Label column '{label_column}' in {data.train_path} has a single class; a classifier "
@@ -173,6 +177,7 @@ def train_model(
             warm=warm,
             given=given,
             budget=budget,
+            score_rows=score_rows,
         )
     elif task == TaskType.IMAGE_CLASSIFICATION:
         column = (data.feature_columns or spec.feature_columns or [IMAGE_COLUMN])[0]
@@ -228,9 +233,12 @@ def train_model(
             warm=warm,
             given=given,
             budget=budget,
+            score_rows=score_rows,
         )
     trained.train_seconds = time.perf_counter() - start
     trained.notes.append(budget.describe())
+    if score_rows is not None:
+        trained.notes.append(scored_on_person_rows(score_rows))
     return finish_training(spec, data, out, info, trained, say)
 
 

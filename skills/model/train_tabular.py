@@ -55,6 +55,7 @@ class TabularSearch:
         self.path = out / "models" / "model.joblib"
         # what every score is computed on: the person's labels (`y` may carry approved corrections)
         self.given = y if given is None else given
+        self.score_rows: Any = None  # the person's rows, scored; None: every row (no catalog rows)
         self.metric, self.scoring = primary_metric(task, spec.requirements)
         self.param_limit = upper_limit(spec.requirements, "params")
         self.size_limit = upper_limit(spec.requirements, "size_bytes")
@@ -131,7 +132,7 @@ class TabularSearch:
             template = pipeline(self.task, self.info["inputs"], cand.name, hyper, self.seed)
             # cross_val_score's folds and score, keeping the out-of-fold outputs for an ensemble
             fold_scores, self.outputs[cand.name] = cross_val_outputs(
-                template, self.x, self.y, splitter, self.scoring, self.classes, self.given
+                template, self.x, self.y, splitter, self.scoring, self.classes, self.given, self.score_rows
             )
             score = float(np.mean(fold_scores))
         else:  # too few rows of a class to cross-validate: the training score, marked as such
@@ -161,7 +162,7 @@ class TabularSearch:
             }
             template = pipeline(self.task, self.info["inputs"], family, hyper, self.seed)
             scores, _ = cross_val_outputs(
-                template, self.x, self.y, splitter, self.scoring, self.classes, self.given
+                template, self.x, self.y, splitter, self.scoring, self.classes, self.given, self.score_rows
             )
             return float(np.mean(scores))
 
@@ -206,10 +207,12 @@ def train(
     warm=None,
     given=None,
     budget: SearchBudget | None = None,
+    score_rows=None,
 ) -> Trained:
     """Choose and fit a tabular model; `warm` (`skills.model.warm_start.WarmStart`) puts the closest
     registered model's families first (the defaults here have no grid for it to narrow). Models are
-    fitted on `y`; every score is computed on `given` (the person's labels, default `y`).
+    fitted on `y`; every score is computed on `given` (the person's labels, default `y`), and on the
+    `score_rows` (the person's rows; default every row) of the cross-validation.
     `budget_s` None: the default families; `budget` (default: `budget_s`, else DEFAULT_SELECT_S):
     what the search may spend, LightGBM tuning for up to TUNE_SHARE of it until it converges."""
     import numpy as np
@@ -217,6 +220,7 @@ def train(
     if budget is None:
         budget = SearchBudget.make(DEFAULT_SELECT_S, None if budget_s is None else budget_s / 60)
     search = TabularSearch(spec, task, x, y, info, out, seed, say, given)
+    search.score_rows = score_rows
     if budget.counted:  # LightGBM is tried first and tunes for its trials, or half the time
         search.tune_trials = budget.trials or DEFAULT_MAX_TRIALS
     else:

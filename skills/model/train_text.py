@@ -77,6 +77,7 @@ class TextSearch:
         self.spec, self.x, self.y, self.out, self.seed, self.say = spec, x, y, out, seed, say
         # what every score is computed on: the person's labels (`y` may carry approved corrections)
         self.given = y if given is None else given
+        self.score_rows: Any = None  # the person's rows, scored; None: every row (no catalog rows)
         self.budget_s = budget_s
         self.classes = sorted({str(v) for v in y})
         self.binary = len(self.classes) == 2
@@ -104,7 +105,9 @@ class TextSearch:
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.seed)
         clf = text_classifier(family, value, self.class_weight, self.binary, self.seed)
         return np.asarray(
-            cross_val_outputs(clf, matrix, self.y, cv, self.scoring, self.classes, self.given)[0]
+            cross_val_outputs(
+                clf, matrix, self.y, cv, self.scoring, self.classes, self.given, self.score_rows
+            )[0]
         )
 
     def _sizes(self, family: str) -> list[int]:
@@ -450,11 +453,14 @@ def train(
     warm=None,
     given=None,
     budget: SearchBudget | None = None,
+    score_rows=None,
 ) -> Trained:
     """Choose, tune and fit a text model (see the module docstring); `warm` is a registry warm start
     (`skills.model.warm_start.WarmStart`). Models are fitted on `y`; every score is computed on `given`
-    (the person's labels, default `y`) where `y` carries approved label corrections."""
+    (the person's labels, default `y`) where `y` carries approved label corrections, and on the
+    `score_rows` (the person's rows; default every row) of the cross-validation."""
     search = TextSearch(spec, x, y, out, seed, budget_s, say, given)
+    search.score_rows = score_rows
     search.model_dir = model_dir
     search.warm = warm
     # without a budget, also the registered family (a warm start) and the transformer candidates
@@ -667,7 +673,9 @@ def _ensemble(spec, sel, search: TextSearch, scored: Scored, name: str, budget_s
         _, matrix = search.counts.tfidf(int(member.detail["max_features"]))
         cv = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=search.seed)
         clf = text_classifier(cand.name, member.detail[knob], search.class_weight, search.binary, search.seed)
-        fold = cross_val_outputs(clf, matrix, search.y, cv, search.scoring, search.classes, search.given)
+        fold = cross_val_outputs(
+            clf, matrix, search.y, cv, search.scoring, search.classes, search.given, search.score_rows
+        )
         return fold[1]
 
     outcome = ensemble.consider(

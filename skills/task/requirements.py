@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from trainer_agent.skills.errors import UserError
-from trainer_agent.skills.specs import Op, Requirement, TaskSpec, TaskType
+from trainer_agent.skills.specs import Op, Requirement, TaskSpec, TaskType, Unclear
+from trainer_agent.skills.task.class_names import read_class
+from trainer_agent.skills.task.reading import Normalised, normalise
 from trainer_agent.skills.task.task_infer import infer_task, task_from_words
 
 if TYPE_CHECKING:
@@ -276,6 +278,7 @@ class _Mention:
     every_class: bool = False
     bare_ok: bool = True  # a bare number after it is in its default unit ("latency under 20" -> ms)
     tail: int = 0  # end of the requirement's phrase
+    unclear: bool = False  # names a class that could not be read as one label (asked, not guessed)
 
 
 # Words after "recall on/of/for" that are not a class name: "recall of at least 0.7", "on the test set".
@@ -308,20 +311,92 @@ def _known(name: str, labels: list[str] | None) -> str | None:
     return next((lab for lab in labels or [] if lab.lower() == name.lower()), None)
 
 
-def _check_class(name: str, metric: str, labels: list[str] | None) -> str:
+@dataclass
+class _Classes:
+    """The labels of the data, its label column, and what reading the person's class names found."""
+
+    labels: list[str] | None
+    column: str | None = None
+    readings: list[str] = field(default_factory=list)  # "recall on 'defaulters' read as class 'yes' ..."
+    unclear: list[Unclear] = field(default_factory=list)
+
+
+def _check_class(name: str, metric: str, classes: _Classes) -> str | None:
+    """The label `name` means; None (and an `Unclear` noted) when there is no one clear reading."""
+    labels = classes.labels
     if labels is None:
         return name
-    found = _known(name, labels)
-    if found is None:
-        raise UserError(
-            f"the request asks for {metric} on class '{name}', which is not a label in the data; "
-            f"the labels are: {', '.join(labels)}"
+    reading = read_class(name, labels, classes.column)
+    if reading.label is not None:
+        if reading.how:
+            where = f" of column '{classes.column}'" if classes.column else ""
+            classes.readings.append(
+                f"{metric} on '{name}' read as class '{reading.label}'{where} ({reading.how})"
+            )
+        return reading.label
+    close = "could mean" if len(reading.candidates) < len(labels) else "is not one of the labels"
+    classes.unclear.append(
+        Unclear(
+            text=f"{metric} on {name}",
+            why=f"'{name}' {close} {', '.join(repr(c) for c in reading.candidates)}",
+            question=f"Which class do you mean by '{name}': {' or '.join(map(repr, reading.candidates))}?",
         )
-    return found
+    )
+    return None
 
 
-def _class_clause(text: str, m: _Mention, labels: list[str] | None) -> None:
+# Words that end a class named in the person's words: "recall on cancelling subscribers above 0.6".
+_PHRASE_END = _NOT_A_CLASS | frozenset(
+    [
+        "exceed",
+        "exceeds",
+        "exceeding",
+        "and",
+        "or",
+        "with",
+        "to",
+        "from",
+        "on",
+        "of",
+        "for",
+        "in",
+        "needs",
+        "need",
+        "has",
+        "have",
+        "stay",
+        "stays",
+        "remain",
+        "remains",
+        "beat",
+        "beats",
+        "better",
+        "worse",
+    ]
+)
+_PHRASE_WORD = re.compile(r"\s*([^\W\d][\w'-]*)")
+
+
+def _noun_phrase(text: str, pos: int) -> tuple[str, int]:
+    """Up to four words from `pos` that name a class, and where they end."""
+    words: list[str] = []
+    end = pos
+    while len(words) < 4 and (hit := _PHRASE_WORD.match(text, end)):
+        if hit.group(1).lower() in _PHRASE_END:
+            break
+        words.append(hit.group(1))
+        end = hit.end()
+    return " ".join(words), end
+
+
+def _set_class(m: _Mention, name: str, classes: _Classes) -> None:
+    m.label = _check_class(name, m.kind, classes)
+    m.unclear = m.label is None
+
+
+def _class_clause(text: str, m: _Mention, classes: _Classes) -> None:
     """Attach "recall on other" / "'other' recall" / "recall for each class" to a per-class mention."""
+    labels = classes.labels
     before = text[max(0, m.start - 80) : m.start]
     if every := _EVERY_AFTER.match(text, m.end):
         m.end, m.every_class = every.end(), True
@@ -330,9 +405,15 @@ def _class_clause(text: str, m: _Mention, labels: list[str] | None) -> None:
         m.start, m.every_class = m.start - len(every.group(0)), True
         return
     for lab in sorted(labels or [], key=len, reverse=True):  # known labels, multi-word ones included
-        pat = rf"{_CLASS_PREP}[\"'“‘`]?{re.escape(lab)}[\"'”’`]?(?:\s+(?:class|label|category))?(?![\w])"
+        marker = r"(?:\s+(?:class|label|category))?"
+        pat = rf"{_CLASS_PREP}[\"'“‘`]?(?P<lab>{re.escape(lab)})[\"'”’`]?{marker}(?![\w])"
         if hit := re.compile(pat, _I).match(text, m.end):
-            m.end, m.label = hit.end(), lab
+            more, end = _noun_phrase(text, hit.end())
+            if more:  # "precision on bad loans": the label and the words after it name the class
+                m.end = end
+                _set_class(m, text[hit.start("lab") : end], classes)
+            else:
+                m.end, m.label = hit.end(), lab
             return
         if hit := re.search(rf"(?<![\w]){re.escape(lab)}(?:[\s-]+class)?[\s-]+$", before, _I):
             m.start, m.label = m.start - len(hit.group(0)), lab
@@ -340,17 +421,20 @@ def _class_clause(text: str, m: _Mention, labels: list[str] | None) -> None:
     hit = _CLASS_AFTER.match(text, m.end)
     if hit:
         marked = hit.group("marker") or hit.group("marker2") or hit.group("quoted")
-        name = hit.group("quoted") or hit.group("word")
+        name, end = hit.group("quoted") or hit.group("word"), hit.end()
         word_ok = name[0].isalpha() and name.lower() not in _NOT_A_CLASS
+        if word_ok and not marked:
+            name, end = _noun_phrase(text, hit.start("word"))
         if marked or word_ok:
-            m.end, m.label = hit.end(), _check_class(name.strip(), m.kind, labels)
+            m.end = end
+            _set_class(m, name.strip(), classes)
             return
     if hit := _CLASS_BEFORE.search(before):
         m.start -= len(hit.group(0))
-        m.label = _check_class((hit.group("quoted") or hit.group("word")).strip(), m.kind, labels)
+        _set_class(m, (hit.group("quoted") or hit.group("word")).strip(), classes)
 
 
-def _mentions(text: str, labels: list[str] | None) -> list[_Mention]:
+def _mentions(text: str, classes: _Classes) -> list[_Mention]:
     out = []
     for hit in _MENTION_RE.finditer(text):
         kind = _MENTIONS[int(hit.lastgroup[1:])][0]  # type: ignore[index]
@@ -358,7 +442,7 @@ def _mentions(text: str, labels: list[str] | None) -> list[_Mention]:
         if kind in ("latency", "respond"):
             m.kind, m.bare_ok = _latency_name(hit.group(0)), kind == "latency"
         if kind in _PER_CLASS:
-            _class_clause(text, m, labels)
+            _class_clause(text, m, classes)
         out.append(m)
     return out
 
@@ -437,7 +521,7 @@ def _requirement(text: str, m: _Mention, q: _Qty, op: str) -> Requirement | None
         target = math.sqrt(target)
     if m.kind == "error_rate":  # error rate below 5% == accuracy above 95%
         target, op = round(1 - target, 12), _FLIP[_resolve_op(op, "error_rate")]
-    phrase = text[min(m.start, q.start) : max(m.end, m.tail, q.end)].strip(" ,;.")
+    phrase = text[slice(*_span(m, q))].strip(" ,;.")
     return Requirement(name=name, op=_resolve_op(op, name), target=target, label=m.label, text=phrase)
 
 
@@ -447,19 +531,20 @@ def _suffix_op(text: str, pos: int) -> tuple[str, int] | None:
     return None
 
 
-def _trailing_class(text: str, m: _Mention, q: _Qty, labels: list[str] | None) -> None:
+def _trailing_class(text: str, m: _Mention, q: _Qty, classes: _Classes) -> None:
     """A class named after the number: "precision over 80% for class great"."""
     hit = _CLASS_AFTER.match(text, q.end)
     if not hit or m.label or m.every_class:
         return
     name = (hit.group("quoted") or hit.group("word")).strip()
     if hit.group("marker") or hit.group("marker2") or hit.group("quoted"):
-        m.label, m.tail = _check_class(name, m.kind, labels), hit.end()
-    elif labels and (known := _known(name, labels)):
+        m.tail = hit.end()
+        _set_class(m, name, classes)
+    elif classes.labels and (known := _known(name, classes.labels)):
         m.label, m.tail = known, hit.end()
 
 
-def _pair(text: str, mentions: list[_Mention], qtys: list[_Qty], labels: list[str] | None) -> dict:
+def _pair(text: str, mentions: list[_Mention], qtys: list[_Qty], classes: _Classes) -> dict:
     """Mention index -> (quantity, operator), left to right, each quantity used once."""
     used: set[int] = set()
     absorbed: set[int] = set()
@@ -510,7 +595,7 @@ def _pair(text: str, mentions: list[_Mention], qtys: list[_Qty], labels: list[st
                     m.tail, m.kind = n.end, n.kind if n.kind != "latency_p95_ms" else m.kind
                 break
         if m.kind in _PER_CLASS:
-            _trailing_class(text, m, q, labels)
+            _trailing_class(text, m, q, classes)
         paired[i] = (q, op)
     # "precision and recall >= 0.7": a mention without a number shares the next one's.
     for i in range(len(mentions) - 2, -1, -1):
@@ -528,47 +613,117 @@ def _same(r: Requirement) -> tuple:
     return (r.name, r.op, r.target, r.label)
 
 
+@dataclass
+class Reading:
+    """What `read_requirements` made of a request: the requirements, how class names were read, and
+    the parts that look like requirements but could not be read (to ask about, never to drop)."""
+
+    requirements: list[Requirement]
+    readings: list[str]
+    unclear: list[Unclear]
+
+
 def parse_requirements(text: str, labels: list[str] | None = None) -> list[Requirement]:
     """Every measurable target and constraint in `text`, in order of appearance, without duplicates.
 
     Args:
-        text: the request in plain English.
+        text: the request, in English or one of the languages of configs/request_words.yaml.
         labels: the classes of the data; when given, a per-class target ("recall on other") must
             name one of them (case-insensitive, returned as spelled in `labels`). "recall for each
             class" becomes one requirement per label (one macro requirement without labels).
 
     Raises:
-        UserError: a per-class target names a class that is not in `labels`.
+        UserError: a per-class target names no class of `labels` clearly (`read_requirements` asks
+            instead).
+    """
+    reading = read_requirements(text, labels)
+    for part in reading.unclear:
+        if part.question:  # a class name without one clear reading
+            raise UserError(
+                f"the request asks for {part.text}, but {part.why}; the labels are: {', '.join(labels or [])}"
+            )
+    return reading.requirements
+
+
+def read_requirements(text: str, labels: list[str] | None = None, label_column: str | None = None) -> Reading:
+    """The requirements of `text` (see `parse_requirements`), how its class names were read, and what
+    looks like a requirement but could not be read.
+
+    A class may be named in the person's words ("recall on defaulters" on a yes/no column
+    `label_column` = "default"): `skills.task.class_names.read_class` decides, and the reading is
+    said in `Reading.readings`; with no one clear reading the part is `unclear`, with a question.
     """
     labels = [str(lab) for lab in labels] if labels is not None else None
-    mentions = _mentions(text, labels)
+    norm = normalise(text)
+    text = norm.text
+    classes = _Classes(labels, label_column)
+    mentions = _mentions(text, classes)
     spans = [(m.start, m.end) for m in mentions]
     qtys = [q for q in _quantities(text) if not any(s <= q.num_start < e for s, e in spans)]
-    paired = _pair(text, mentions, qtys, labels)
+    paired = _pair(text, mentions, qtys, classes)
     found: list[tuple[int, Requirement]] = []
+    read: set[int] = set()
     for i, (q, op) in paired.items():
         m = mentions[i]
-        if m.kind == "ignore":
+        read.add(id(q))
+        if m.kind == "ignore" or m.unclear:
             continue
-        classes: list[str | None] = list(labels) if m.every_class and labels else [m.label]
-        for lab in classes:
+        class_list: list[str | None] = list(labels) if m.every_class and labels else [m.label]
+        for lab in class_list:
             m.label = lab
             if req := _requirement(text, m, q, op):
+                req.text = norm.source(*_span(m, q))
                 found.append((min(m.start, q.start), req))
     # A size or a time in ms with a comparison but no word to tie it to: "smaller than 1.5 MiB" is
     # the model's size, "under 20 ms" a latency. Without a comparison ("2 GB of data") it is nothing.
-    used = {id(q) for q, _ in paired.values()}
     for q in qtys:
-        if id(q) in used or not q.op:
+        if id(q) in read or not q.op:
             continue
         kind = "size_bytes" if q.unit == "bytes" else "latency_p95_ms" if _is_subsecond(q.unit_text) else ""
-        if kind and (req := _requirement(text, _Mention(kind, q.start, q.end), q, q.op)):
+        mention = _Mention(kind, q.start, q.end)
+        if kind and (req := _requirement(text, mention, q, q.op)):
+            req.text = norm.source(*_span(mention, q))
             found.append((q.start, req))
+            read.add(id(q))
     out: list[Requirement] = []
     for _, req in sorted(found, key=lambda pair: pair[0]):
         if all(_same(r) != _same(req) for r in out):
             out.append(req)
-    return out
+    unread = [_unread(norm, q) for q in qtys if id(q) not in read and _looks_required(text, q)]
+    return Reading(out, classes.readings, classes.unclear + [u for u in unread if u.text])
+
+
+def _span(m: _Mention, q: _Qty) -> tuple[int, int]:
+    return min(m.start, q.start), max(m.end, m.tail, q.end)
+
+
+# A share of something ("20% of the data", "0.2 in the test split") is not a target.
+_SHARE_OF = re.compile(r"\s*(?:of|in|for)\b", _I)
+
+
+def _looks_required(text: str, q: _Qty) -> bool:
+    """A number nobody wrote without meaning a target: with a comparison, %, a time or a size, or a
+    fraction like 0.9."""
+    if _SHARE_OF.match(text, q.end) and not q.op:
+        return False
+    written = text[q.num_start : q.end]
+    fraction = q.unit == "" and 0 < q.value < 1 and "." in written
+    return bool(q.op) or q.unit in ("pct", "bytes") or (q.unit == "time" and q.unit_text != "s") or fraction
+
+
+_CLAUSE_END = re.compile(r"[.;!?。；，！？、\n]|,(?!\d)|\.(?!\d)|\s(?:and|und|et|y|e)\s")
+
+
+def _unread(norm: Normalised, q: _Qty) -> Unclear:
+    """The clause of the original request around an unread quantity, quoted for the question."""
+    original = norm.original
+    lo, hi = norm.starts[q.start], norm.ends[q.end - 1]
+    before = [m.end() for m in _CLAUSE_END.finditer(original, 0, lo)]
+    after = _CLAUSE_END.search(original, hi)
+    start = max(before[-1] if before else 0, lo - 60)
+    end = min(after.start() if after else len(original), hi + 30)
+    quote = original[start:end].strip(" ,")
+    return Unclear(text=quote, why="it looks like a requirement but I could not read which measure it limits")
 
 
 def _is_subsecond(unit: str) -> bool:
@@ -588,23 +743,28 @@ def parse_request(
     """
 
     if df is None:
+        reading = read_requirements(text)
         task = task_from_words(text)
         return TaskSpec(
             request=text,
             task_type=task,
             label_column=label,
             text_column=text_col,
-            requirements=parse_requirements(text),
+            requirements=reading.requirements,
+            unclear=reading.unclear,
         )
     task, label_col, text_column, features = infer_task(text, df, label=label, text_col=text_col)
     labels = None
     if task in (TaskType.TEXT_CLASSIFICATION, TaskType.TABULAR_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
         labels = sorted({str(v) for v in df[label_col].dropna().unique()})
+    reading = read_requirements(text, labels, label_col)
     return TaskSpec(
         request=text,
         task_type=task,
         label_column=label_col,
         text_column=text_column,
         feature_columns=features,
-        requirements=parse_requirements(text, labels),
+        requirements=reading.requirements,
+        unclear=reading.unclear,
+        readings=reading.readings,
     )

@@ -37,6 +37,18 @@ def trainable_tasks() -> tuple[TaskType, ...]:
     return tuple(FAMILIES)
 
 
+def _unread(spec: TaskSpec) -> feasibility.Finding:
+    """Ask about what looks like a requirement but was not read: a target is never dropped silently."""
+    quotes = "; ".join(f"'{u.text}' ({u.why})" for u in spec.unclear)
+    questions = [
+        u.question or f"What target do you mean by '{u.text}'? Write it as, for example, 'accuracy >= 0.9'."
+        for u in spec.unclear
+    ]
+    return feasibility.Finding(
+        "ask", f"I could not read part of the request as a requirement: {quotes}.", questions
+    )
+
+
 def triage(
     spec: TaskSpec,
     df: pd.DataFrame | None,
@@ -92,6 +104,8 @@ def triage(
         ):
             findings.append(found)
 
+    if spec.unclear:
+        findings.append(_unread(spec))
     if findings:
         infeasible = [f for f in findings if f.decision == "infeasible"]
         chosen = infeasible or findings

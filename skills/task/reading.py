@@ -1,0 +1,227 @@
+"""A request rewritten into the English the requirement parser reads, keeping where each part came from.
+
+The parser (`skills.task.requirements`) reads English with digits. People also write numbers in
+words ("ninety-nine percent", "three quarters", "zero point nine five"), decimal commas ("0,9"),
+and other languages ("Exactitude d'au moins 99 %", "准确率至少达到95%"). `normalise` rewrites all
+of that in one pass, with the vocabulary of configs/request_words.yaml, and keeps for each
+character of the rewrite the span of the request it came from, so that a requirement still quotes
+the person's own words (`Normalised.source`).
+
+    >>> normalise("Accuracy must exceed ninety-nine percent").text
+    'Accuracy must exceed 99 percent'
+
+A language's filler words ("doit être", "de", "达到") are dropped only when the request uses at
+least one of that language's metric, comparison or unit words, so an English "a" or "as" is never
+touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_I = re.IGNORECASE
+_CJK = "\u3000-\u9fff\uff00-\uffef"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """configs/request_words.yaml, compiled."""
+
+    units: dict[str, int]
+    tens: dict[str, int]
+    scales: dict[str, int]
+    fractions: dict[str, int]  # word -> denominator
+    content: dict[str, dict[str, str]]  # language -> phrase (lower case) -> English
+    filler: dict[str, dict[str, str]]  # language -> phrase -> "" or "and"
+    events: list[list[str]]
+
+
+@functools.cache
+def vocabulary() -> Vocabulary:
+    """The vocabulary shipped in configs/request_words.yaml (read once)."""
+    import yaml
+
+    text = resources.files("trainer_agent.configs").joinpath("request_words.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    nums = doc["numbers"]
+    content: dict[str, dict[str, str]] = {}
+    filler: dict[str, dict[str, str]] = {}
+    for lang, table in doc["languages"].items():
+        for english, phrases in table.items():
+            side = filler if english in ("", "and") else content
+            for phrase in phrases:
+                side.setdefault(lang, {}).setdefault(str(phrase).lower(), english)
+    return Vocabulary(
+        units=nums["units"],
+        tens=nums["tens"],
+        scales=nums["scales"],
+        fractions=nums["fractions"],
+        content=content,
+        filler=filler,
+        events=[[str(w).lower() for w in group] for group in doc["events"]],
+    )
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """The rewritten request and, for each of its characters, the span of `original` it stands for."""
+
+    text: str
+    original: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def source(self, start: int, end: int) -> str:
+        """The words of the original request that `text[start:end]` was rewritten from."""
+        if end <= start:
+            return ""
+        return self.original[self.starts[start] : self.ends[end - 1]].strip(" ,;.")
+
+
+def _phrase_pattern(phrase: str) -> str:
+    body = r"\s+".join(re.escape(w) for w in phrase.split()).replace("'", "['’]")
+    head = "" if re.match(rf"[{_CJK}]", phrase) else r"(?<![\w])"
+    tail = "" if re.search(rf"[{_CJK}'.]$", phrase) else r"(?![\w])"
+    return head + body + tail
+
+
+def _alternation(phrases: list[str]) -> str:
+    return "|".join(_phrase_pattern(p) for p in sorted(phrases, key=len, reverse=True))
+
+
+@functools.cache
+def _number_words() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    v = vocabulary()
+    word = "|".join(sorted([*v.units, *v.tens, *v.scales, *v.fractions, "point"], key=len, reverse=True))
+    nw = rf"(?:{word})(?![\w])"
+    frac = "|".join(v.fractions)
+    small = "|".join(["a", "an", *v.units])
+    joiner = rf"(?:[\s-]+and[\s-]+(?=(?:{small})[\s-]+(?:{frac})(?![\w]))|(?<=hundred)[\s-]+and[\s-]+|[\s-]+)"
+    seq = rf"(?<![\w-])(?:(?:a|an)[\s-]+(?={nw}))?{nw}(?:{joiner}(?:(?:a|an)[\s-]+(?={nw}))?{nw})*"
+    lang = re.compile(seq, _I)
+    return lang, re.compile(rf"^(?:{word})$", _I)
+
+
+def number_value(words: str) -> float | None:
+    """The value of English number words ("ninety-nine", "three quarters", "zero point nine five").
+
+    None when the words do not make a number ("point", "hundred and").
+    """
+    v = vocabulary()
+    tokens = [t for t in re.split(r"[\s-]+", words.lower()) if t]
+    if "point" in tokens:
+        i = tokens.index("point")
+        digits = tokens[i + 1 :]
+        if not digits or any(v.units.get(d, 10) > 9 for d in digits):
+            return None
+        units = _integer(tokens[:i]) if tokens[:i] else 0.0
+        return None if units is None else units + float("0." + "".join(str(v.units[d]) for d in digits))
+    if tokens and tokens[-1] in v.fractions:
+        denominator = v.fractions[tokens[-1]]
+        head = tokens[:-1]
+        whole: float | None = 0.0
+        if "and" in head:
+            cut = len(head) - 1 - head[::-1].index("and")
+            whole, head = _integer(head[:cut]), head[cut + 1 :]
+        count = 1.0 if head in ([], ["a"], ["an"]) else _integer(head)
+        return None if whole is None or count is None else whole + count / denominator
+    return _integer(tokens)
+
+
+def _integer(tokens: list[str]) -> float | None:
+    v = vocabulary()
+    total, current, seen = 0.0, 0.0, False
+    for i, t in enumerate(tokens):
+        if t in ("a", "an") and i + 1 < len(tokens) and tokens[i + 1] in v.scales:
+            current, seen = 1.0, True
+        elif t in v.units or t in v.tens:
+            current, seen = current + v.units.get(t, v.tens.get(t, 0)), True
+        elif t == "hundred":
+            current, seen = max(current, 1.0) * 100, True
+        elif t in v.scales:
+            total, current, seen = total + max(current, 1.0) * v.scales[t], 0.0, True
+        elif t != "and":
+            return None
+    return total + current if seen else None
+
+
+def _format(x: float) -> str:
+    return f"{x:.12g}"
+
+
+@functools.cache
+def _rewriter(languages: frozenset[str]) -> re.Pattern[str]:
+    v = vocabulary()
+    content = [p for table in v.content.values() for p in table]
+    filler = [p for lang in languages for p in v.filler.get(lang, {})]
+    numbers, _ = _number_words()
+    parts = [
+        rf"(?P<num>{numbers.pattern})",
+        rf"(?P<word>{_alternation(content)})",
+        r"(?P<comma>(?<![\d,.])\d+,\d{1,2}(?![\d,]))|(?P<zero>(?<![\d,.])0,\d+(?![\d,]))",
+        rf"(?P<gap>(?<=[{_CJK}])(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%])(?=[{_CJK}]))",
+    ]
+    if filler:
+        parts.insert(2, rf"(?P<filler>{_alternation(filler)})")
+    return re.compile("|".join(parts), _I)
+
+
+def languages_in(text: str) -> frozenset[str]:
+    """The languages of configs/request_words.yaml whose metric, comparison or unit words `text` uses."""
+    v = vocabulary()
+    return frozenset(
+        lang for lang, table in v.content.items() if re.search(_alternation(list(table)), text, _I)
+    )
+
+
+def _replacement(m: re.Match[str], v: Vocabulary, languages: frozenset[str]) -> str | None:
+    """The English for one match; None keeps the original."""
+    if m.group("num") is not None:
+        words = m.group("num")
+        first = re.split(r"[\s-]+", words.lower())[0]
+        # "one model" is not a quantity, and "10 million" or "half of the data" are read as written
+        if words.lower() == "one" or first in v.scales or first in v.fractions or first == "point":
+            return None
+        value = number_value(words)
+        return None if value is None else _format(value)
+    if m.group("word") is not None:
+        low = re.sub(r"\s+", " ", m.group("word").lower()).replace("’", "'")
+        english = next((t[low] for t in v.content.values() if low in t), None)
+        return None if english is None else f" {english} "
+    if m.groupdict().get("filler") is not None:
+        low = re.sub(r"\s+", " ", m.group("filler").lower()).replace("’", "'")
+        english = next((v.filler[lang][low] for lang in languages if low in v.filler.get(lang, {})), "")
+        return f" {english} "
+    if m.group("comma") is not None or m.group("zero") is not None:
+        return m.group(0).replace(",", ".")
+    return " "  # between a Chinese character and a digit or a Latin word
+
+
+def normalise(request: str) -> Normalised:
+    """`request` in the English the requirement parser reads, with a map back to the original."""
+    v = vocabulary()
+    languages = languages_in(request)
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in _rewriter(languages).finditer(request):
+        new = _replacement(m, v, languages)
+        if new is None:
+            continue
+        for i in range(pos, m.start()):
+            out.append(request[i])
+            starts.append(i)
+            ends.append(i + 1)
+        out.append(new)
+        starts.extend([m.start()] * len(new))
+        ends.extend([m.end()] * len(new))
+        pos = m.end()
+    for i in range(pos, len(request)):
+        out.append(request[i])
+        starts.append(i)
+        ends.append(i + 1)
+    return Normalised("".join(out), request, tuple(starts), tuple(ends))
