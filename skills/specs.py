@@ -94,6 +94,10 @@ class TaskSpec(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     questions: list[str] = Field(default_factory=list)
     refusal_category: str | None = Field(default=None, description="ethics policy category of a refusal")
+    ethics_judges: str = Field(
+        default="", description="the ethics judges asked ('+'), or the one that refused"
+    )
+    ethics_notes: list[str] = Field(default_factory=list, description="judges left out, and why")
     proposal: list[Requirement] = Field(
         default_factory=list, description="relaxed requirements the Task agent proposes instead"
     )

@@ -1,11 +1,14 @@
-"""`trainer-agent check REQUEST [--data PATH] [--test-data PATH] [--label COL] [--text COL] [--json]`.
+"""`trainer-agent check REQUEST [--data PATH] [--test-data PATH] [--label COL] [--text COL] [--json]
+[--llm SPEC]`.
 
 Runs only the Task agent's judgement (and a quick look at the data: load it, infer the task) and
 prints the decision (accept, ask, refuse, infeasible), the TaskSpec, the reasons, the questions,
 the counter-proposal, the estimate and the plan. Nothing is trained and no run directory is
 created. Exit codes as for `run`: 0 accept, 2 ask/refuse/infeasible, 1 bad input.
 
-No AG2 import here: the judgement is the deterministic one, so `check` answers in about a second.
+No AG2 import here. The ethics judges are the offline guard, the meaning judge when the local model
+library has a sentence encoder (it loads the encoder: a few seconds), and with `--llm` an LLM that
+reads the same policy (`agents.ethics_judges`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def judge_request(
     label: str | None = None,
     text: str | None = None,
     test_data: str | Path | None = None,
+    llm: str | None = None,
 ) -> TaskSpec:
     """The Task agent's judgement of `request` on the data at `data` (None: no data), as `run` makes it.
 
@@ -47,8 +51,11 @@ def judge_request(
 
         df = load_table(data)
         test_df = load_table(test_data) if test_data is not None else None
+    from trainer_agent.agents.ethics_judges import ethics_judges
+
     spec = parse_request(request.strip(), df, label=label, text_col=text)
-    return triage(spec, df, label_given=label is not None, test_df=test_df)
+    judges, spec.ethics_notes = ethics_judges(llm)
+    return triage(spec, df, judges=judges, label_given=label is not None, test_df=test_df)
 
 
 def check_payload(spec: TaskSpec) -> dict[str, Any]:
@@ -59,6 +66,8 @@ def check_payload(spec: TaskSpec) -> dict[str, Any]:
         "questions": spec.questions,
         "readings": spec.readings,
         "refusal_category": spec.refusal_category,
+        "ethics_judges": spec.ethics_judges,
+        "ethics_notes": spec.ethics_notes,
         "proposal": [r.model_dump(mode="json") for r in spec.proposal],
         "estimate": spec.estimate,
         "plan": spec.plan,
@@ -89,6 +98,9 @@ def _print_human(spec: TaskSpec) -> None:
         out.print(escape(f"Read as: {reading}"))
     if spec.refusal_category:
         out.print(escape(f"Policy category: {spec.refusal_category}"))
+    out.print(escape(f"Ethics judged by: {spec.ethics_judges}"))
+    for note in spec.ethics_notes:
+        out.print(escape(f"  ({note})"))
     for title, items, mark in (("Reasons", spec.reasons, "-"), ("Questions", spec.questions, "?")):
         if items:
             out.print(f"{title}:")
@@ -117,12 +129,13 @@ def check(
     text: str | None = None,
     as_json: bool = False,
     test_data: str | Path | None = None,
+    llm: str | None = None,
 ) -> int:
     """Judge the request, print the result, and return the exit code (0 accept, 2 otherwise, 1 error)."""
     from trainer_agent.skills.errors import UserError
 
     try:
-        spec = judge_request(request, data, label, text, test_data)
+        spec = judge_request(request, data, label, text, test_data, llm)
     except UserError as err:
         sys.stderr.write(f"error: {err}\n")
         return EXIT_ERROR
@@ -146,6 +159,12 @@ def check_command(
     label: Annotated[str | None, typer.Option("--label", help="Label column (inferred when absent).")] = None,
     text: Annotated[str | None, typer.Option("--text", help="Text column (inferred when absent).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the judgement as JSON on stdout.")] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm", help="Also ask this LLM ('openai' or 'config:PATH') to judge the ethics policy."
+        ),
+    ] = None,
 ) -> None:
     """Judge REQUEST (ethics, feasibility, plan, estimate) without training anything."""
-    raise typer.Exit(check(request, data, label, text, as_json, test_data))
+    raise typer.Exit(check(request, data, label, text, as_json, test_data, llm))

@@ -49,10 +49,12 @@ class SentenceEncoder:
 
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the unused pooler is listed on load: expected, not news
+        hf_logging.disable_progress_bar()  # a judge's load is no news on the terminal either
         try:
             model = AutoModel.from_pretrained(path, add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(level)
+            hf_logging.enable_progress_bar()
         model.eval()
         return cls(path, AutoTokenizer.from_pretrained(path), model, sentence_settings(path))
 

@@ -51,6 +51,7 @@ class EthicsCategory:
     description: str
     examples: tuple[str, ...]
     acceptable_instead: str
+    paraphrases: tuple[str, ...] = ()  # more wordings, for the meaning judge only
     patterns: tuple[re.Pattern[str], ...] = ()
     allow: tuple[re.Pattern[str], ...] = ()
 
@@ -60,6 +61,7 @@ class EthicsPolicy:
     categories: tuple[EthicsCategory, ...]
     source: str = ""
     benign: tuple[str, ...] = ()  # acceptable requests close in wording to a category (meaning judge)
+    protective: re.Pattern[str] | None = None  # a protective purpose: the meaning judge abstains
     by_id: dict[str, EthicsCategory] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,13 +119,20 @@ def load_policy(path: str | Path | None = None) -> EthicsPolicy:
                 name=str(raw["name"]),
                 description=" ".join(str(raw["description"]).split()),
                 examples=tuple(str(e) for e in raw.get("examples") or []),
+                paraphrases=tuple(str(e) for e in raw.get("paraphrases") or []),
                 acceptable_instead=" ".join(str(raw["acceptable_instead"]).split()),
                 patterns=compiled("patterns"),
                 allow=compiled("allow"),
             )
         )
     benign = tuple(str(e) for e in section.get("benign") or [])
-    return EthicsPolicy(categories=tuple(categories), source=str(p), benign=benign)
+    try:
+        protective = (
+            re.compile(str(section["protective"]), re.IGNORECASE) if section.get("protective") else None
+        )
+    except re.error as err:
+        raise UserError(f"the 'protective' pattern in '{p}' does not compile: {err}") from err
+    return EthicsPolicy(categories=tuple(categories), source=str(p), benign=benign, protective=protective)
 
 
 def _normalize(text: str) -> str:
@@ -173,21 +182,11 @@ def offline_guard(request: str, policy: EthicsPolicy) -> EthicsVerdict:
     return EthicsVerdict(allowed=True, judge=OFFLINE_JUDGE)
 
 
-def default_judges(policy: EthicsPolicy) -> list[EthicsJudge]:
-    """The offline guard, then the meaning judge when a sentence encoder is installed
-    (`skills.task.ethics_meaning`)."""
-    from trainer_agent.skills.task.ethics_meaning import meaning_judge
-
-    judges: list[EthicsJudge] = [offline_guard]
-    if (by_meaning := meaning_judge(policy)) is not None:
-        judges.append(by_meaning)
-    return judges
-
-
 def judge_ethics(
     request: str, policy: EthicsPolicy | None = None, judges: Sequence[EthicsJudge] | None = None
 ) -> EthicsVerdict:
-    """Ask every judge (default: `default_judges`); the first refusal wins.
+    """Ask every judge (default: the offline guard; `skills.task.ethics_meaning.default_judges` adds
+    the meaning judge); the first refusal wins.
 
     Args:
         request: the person's request in plain words.
@@ -197,7 +196,7 @@ def judge_ethics(
             refusals the guard misses, never lift one.
     """
     policy = policy or load_policy()
-    verdicts = [judge(request, policy) for judge in (judges or default_judges(policy))]
+    verdicts = [judge(request, policy) for judge in (judges or (offline_guard,))]
     for verdict in verdicts:
         if not verdict.allowed:
             return verdict

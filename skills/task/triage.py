@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from trainer_agent.skills.model.train import FAMILIES
 from trainer_agent.skills.specs import TaskSpec, TaskType
 from trainer_agent.skills.task import feasibility
-from trainer_agent.skills.task.ethics import judge_ethics
+from trainer_agent.skills.task.ethics import judge_ethics, load_policy
+from trainer_agent.skills.task.ethics_meaning import default_judges
 from trainer_agent.skills.task.plan import estimate, make_plan
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ def triage(
     """
 
     spec = spec.model_copy(deep=True)
-    verdict = judge_ethics(spec.request, policy=policy, judges=judges)
+    policy = policy or load_policy()
+    verdict = judge_ethics(spec.request, policy=policy, judges=judges or default_judges(policy))
+    spec.ethics_judges = verdict.judge
     if not verdict.allowed:
         spec.decision = "refuse"
         spec.refusal_category = verdict.category
