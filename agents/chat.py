@@ -83,7 +83,6 @@ def run_conversation(run: Run, render: Renderer | None = None, brain: str | None
     else:
         llm = LLMBrain(run, brain, render)
         run.state["brain"] = llm.description
-        run.judge_llm = brain
     run.save()
 
     user = UserProxyAgent(

@@ -1,6 +1,7 @@
 """Which ethics judges a request gets: the offline guard, the meaning judge when a sentence encoder
-is installed, and the LLM judge when an LLM drives the agents (`run`/`chat --llm`) or `check --llm`
-names one (`skills.task.ethics`, `skills.task.ethics_meaning`, `skills.task.ethics_llm`).
+is installed, and the LLM judge when `check --llm` names an LLM (`skills.task.ethics`,
+`skills.task.ethics_meaning`, `skills.task.ethics_llm`). `run` and `chat` do not ask the LLM judge
+yet: its call would have to go through the LLM brain's gate (`--max-llm-calls`, cost, transcript).
 
     judges, notes = ethics_judges("openai")     # notes: what was left out and why
 """

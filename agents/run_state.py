@@ -66,9 +66,6 @@ class Run:
     state: dict[str, Any] = field(default_factory=dict)
     fatal: Exception | None = None
     sandbox: Any = None  # the run's Sandbox, created on first job (agents.sandbox_jobs)
-    judge_llm: str | None = (
-        None  # the --llm spec of an LLM brain: it also judges ethics (agents.ethics_judges)
-    )
     log: Callable[[str], None] | None = None  # where job output is shown live, if anywhere
     transcript: Transcript = field(init=False)
 

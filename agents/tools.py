@@ -102,7 +102,7 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
     task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
     if run.state.get("chat", {}).get("changes"):  # revised in `chat`: a later requirement replaces one
         task = latest_requirements(task)
-    judges, task.ethics_notes = ethics_judges(run.judge_llm)
+    judges, task.ethics_notes = ethics_judges(None)  # the LLM judge: `check --llm` only, for now
     task = triage(
         task,
         df,

@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from trainer_agent.skills.model.sentence_encoder import MISSING, SentenceEncoder
+from trainer_agent.skills.model.sentence_encoder import MISSING, SentenceEncoder, local_encoder_path
 from trainer_agent.skills.task.ethics import EthicsJudge, EthicsPolicy, EthicsVerdict, offline_guard, refusal
 
 MEANING_JUDGE = "meaning-judge"
@@ -179,16 +179,17 @@ class MeaningJudge:
 
 
 @lru_cache(maxsize=4)
-def _judge_for(policy: EthicsPolicy) -> MeaningJudge | None:
-    encoder = SentenceEncoder.local()
-    return MeaningJudge(encoder, policy) if encoder is not None else None
+def _judge_for(policy: EthicsPolicy, encoder_path: str) -> MeaningJudge:
+    return MeaningJudge(SentenceEncoder.load(encoder_path), policy)
 
 
 def meaning_judge(policy: EthicsPolicy) -> MeaningJudge | None:
-    """The judge for `policy`, or None when no sentence encoder is installed (see `why_not`)."""
+    """The judge for `policy`, or None when no sentence encoder is installed or the judge is
+    switched off (see `why_not`); loaded once per policy and encoder in a process."""
     if os.environ.get("TRAINER_AGENT_MEANING_JUDGE", "").lower() in ("0", "off", "no"):
         return None
-    return _judge_for(policy)
+    path = local_encoder_path()
+    return _judge_for(policy, path) if path else None
 
 
 def why_not() -> str:
