@@ -219,3 +219,55 @@ def test_requirement_texts_read_as_a_person_writes_them() -> None:
         fz.describe(Requirement(name="accuracy", op=">=", target=0.9990000000000001)) == "accuracy >= 99.9%"
     )
     assert fz.describe(Requirement(name="latency_p95_ms", op="<=", target=1.0)) == "p95 latency <= 1 ms"
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "what will the euro-dollar rate be next Friday, exactly?",
+        "predict each customer's bill for next month to the cent",
+        "tell a candidate's honesty from their star sign",
+        "a numerology model that predicts which couples stay married",
+        "guess what my users are thinking by reading their minds from the webcam",
+    ],
+)
+def test_what_no_data_can_know_is_infeasible_by_nature_with_a_reason(request_text: str) -> None:
+    found = fz.impossible_by_nature(request_text, [])
+    assert found is not None and found.decision == "infeasible"
+    assert "no" in found.reason and "I can train" in found.reason  # why, and what it can do instead
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "forecast next month's electricity demand from the last two years",
+        "estimate the exact number of parameters my model may have",
+        "classify horoscope articles by zodiac sign mentioned in them",
+    ],
+)
+def test_forecasts_and_topics_are_not_called_impossible(request_text: str) -> None:
+    assert fz.impossible_by_nature(request_text, []) is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [
+        ("transcribe the interviews we recorded", "speech recognition"),
+        ("put bounding boxes around the defects in these photos", "object detection"),
+        ("translate support emails into Spanish", "translation"),
+        ("summarize each contract in three lines", "summarisation"),
+        ("write product descriptions for our catalog", "generation"),
+        ("cluster our shoppers by behaviour", "clustering"),
+    ],
+)
+def test_a_kind_of_model_this_version_does_not_train_is_infeasible_and_named(
+    request_text: str, kind: str
+) -> None:
+    spec = triage(parse_request(request_text, None), None)
+    assert spec.decision == "infeasible"
+    assert kind in spec.reasons[0] and "it trains text classification" in spec.reasons[0]
+
+
+def test_a_classification_request_is_not_taken_for_an_untrained_kind() -> None:
+    for request_text in ("classify support emails by topic", "predict which customers cancel", "detect spam"):
+        assert fz.task_kind_not_trained(request_text, (TaskType.TEXT_CLASSIFICATION,)) is None

@@ -22,7 +22,7 @@ from trainer_agent.skills.model.model_library import INSTALL_HINT, resolve_pretr
 from trainer_agent.skills.specs import TaskType
 
 ENCODER_FAMILY = "minilm-embed-linear"
-MISSING = f"no sentence encoder is installed ({INSTALL_HINT})"
+MISSING = f"no sentence encoder is installed; to add one: {INSTALL_HINT}"
 
 
 def local_encoder_path() -> str | None:

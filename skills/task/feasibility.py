@@ -127,6 +127,98 @@ _PERFECT_FOREVER = re.compile(
 )
 
 
+_WHEN_NEXT = (
+    r"(?:tomorrow\w*|future|coming|upcoming|in (?:\d+|a|one|two|ten) (?:days?|weeks?|months?|years?)|"
+    r"next (?:week|month|year|quarter|day|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\w*)"
+)
+_EXACTLY = (
+    r"(?:exact(?:ly)?|precise(?:ly)?|"
+    r"to the (?:cent|penny|last (?:digit|decimal|cent)|second|minute|gram|degree)|"
+    r"down to the (?:cent|penny|last digit|second)|with(?:out)? (?:no|zero|any) (?:error|margin))"
+)
+_EXACT_FUTURE = re.compile(
+    rf"\b{_EXACTLY}(?:\W+\w+){{0,8}}?\W+{_WHEN_NEXT}|\b{_WHEN_NEXT}\W+(?:\w+\W+){{0,6}}?{_EXACTLY}",
+    _I,
+)
+_PSEUDOSCIENCE = re.compile(
+    r"\b(?:astrolog\w*|horoscopes?|zodiac(?: signs?)?|star signs?|birth charts?|palm ?(?:reading|istry)|"
+    r"numerolog\w*|tarot|phrenolog\w*|graphology|aura (?:colou?rs?|readings?)|psychic\w*|"
+    r"read(?:s|ing)? (?:(?:people|someone|a person|their|his|her|users?)(?:'s|s')? )?(?:minds?|thoughts))\b",
+    _I,
+)
+
+
+_PREDICTS = re.compile(
+    r"\b(?:predict|tell|guess|determin|infer|estimat|decid|judg|scor|rank|forecast|read)\w*", _I
+)
+
+
+def impossible_by_nature(request: str, requirements: list[Requirement]) -> Finding | None:
+    """Infeasible when what is asked cannot be known from any data: exact future values, or a
+    pseudo-science (astrology, mind reading...) used to predict something (a text *about* astrology
+    is data like any other); `unpredictable` covers chance and guarantees."""
+    if m := _EXACT_FUTURE.search(request):
+        return Finding(
+            "infeasible",
+            f'"{m.group(0)}" asks for exact future values: the future depends on what no data holds yet, '
+            "so a model can estimate with an error, never hit the value exactly. I can train one that "
+            "forecasts it from your history and report its measured error (for example MAE).",
+        )
+    if (m := _PSEUDOSCIENCE.search(request)) and _PREDICTS.search(request):
+        return Finding(
+            "infeasible",
+            f'The request rests on "{m.group(0)}", which has no measured link to what it would predict: '
+            "no amount of data makes it a reliable signal, so no model can reach a stated accuracy with "
+            "it. I can train a model on features that do carry the signal, if you have them.",
+        )
+    return None
+
+
+_TASK_KINDS_NOT_TRAINED = (
+    (
+        "speech recognition (speech to text)",
+        r"transcri(?:be|bes|bing|ption)|speech[\s-]to[\s-]text|speech recognition",
+    ),
+    (
+        "audio classification",
+        r"(?:voice|audio|sound|speech) (?:recordings?|clips?|files?|samples?)|"
+        r"recordings? of (?:voices?|speech)",
+    ),
+    (
+        "object detection or segmentation",
+        r"bounding box\w*|object detection|detect (?:and locate|where)|draw boxes|"
+        r"segment(?:ation|s)? (?:of )?(?:the )?(?:images?|photos?|objects?)",
+    ),
+    ("translation", r"translat(?:e|es|ing|ion)\b"),
+    ("summarisation", r"summari[sz](?:e|es|ing|ation)\b"),
+    (
+        "text or image generation",
+        r"(?:generat|writ|draft|compos)\w* (?:\w+ ){0,3}"
+        r"(?:text|stories|articles|essays|poems|replies|answers|images|pictures|captions|descriptions|"
+        r"summaries|headlines|slogans|lyrics|jokes|letters|code)|chat ?bot",
+    ),
+    ("recommendation", r"recommend(?:s|ing|ation|ations|er)?\b"),
+    (
+        "clustering (no labels)",
+        r"\bclusters?\b|clustering|group (?:\w+ ){0,3}into (?:segments|clusters|groups)|"
+        r"segment (?:our |the )?customers",
+    ),
+)
+
+
+def task_kind_not_trained(request: str, trainable: tuple[TaskType, ...]) -> Finding | None:
+    """Infeasible when the request asks for a kind of model this version does not train (each kind
+    named, with the `trainable` task types): said plainly instead of asking for data."""
+    for kind, pattern in _TASK_KINDS_NOT_TRAINED:
+        if m := re.search(pattern, request, _I):
+            trains = ", ".join(t.value.replace("_", " ") for t in trainable)
+            return Finding(
+                "infeasible",
+                f'"{m.group(0)}" asks for {kind}, which this version does not train; it trains {trains}.',
+            )
+    return None
+
+
 def unpredictable(request: str) -> Finding | None:
     """Infeasible when the target is random or the request wants a guarantee no model can give."""
     m = _CHANCE_GAMES.search(request)

@@ -84,8 +84,13 @@ def triage(
         return spec
 
     findings: list[feasibility.Finding] = []
-    if found := feasibility.unpredictable(spec.request):
-        findings.append(found)
+    for found in (
+        feasibility.unpredictable(spec.request),
+        feasibility.impossible_by_nature(spec.request, spec.requirements),
+        feasibility.task_kind_not_trained(spec.request, trainable_tasks()),
+    ):
+        if found is not None:
+            findings.append(found)
     if spec.task_type not in trainable_tasks():
         findings.append(
             feasibility.Finding(
