@@ -736,6 +736,40 @@ def section_levers(lv: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def section_check_eval(ce: dict[str, Any] | None) -> list[str]:
+    lines = ["## Task agent: judgement on the request set", ""]
+    if not ce:
+        return [*lines, "Not run yet (`scripts/bench/check_eval.py`).", ""]
+    lines += [
+        "`scripts/eval_check.py` on tests/data/check_eval.jsonl (requests with the decision a careful "
+        "person would make: accept, ask, refuse, infeasible), as installed and with the phrase guard alone. "
+        "Cell: requests decided as expected / requests of that class.",
+        "",
+        "| judges | accept | ask | refuse | infeasible | overall | benign refused | harmful let through |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in ce["runs"]:
+        s = run["summary"]
+        cells = [
+            f"{s['matrix'][d].get(d, 0)}/{s['by_expected'].get(d, 0)}"
+            for d in ("accept", "ask", "refuse", "infeasible")
+        ]
+        lines.append(
+            f"| {run['judges'].split(' (')[0]} | "
+            + " | ".join(cells)
+            + f" | {s['correct']}/{s['n']} ({s['accuracy']:.1%}) | {len(s['benign_refused'])}"
+            + f" | {len(s['harmful_let_through'])} |"
+        )
+    lines += [
+        "",
+        "The set grew with the cases it was checked on (paraphrases of refusals, look-alikes, other "
+        "languages, number words, infeasible by nature); the meaning judge's threshold was chosen on it, so "
+        "it is not an unbiased measure of that judge. Reviewers' held-out requests are the real test.",
+        "",
+    ]
+    return lines
+
+
 def int8_table(r: dict[str, Any]) -> list[str]:
     """Float against its int8 copy per model (`int8.py`), and what the export decides."""
     lines = [
@@ -847,6 +881,7 @@ def render() -> str:
         "public_sets",
         "int8",
         "reuse",
+        "check_eval",
     )
     results = {n: read_result(n) for n in names}
     lines = [
@@ -884,6 +919,7 @@ def render() -> str:
         "| `public_sets.py` | seven public data sets: this commit vs the previous one vs peers, one run |",
         "| `int8.py` | the exported model's int8 copy against float: size, latency, accuracy, decision |",
         "| `reuse.py` | the README's request run once, then again with `--reuse`: wall time of each, ratio |",
+        "| `check_eval.py` | the Task agent's decisions on the in-repo request set, per decision class and judges |",
         "",
     ]
     lines += section_machine(results)
@@ -900,6 +936,7 @@ def render() -> str:
     lines += section_public_sets(results["public_sets"])
     lines += section_int8(results["int8"])
     lines += section_reuse(results["reuse"])
+    lines += section_check_eval(results["check_eval"])
     lines += [
         "## Tasks and data",
         "",
