@@ -919,7 +919,7 @@ def render() -> str:
         "| `public_sets.py` | seven public data sets: this commit vs the previous one vs peers, one run |",
         "| `int8.py` | the exported model's int8 copy against float: size, latency, accuracy, decision |",
         "| `reuse.py` | the README's request run once, then again with `--reuse`: wall time of each, ratio |",
-        "| `check_eval.py` | the Task agent's decisions on the in-repo requests, per decision class and judges |",
+        "| `check_eval.py` | the Task agent's decisions on the in-repo requests, per class and judges |",
         "",
     ]
     lines += section_machine(results)
