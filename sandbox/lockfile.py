@@ -30,7 +30,6 @@ import os
 import platform
 import re
 import sys
-from importlib import metadata
 from pathlib import Path
 
 PROJECT_DIST = "trainer-agent"
@@ -76,6 +75,7 @@ def lock_python(path: Path = LOCK) -> str | None:
 def installed() -> dict[str, tuple[str, str]]:
     """`{normalised name: (name, version)}` of every distribution in this environment but the
     packaging tools and the project itself."""
+    from importlib import metadata
 
     found: dict[str, tuple[str, str]] = {}
     for dist in metadata.distributions():
@@ -92,6 +92,7 @@ def closure(dist_name: str = PROJECT_DIST, extras: tuple[str, ...] = ()) -> dict
     (`autogen[openai,docker]`) and environment markers; requirements that are not installed (an
     extra nobody asked for, a marker for another platform) are left out.
     """
+    from importlib import metadata
 
     from packaging.requirements import Requirement
 

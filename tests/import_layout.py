@@ -28,6 +28,10 @@ PACKAGE = "trainer_agent"
 # names tests replace with monkeypatch on the module that defines them: a caller must look them up
 # at call time (an import inside the function), not bind them once at import time
 PATCHED_NAMES = frozenset({"nvidia_gpus", "tensorrt_installed", "triage", "EPOCHS", "perf_counter"})
+# modules run by path (`python3 sandbox/lockfile.py`, scripts/setup, before the venv exists): their
+# folder comes first on sys.path, where sandbox/select.py shadows the stdlib's `select`, so they
+# import at the top only what needs nothing of the stdlib that imports `select`
+RUN_BY_PATH = frozenset({f"{PACKAGE}.sandbox.lockfile"})
 HELP_PATH = f"{PACKAGE}.agents.cli"  # the command modules: all that `trainer-agent --help` imports
 
 
@@ -123,6 +127,8 @@ class ImportGraph:
         """Why `imp` must stay inside its function, or None when it belongs at the top."""
         if imp.in_try:
             return "inside try: an optional package"
+        if imp.module in RUN_BY_PATH:
+            return "its module is run by path, where a sibling shadows a stdlib module"
         if PATCHED_NAMES & set(imp.names):
             return "a test replaces this name on its module"
         if _on_help_path(imp.module) and imp.target in self.modules and not _on_help_path(imp.target):

@@ -103,3 +103,25 @@ def test_setup_refuses_a_lock_for_another_python_before_touching_the_venv(tmp_pa
     assert out.returncode == 1 and "was tested on Python 3.99" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and "installing" not in out.stderr
     assert (stamp.read_text() if stamp.exists() else None) == before
+
+
+def test_scripts_setup_runs_it_by_path_with_the_system_python() -> None:
+    """scripts/setup runs `python3 sandbox/lockfile.py interpreter` before any venv exists: run by
+    path, its folder comes first on sys.path, where sandbox/select.py shadows the stdlib's select."""
+    import subprocess
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(ROOT / "sandbox" / "lockfile.py"),
+            "interpreter",
+            "--lock",
+            "constraints.txt",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
