@@ -8,7 +8,10 @@ is left listening, and that the last `resume` ends with the clean run's exit cod
 (the chosen family) and metrics: one clean run of the same request and data, shared by the module.
 
 The faults come from outside, by watching the run directory (state.json's step status) and the
-command's child processes, as soon as the stage starts; the product has no test hooks. The other
+command's child processes, as soon as the stage starts; the product has no test hooks. A step
+that takes milliseconds (the report) would end between two polls, so the killed commands start
+with tests/fault_slow/sitecustomize.py on their path: the watched step waits one second before
+its work, as on a busy machine. The other
 faults of the issue live beside their mechanism and run in the same `./scripts/test`:
   - `resume` while `run` works on the same directory: tests/test_run_lock.py
     (test_resume_while_the_run_works_is_refused_and_the_run_finishes);
@@ -122,14 +125,16 @@ def _until(
     pytest.fail(f"the run never reached {what}")
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
+def _start(args: list[str], slow_step: str) -> subprocess.Popen[str]:
+    """The command, with `slow_step` one second slower to start its work (tests/fault_slow)."""
+    path = os.pathsep.join((str(ROOT / "tests" / "fault_slow"), str(ROOT)))
     return subprocess.Popen(
         [sys.executable, "-m", "trainer_agent.agents.cli", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "ignore", "FAULTS_SLOW_STEP": slow_step},
     )
 
 
@@ -219,7 +224,7 @@ def test_kill_9_of_run_and_sigterm_of_resume_in_each_stage_then_resume_finishes_
     try:
         # 1. kill -9 of `run` as the stage starts
         killed = _signal_at(
-            _start(_run_args(wine_csv, tmp_path)), lambda: _run_dir(tmp_path), signal.SIGKILL, stage
+            _start(_run_args(wine_csv, tmp_path), stage), lambda: _run_dir(tmp_path), signal.SIGKILL, stage
         )
         run_dir = killed["dir"]
         assert killed["code"] == -signal.SIGKILL and killed["stdout"] == ""
@@ -235,7 +240,7 @@ def test_kill_9_of_run_and_sigterm_of_resume_in_each_stage_then_resume_finishes_
 
         # 2. SIGTERM of the `resume` that follows, as it starts the same stage again
         stopped = _signal_at(
-            _start(["resume", str(run_dir), "--json"]), lambda: run_dir, signal.SIGTERM, stage
+            _start(["resume", str(run_dir), "--json"], stage), lambda: run_dir, signal.SIGTERM, stage
         )
         assert stopped["code"] == 143, stopped["stderr"]
         assert stopped["stdout"] == ""
