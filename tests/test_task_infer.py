@@ -165,8 +165,11 @@ def test_parse_request_reads_the_demo_request_against_fine_foods(fine_foods):
 def test_parse_request_checks_classes_against_the_label_column(fine_foods):
     spec = parse_request("recall on other above 0.6", fine_foods)
     assert spec.requirements[0].key == "recall[other]"
-    with pytest.raises(UserError, match="labels are: great, other"):
-        parse_request("recall on awful above 0.6", fine_foods)
+    # a class that is not a label is asked about (naming the labels), never dropped or an error
+    unclear = parse_request("recall on awful above 0.6", fine_foods)
+    assert unclear.requirements == []
+    assert [u.text for u in unclear.unclear] == ["recall on awful"]
+    assert "'great' or 'other'" in unclear.unclear[0].question
     iris = _sk("iris")
     assert parse_request("recall for class 2 at least 0.9", iris).requirements[0].key == "recall[2]"
 
