@@ -138,15 +138,21 @@ def test_the_llm_judge_never_lifts_a_guard_refusal() -> None:
     assert not verdict.allowed and verdict.category == "fraud_phishing" and verdict.judge == "offline-guard"
 
 
+def _llm_config(tmp_path: Path, server: FakeOpenAI) -> Path:
+    """An LLM config file pointing at `server`, its key read from JUDGE_KEY."""
+    config = tmp_path / "llm.yaml"
+    config.write_text(
+        f"default:\n  model: fake-model\n  base_url: {server.base_url}\n  api_key_env: JUDGE_KEY\n"
+        "  max_retries: 0\n"
+    )
+    return config
+
+
 def test_check_llm_asks_the_llm_judge_and_says_which_judges_decided(tmp_path: Path, monkeypatch: Any) -> None:
     key = "sk-ethics-judge-key-77"
     monkeypatch.setenv("JUDGE_KEY", key)
     with FakeOpenAI([_answer(True, "surveillance")], api_key=key) as server:
-        config = tmp_path / "llm.yaml"
-        config.write_text(
-            f"default:\n  model: fake-model\n  base_url: {server.base_url}\n  api_key_env: JUDGE_KEY\n"
-            "  max_retries: 0\n"
-        )
+        config = _llm_config(tmp_path, server)
         result = run_cli(
             "check", "keep a log of where my flatmate goes each day", "--llm", f"config:{config}", "--json"
         )
@@ -161,11 +167,7 @@ def test_check_llm_asks_the_llm_judge_and_says_which_judges_decided(tmp_path: Pa
 def test_an_unreachable_llm_judge_leaves_the_decision_to_the_others(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("JUDGE_KEY", "sk-x")
     with FakeOpenAI([fail(500)], api_key="sk-x") as server:
-        config = tmp_path / "llm.yaml"
-        config.write_text(
-            f"default:\n  model: fake-model\n  base_url: {server.base_url}\n  api_key_env: JUDGE_KEY\n"
-            "  max_retries: 0\n"
-        )
+        config = _llm_config(tmp_path, server)
         result = run_cli("check", "classify reviews as great or other", "--llm", f"config:{config}", "--json")
     payload = json.loads(result.stdout)
     assert payload["decision"] != "refuse" and payload["ethics_judges"].endswith(LLM_JUDGE)
