@@ -32,6 +32,7 @@ deleted.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -46,9 +47,11 @@ from trainer_agent.skills.atomic_write import write_atomic
 from trainer_agent.skills.data.catalog import home
 from trainer_agent.skills.errors import UserError
 
-# files this large (models, data: written once) are kept as hard links; smaller ones are copied, so
-# a log that a later `serve` of the earlier run appends to does not change what is kept
+# binary files this large (models, data: written once) are kept as hard links; text files (a log
+# that a later `serve` of the earlier run appends to) and smaller ones are copied, so that nothing
+# changes what is kept; text files of any size are rewritten to name the run they are copied into
 LINK_FROM = 1 << 20
+CHUNK = 1 << 20
 
 # written by the run itself, not by a step: never a step's artefact
 NOT_ARTEFACTS = frozenset({"state.json", "transcript.jsonl", "owner.lock", "request.txt"})
@@ -96,25 +99,29 @@ def _rename(data: bytes, pairs: list[tuple[bytes, bytes]]) -> bytes:
     return data
 
 
-def _text(path: Path) -> bytes | None:
-    """A small file's bytes when it is UTF-8 text (what may name a run), else None."""
-    if path.stat().st_size >= LINK_FROM:
-        return None
-    data = path.read_bytes()
+def _is_text(path: Path) -> bool:
+    """Whether a file is UTF-8 text (what may name a run), read in chunks whatever its size."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        data.decode("utf-8")
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return None
-    return data
+        return False
+    return True
 
 
 def portable_sha256(path: str | Path, run_dir: str | Path) -> str:
     """SHA-256 of a file with its run's directory and id replaced by placeholders (text files), so
     a file rewritten for a new run hashes as the one it was copied from."""
-    data = _text(Path(path))
-    if data is None:
+    if not _is_text(Path(path)):
         return file_sha256(path)
-    return hashlib.sha256(_rename(data, _names(run_dir, Path(run_dir).resolve().name))).hexdigest()
+    digest, names = hashlib.sha256(), _names(run_dir, Path(run_dir).resolve().name)
+    with Path(path).open("rb") as f:
+        for line in f:  # no name of a run spans a line break
+            digest.update(_rename(line, names))
+    return digest.hexdigest()
 
 
 def tree_hashes(run_dir: str | Path, *folders: str) -> dict[str, str]:
@@ -178,8 +185,8 @@ def save_record(record: Record, run_dir: str | Path) -> Path:
             tmp.unlink(missing_ok=True)
             src = Path(run_dir) / rel
             try:
-                if src.stat().st_size < LINK_FROM:
-                    raise OSError("small: a copy")
+                if src.stat().st_size < LINK_FROM or _is_text(src):
+                    raise OSError("small, or text a later command may append to: a copy")
                 os.link(src, tmp)
             except OSError:  # small, another file system, or no hard links: a copy
                 shutil.copy2(src, tmp)
@@ -241,6 +248,21 @@ def find(step: str, key: str) -> Record | None:
         return None  # none, or unreadable: the step runs
 
 
+def _rewrite(path: Path, pairs: list[tuple[bytes, bytes]]) -> bool:
+    """Rewrite a text file in place with each name of a run replaced; whether anything changed."""
+    out, changed = path.with_name(path.name + ".renamed"), False
+    with out.open("wb") as f, path.open("rb") as src:
+        for line in src:
+            renamed = _rename(line, pairs)
+            changed |= renamed != line
+            f.write(renamed)
+    if changed:
+        os.replace(out, path)
+    else:
+        out.unlink()
+    return changed
+
+
 def available(step: str, key: str) -> bool:
     """Whether a record of `step` with this key and all its kept files are there (not yet checked)."""
     record = find(step, key)
@@ -270,9 +292,7 @@ def restore(step: str, key: str, run_dir: str | Path) -> Record | str:
         if file_sha256(tmp) != digest:  # the kept file changed since
             tmp.unlink()
             return f"the library's copy of run {record.run_id}'s {rel} does not match its SHA-256"
-        text = _text(tmp)
-        if text is not None and (renamed := _rename(text, rename)) != text:
-            tmp.write_bytes(renamed)
+        if _is_text(tmp) and _rewrite(tmp, rename):
             record.files[rel] = file_sha256(tmp)
             record.rewritten.append(rel)
         os.replace(tmp, target)

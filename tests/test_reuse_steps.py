@@ -22,6 +22,7 @@ from trainer_agent.skills.model.registry import Registry
 from trainer_agent.skills.specs import DataReport, TaskSpec, TrainResult
 from trainer_agent.skills.step_cache import (
     KEEP_ENV,
+    LINK_FROM,
     Record,
     file_sha256,
     keep_per_step,
@@ -221,12 +222,17 @@ def test_reused_files_name_the_new_run(tmp_path, monkeypatch):
     (src / "data_card.md").write_text(card, encoding="utf-8")
     (src / "service" / "spec.json").write_text(json.dumps({"run_dir": str(src)}), encoding="utf-8")
     (src / "service" / "model.bin").write_bytes(b"\x00\xff" + str(src).encode())  # binary: kept as is
-    files = {
-        rel: file_sha256(src / rel) for rel in ("data_card.md", "service/spec.json", "service/model.bin")
-    }
+    # a service log larger than the size from which binary files are linked: text, so copied and renamed
+    log = f"serving {src}/exports/model.onnx\n" + '{"status": 200}\n' * (LINK_FROM // 16) + f"bye {src}\n"
+    (src / "service" / "service.log").write_text(log, encoding="utf-8")
+    rels = ("data_card.md", "service/spec.json", "service/model.bin", "service/service.log")
+    files = {rel: file_sha256(src / rel) for rel in rels}
     result = {"image": f"trainer-agent-service-{old_id}:1", "path": f"{src}/exports/model.onnx"}
     key = step_key({"step": "serve"})
     save_record(Record("serve", key, {}, old_id, str(src), files, result, 1.0), src)
+    kept = tree_hashes(src, "data_card.md", "service")
+    with (src / "service" / "service.log").open("a", encoding="utf-8") as f:  # a later `serve` of the run
+        f.write("appended after the step was kept\n")
 
     hit = restore("serve", key, dest)
     assert isinstance(hit, Record)
@@ -235,10 +241,11 @@ def test_reused_files_name_the_new_run(tmp_path, monkeypatch):
     assert json.loads((dest / "service" / "spec.json").read_text())["run_dir"] == str(dest)
     assert (dest / "service" / "model.bin").read_bytes() == (src / "service" / "model.bin").read_bytes()
     assert hit.result == {"image": f"trainer-agent-service-{new_id}:1", "path": f"{dest}/exports/model.onnx"}
-    assert sorted(hit.rewritten) == ["data_card.md", "service/spec.json"]
+    assert (dest / "service" / "service.log").read_text(encoding="utf-8") == log.replace(str(src), str(dest))
+    assert sorted(hit.rewritten) == ["data_card.md", "service/service.log", "service/spec.json"]
     assert all(file_sha256(dest / rel) == digest for rel, digest in hit.files.items())
     # a later step's key reads the rewritten files as the originals
-    assert tree_hashes(dest, "data_card.md", "service") == tree_hashes(src, "data_card.md", "service")
+    assert tree_hashes(dest, "data_card.md", "service") == kept
 
 
 def test_the_library_keeps_the_newest_records_per_step(tmp_path, monkeypatch):
