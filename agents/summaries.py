@@ -41,8 +41,9 @@ def handoff(run: Run, step: str) -> str:
 
         eta = spec.estimate.get("seconds")
         plan = "\n".join(plan_lines(spec.plan)) or " -> ".join([*SPECIALISTS, "report"])
+        read = "".join(f"Read: {r}.\n" for r in spec.readings)  # class names, assumed limits
         return (
-            f"Task: {spec.task_type.value.replace('_', ' ')} ({cols}). Requirements: {reqs}.\n"
+            f"Task: {spec.task_type.value.replace('_', ' ')} ({cols}). Requirements: {reqs}.\n{read}"
             "Plan" + (f" (about {eta:.0f} s)" if eta else "") + f":\n{plan}\n"
             "data_agent: load, check and clean the data, and hold out a test set."
         )

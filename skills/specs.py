@@ -53,6 +53,9 @@ class Requirement(BaseModel):
     target: float
     label: str | None = Field(default=None, description="class for per-class precision/recall")
     text: str = Field(default="", description="the phrase of the request it came from")
+    assumed: bool = Field(
+        default=False, description="adopted from a vague word ('real-time'), not stated (task.assumed_limits)"
+    )
 
     @property
     def kind(self) -> Literal["metric", "constraint"]:

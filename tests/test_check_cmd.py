@@ -205,7 +205,7 @@ def test_check_reads_a_class_named_in_the_persons_words_and_says_so(tmp_path: Pa
     assert [(r["name"], r["label"]) for r in out["task_spec"]["requirements"]] == [("recall", "yes")]
     assert "read as class 'yes' of column 'churn'" in out["readings"][0]
     human = invoke("check", "predict churn; recall on churners above 0.6", "--data", data)
-    assert "Read as: recall on 'churners' read as class 'yes'" in human.stdout
+    assert "Reading: recall on 'churners' read as class 'yes'" in human.stdout
 
 
 def test_check_asks_instead_of_failing_or_dropping_a_requirement(tmp_path: Path) -> None:

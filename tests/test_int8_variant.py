@@ -143,9 +143,9 @@ def test_asked_for_without_a_limit_it_is_measured_and_kept_only_if_smaller_and_n
 def test_a_size_limit_only_int8_meets_serves_int8_and_the_report_says_so(tmp_path):
     from fastapi.testclient import TestClient
 
-    from trainer_agent.skills.report import measured_values, render_markdown, write_report
+    from trainer_agent.skills.report import latency_notes, measured_values, render_markdown, write_report
     from trainer_agent.skills.serve.service_app import create_app
-    from trainer_agent.skills.specs import RunReport, TaskType, TrainResult
+    from trainer_agent.skills.specs import Deployment, RunReport, TaskType, TrainResult
 
     probe = _export(tmp_path / "probe", [], quantize=True).quantization["size_bytes"]
     cap = (probe["float"] + probe["int8"]) // 2  # between the two files: only int8 fits
@@ -162,7 +162,20 @@ def test_a_size_limit_only_int8_meets_serves_int8_and_the_report_says_so(tmp_pat
     values = measured_values(train, e, None)
     assert values["size_bytes"] == q["size_bytes"]["int8"] < cap
     assert values["accuracy"] == q["metrics"]["int8"]["accuracy"]
-    assert values["latency_p95_ms"] == q["latency_ms_batch_1"]["int8"]["p95"]
+    assert values["latency_p95_ms"] == q["latency_ms_batch_1"]["int8"]["p95"]  # no service: in process
+    assert latency_notes(e, None)["latency_p95_ms"] == (
+        f"no service was measured; the model alone in process: {values['latency_p95_ms']:.3g} ms"
+    )
+    # with a service, the load test's p95 over HTTP is what a latency requirement is judged on
+    load = {"offered_qps": 12.5, "p50_ms": 3.0, "p95_ms": 7.25, "p99_ms": 9.0, "errors": 0}
+    served = Deployment(url="u", docs_url="d", metrics_url="m", running=False, load_test=load)
+    assert measured_values(train, e, served)["latency_p95_ms"] == 7.25
+    assert latency_notes(e, served)["latency_p95_ms"] == (
+        "the service over HTTP at 12.5 QPS (half a replica's capacity); "
+        f"the model alone in process: {values['latency_p95_ms']:.3g} ms"
+    )
+    served.estimate = {"target_qps": 100.0}
+    assert "(the requested QPS per replica)" in latency_notes(e, served)["latency_p99_ms"]
 
     # The service serves the int8 file and says so; its documents show the int8 file's own benchmark.
     from trainer_agent.skills.serve.api_docs import _performance

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from trainer_agent.skills.task.class_names import read_class
-from trainer_agent.skills.task.reading import normalise, number_value
+from trainer_agent.skills.task.reading import chinese_value, normalise, number_value
 from trainer_agent.skills.task.requirements import read_requirements
 
 
@@ -32,6 +32,15 @@ def _keys(text: str, labels: list[str] | None = None, column: str | None = None)
 )
 def test_number_words(words: str, value: float | None) -> None:
     assert number_value(words) == (pytest.approx(value) if value is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [("九十九", 99), ("十五", 15), ("两百", 200), ("一百零五", 105), ("一万五千", 15_000), ("二〇二六", 2026),
+     ("零点九五", 0.95), ("一百万", 1_000_000)],
+)  # fmt: skip
+def test_chinese_numerals(numeral: str, value: float) -> None:
+    assert chinese_value(numeral) == pytest.approx(value)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +73,12 @@ def test_numbers_in_words_are_read(text: str, expected: list[tuple]) -> None:
          [("accuracy", ">=", 0.92), ("params", "<", 1e6)]),
         ("准确率至少达到95%", [("accuracy", ">=", 0.95)]),
         ("召回率不低于0.8，延迟低于20毫秒", [("recall", ">=", 0.8), ("latency_p95_ms", "<", 20)]),
+        # Chinese numerals: 百分之 (percent), 成 (tenths), 点 (decimal point), 百 and 万
+        ("准确率达到百分之九十九以上", [("accuracy", ">=", 0.99)]),
+        ("准确率至少百分之95", [("accuracy", ">=", 0.95)]),
+        ("精度不低于九成，参数少于一百万", [("accuracy", ">=", 0.9), ("params", "<", 1e6)]),
+        ("准确率至少零点九五，延迟低于两百毫秒", [("accuracy", ">=", 0.95), ("latency_p95_ms", "<", 200)]),
+        ("训练一个模型", []),
     ],
 )  # fmt: skip
 def test_other_languages_are_read(text: str, expected: list[tuple]) -> None:
@@ -82,6 +97,7 @@ def test_the_phrase_quotes_the_persons_own_words() -> None:
         "Modellgüte ≥ 95%",
         "Zuverlässigkeit von 0,9 oder mehr",
         "la fiabilité doit dépasser 0.9 sur 95 % des cas",
+        "成功率九成以上",
     ],
 )
 def test_what_looks_like_a_requirement_but_is_not_read_is_unclear(text: str) -> None:

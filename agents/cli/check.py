@@ -95,7 +95,7 @@ def _print_human(spec: TaskSpec) -> None:
     reqs = ", ".join(describe(r) for r in spec.requirements) or "none stated"
     out.print(escape(f"Requirements: {reqs}"))
     for reading in spec.readings:
-        out.print(escape(f"Read as: {reading}"))
+        out.print(escape(f"Reading: {reading}"))
     if spec.refusal_category:
         out.print(escape(f"Policy category: {spec.refusal_category}"))
     out.print(escape(f"Ethics judged by: {spec.ethics_judges}"))

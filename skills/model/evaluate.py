@@ -103,6 +103,8 @@ def check_requirements(
             note = f"short by {_fmt(req.target - value)}" if value != req.target else "equal, not above"
         else:
             note = f"over by {_fmt(value - req.target)}" if value != req.target else "equal, not below"
+        if req.assumed:
+            note = "; ".join(x for x in (f"assumed from '{req.text}'", note) if x)
         results.append(
             RequirementResult(name=req.key, op=req.op, target=req.target, achieved=value, met=met, note=note)
         )

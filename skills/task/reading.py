@@ -21,6 +21,7 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 _I = re.IGNORECASE
 _CJK = "\u3000-\u9fff\uff00-\uffef"
@@ -34,6 +35,7 @@ class Vocabulary:
     tens: dict[str, int]
     scales: dict[str, int]
     fractions: dict[str, int]  # word -> denominator
+    chinese: dict[str, Any]  # digits, scales, point, percent, units
     content: dict[str, dict[str, str]]  # language -> phrase (lower case) -> English
     filler: dict[str, dict[str, str]]  # language -> phrase -> "" or "and"
     events: list[list[str]]
@@ -59,6 +61,7 @@ def vocabulary() -> Vocabulary:
         tens=nums["tens"],
         scales=nums["scales"],
         fractions=nums["fractions"],
+        chinese=nums["chinese"],
         content=content,
         filler=filler,
         events=[[str(w).lower() for w in group] for group in doc["events"]],
@@ -148,6 +151,41 @@ def _integer(tokens: list[str]) -> float | None:
     return total + current if seen else None
 
 
+def _chinese_pattern() -> str:
+    """Chinese numerals, after 百分之 or not, or before 成 (tenths): two or more numeral characters,
+    or one before a unit."""
+    cn = vocabulary().chinese
+    numeral = "".join([*cn["digits"], *cn["scales"], cn["point"]])
+    units = _alternation([str(u) for u in cn["units"]])
+    plain = rf"[{numeral}]{{2,}}|[{numeral}](?=\s*(?:{units}|{cn['tenths']}))"
+    tenths = rf"(?P<cnten>{cn['tenths']}(?![功本绩员为]))"  # 九成: nine tenths, 90 percent
+    digits_after_percent = rf"(?<={cn['percent']})\s*(?P<cndig>\d+(?:\.\d+)?)"
+    return rf"(?P<cnpct>{cn['percent']}\s*)?(?:(?P<cnnum>{plain}){tenths}?|{digits_after_percent})"
+
+
+def chinese_value(numeral: str) -> float | None:
+    """The value of a Chinese numeral ("九十九" 99, "两百" 200, "一万五千" 15000, "零点九五" 0.95)."""
+    cn = vocabulary().chinese
+    digits, scales = cn["digits"], cn["scales"]
+    whole, _, frac = numeral.partition(cn["point"])
+    if any(c not in digits for c in frac):
+        return None
+    total, section, current = 0, 0, None
+    for c in whole:
+        if c in digits:
+            current = digits[c] if current is None else current * 10 + digits[c]  # 二〇二六: digit by digit
+        elif scales.get(c) == 10000:
+            total, section, current = (total + section + (current or 0)) * 10000, 0, None
+        elif c in scales:
+            section, current = section + (1 if current is None else current) * scales[c], None
+        else:
+            return None
+    value = float(total + section + (current or 0))
+    if frac:
+        value += float("0." + "".join(str(digits[c]) for c in frac))
+    return value
+
+
 def _format(x: float) -> str:
     return f"{x:.12g}"
 
@@ -162,6 +200,7 @@ def _rewriter(languages: frozenset[str]) -> re.Pattern[str]:
         rf"(?P<num>{numbers.pattern})",
         rf"(?P<word>{_alternation(content)})",
         r"(?P<comma>(?<![\d,.])\d+,\d{1,2}(?![\d,]))|(?P<zero>(?<![\d,.])0,\d+(?![\d,]))",
+        _chinese_pattern(),
         rf"(?P<gap>(?<=[{_CJK}])(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%])(?=[{_CJK}]))",
     ]
     if filler:
@@ -195,6 +234,13 @@ def _replacement(m: re.Match[str], v: Vocabulary, languages: frozenset[str]) -> 
         low = re.sub(r"\s+", " ", m.group("filler").lower()).replace("’", "'")
         english = next((v.filler[lang][low] for lang in languages if low in v.filler.get(lang, {})), "")
         return f" {english} "
+    if m.group("cnnum") is not None or m.group("cndig") is not None:
+        value = chinese_value(m.group("cnnum")) if m.group("cnnum") else float(m.group("cndig"))
+        if value is None:
+            return None
+        if m.group("cnten"):
+            return f" {_format(value * 10)} percent "
+        return f" {_format(value)} percent " if m.group("cnpct") else f" {_format(value)}"
     if m.group("comma") is not None or m.group("zero") is not None:
         return m.group(0).replace(",", ".")
     return " "  # between a Chinese character and a digit or a Latin word

@@ -23,7 +23,9 @@ Units and names:
   max -> latency_p99_ms, p50 / median / mean -> latency_p50_ms.
 - qps: "100 QPS", "250 requests per second", "throughput of 50 req/s" -> qps >= N.
 A bare number keeps the direction in which the measure gets better (>= for accuracy and qps,
-<= for errors, latency, size, params and memory).
+<= for errors, latency, size, params and memory). Vague speed and device words ("real-time", "on
+their phones") add a limit of their own when none is stated, said as an assumption
+(`skills.task.assumed_limits`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from trainer_agent.skills.errors import UserError
 from trainer_agent.skills.specs import Op, Requirement, TaskSpec, TaskType, Unclear
+from trainer_agent.skills.task.assumed_limits import assumed_limits
 from trainer_agent.skills.task.class_names import read_class
 from trainer_agent.skills.task.reading import Normalised, normalise
 from trainer_agent.skills.task.task_infer import infer_task, task_from_words
@@ -690,7 +693,8 @@ def read_requirements(text: str, labels: list[str] | None = None, label_column: 
         if all(_same(r) != _same(req) for r in out):
             out.append(req)
     unread = [_unread(norm, q) for q in qtys if id(q) not in read and _looks_required(text, q)]
-    return Reading(out, classes.readings, classes.unclear + [u for u in unread if u.text])
+    assumed, said = assumed_limits(norm.original, out)
+    return Reading(out + assumed, classes.readings + said, classes.unclear + [u for u in unread if u.text])
 
 
 def _span(m: _Mention, q: _Qty) -> tuple[int, int]:
@@ -752,6 +756,7 @@ def parse_request(
             text_column=text_col,
             requirements=reading.requirements,
             unclear=reading.unclear,
+            readings=reading.readings,
         )
     task, label_col, text_column, features = infer_task(text, df, label=label, text_col=text_col)
     labels = None
