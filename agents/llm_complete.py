@@ -18,10 +18,11 @@ from trainer_agent.skills.errors import UserError
 class Completer:
     """A callable over an OpenAI-compatible chat endpoint (retries and timeout from the settings)."""
 
-    def __init__(self, settings: ModelSettings) -> None:
+    def __init__(self, settings: ModelSettings, system: str | None = None) -> None:
         import openai
 
         self.settings = settings
+        self.system = system  # a system message before each prompt (who is asking), or none
         self.usage: dict[str, Any] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
         self._client = openai.OpenAI(
             api_key=settings.key(),
@@ -35,7 +36,10 @@ class Completer:
 
         request: dict[str, Any] = {
             "model": self.settings.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [
+                *([{"role": "system", "content": self.system}] if self.system else []),
+                {"role": "user", "content": prompt},
+            ],
             "temperature": self.settings.temperature if self.settings.temperature is not None else 0.0,
         }
         if self.settings.max_tokens:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from trainer_agent.agents import tool_args
 from trainer_agent.agents.approvals import approve, ask
-from trainer_agent.agents.ethics_judges import ethics_judges
+from trainer_agent.agents.ethics_judges import run_ethics_judges
 from trainer_agent.agents.experiments import record_first, train_payload, warm_copy, warm_start_for
 from trainer_agent.agents.person import latest_requirements
 from trainer_agent.agents.run_state import Run
@@ -102,7 +102,7 @@ def _parse(run: Run, args: ToolArgs) -> dict[str, Any]:
     task = parse_request(opts.request, df, label=opts.label, text_col=opts.text)
     if run.state.get("chat", {}).get("changes"):  # revised in `chat`: a later requirement replaces one
         task = latest_requirements(task)
-    judges, task.ethics_notes = ethics_judges(None)  # the LLM judge: `check --llm` only, for now
+    judges, task.ethics_notes = run_ethics_judges(run)  # the LLM judge too when `--llm` names one
     task = triage(
         task,
         df,

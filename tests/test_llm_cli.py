@@ -133,17 +133,46 @@ def test_auto_uses_the_configured_llm_when_it_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task = [call("parse_request"), call("write_report"), say("Please send labelled data.\nTERMINATE")]
-    with FakeOpenAI({"task_agent": task}, api_key=KEY, model="local-model") as server:
+    judge = [say('{"refuse": false, "category": null, "why": "a spam filter"}')]
+    with FakeOpenAI({"task_agent": task, "ethics_judge": judge}, api_key=KEY, model="local-model") as server:
         entry = {"model": "local-model", "base_url": server.base_url, "api_key": KEY, "price": [0, 0]}
         monkeypatch.setenv("OAI_CONFIG_LIST", json.dumps([entry]))
         result = invoke("run", NO_DATA, "--out", str(tmp_path))
     assert result.code == 2, result.stderr
     assert "brain: LLM local-model at http://127.0.0.1:" in result.stdout
     assert "(from the OAI_CONFIG_LIST environment variable) (--llm auto)" in result.stdout
-    assert len(server.chat_requests()) == 3
+    assert len(server.chat_requests()) == 4 and server.remaining() == {}
     assert KEY not in result.stdout + result.stderr
     (run_dir,) = tmp_path.iterdir()
     assert KEY not in (run_dir / "transcript.jsonl").read_text()
+
+
+def test_the_llm_ethics_judge_is_one_of_the_runs_llm_calls_and_its_refusal_stands(tmp_path: Path) -> None:
+    """A request the offline guard lets through; the LLM judge refuses it under a policy category.
+    Its call is counted with the agents' calls and recorded in the transcript like theirs."""
+    task = [call("parse_request"), call("write_report"), say("I cannot build this.\nTERMINATE")]
+    judge = [say('{"refuse": true, "category": "surveillance", "why": "it tracks one person\'s movements"}')]
+    request = "keep a log of where my flatmate goes each day"
+    with FakeOpenAI({"task_agent": task, "ethics_judge": judge}, api_key=KEY) as server:
+        config = write_config(tmp_path / "llm.yaml", server.base_url)
+        result = invoke(
+            "run", request, "--out", str(tmp_path / "runs"), "--llm", f"config:{config}", "--json"
+        )
+        assert server.remaining() == {}
+        [asked] = server.chat_requests("ethics_judge")
+    assert request in asked.messages[-1]["content"]
+    report = json.loads(result.stdout)
+    assert report["decision"] == "refuse", result.stderr
+    assert any("The LLM judge: it tracks one person's movements" in r for r in report["reasons"])
+    assert report["llm_usage"]["per_agent"]["ethics_judge"]["calls"] == 1
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["refusal_category"] == "surveillance" and spec["ethics_judges"].endswith("llm-judge")
+    transcript = [json.loads(x) for x in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in transcript if r.get("agent") == "ethics_judge"] == [
+        "llm_request",
+        "llm_response",
+    ]
 
 
 def test_auto_falls_back_to_the_offline_planner_and_says_why(

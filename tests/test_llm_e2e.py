@@ -103,6 +103,8 @@ def script() -> dict[str, list[Reply]]:
             call("deploy_service"),
             dynamic(server_report_with_trailing_commas),
         ],
+        # the LLM ethics judge, asked by parse_request: one of the run's LLM calls
+        "ethics_judge": [say('{"refuse": false, "category": null, "why": "grape cultivars from chemistry"}')],
     }
 
 
@@ -173,14 +175,14 @@ def test_full_group_chat_on_an_llm_produces_the_run_directory(wire_run: dict[str
         ("server_agent", "deploy_service"),
         ("task_agent", "write_report"),
     ]
-    assert "brain: LLM fake-large" in result.stdout and "LLM usage: 17 calls" in result.stdout
+    assert "brain: LLM fake-large" in result.stdout and "LLM usage: 18 calls" in result.stdout
 
 
 def test_usage_and_cost_per_agent_match_what_the_server_sent(wire_run: dict[str, Any]) -> None:
     server: FakeOpenAI = wire_run["server"]
     usage = json.loads((wire_run["dir"] / "report.json").read_text())["llm_usage"]
     sent = server.usage_sent()
-    assert usage["calls"] == sent["calls"] == 17
+    assert usage["calls"] == sent["calls"] == 18
     assert (
         usage["prompt_tokens"] == sent["prompt_tokens"]
         and usage["completion_tokens"] == sent["completion_tokens"]
@@ -191,7 +193,9 @@ def test_usage_and_cost_per_agent_match_what_the_server_sent(wire_run: dict[str,
         "data_agent": 3,
         "model_agent": 4,
         "server_agent": 3,
+        "ethics_judge": 1,  # on the task agent's model
     }
+    assert per_agent["ethics_judge"]["models"] == ["fake-large"]
     expected_cost = 0.0
     for r in server.chat_requests():
         if r.status == 200:
@@ -308,7 +312,8 @@ def test_llm_requests_and_responses_are_in_the_transcript_without_the_key(wire_r
     recs = records(wire_run["dir"])
     requests = [r for r in recs if r["type"] == "llm_request"]
     responses = [r for r in recs if r["type"] == "llm_response"]
-    assert len(requests) == len(responses) == 17
+    assert len(requests) == len(responses) == 18
+    assert [r["agent"] for r in requests].count("ethics_judge") == 1  # parse_request asked the LLM judge
     assert all(re.fullmatch(r"[0-9a-f]{16}", r["request_hash"]) for r in requests)
     assert [q["request_hash"] for q in requests] == [a["request_hash"] for a in responses]
     for path in wire_run["dir"].rglob("*"):

@@ -23,6 +23,14 @@ LLM_JUDGE = "llm-judge"
 _JSON = re.compile(r"\{.*\}", re.S)
 
 
+# who asks, as the system message of the judge's call (the agents' messages name them the same way)
+JUDGE_AGENT = "ethics_judge"  # how the judge's calls are named in a run's LLM usage and transcript
+JUDGE_SYSTEM = (
+    f"You are the Task agent's ethics judge (`{JUDGE_AGENT}`): you read a policy and one request and "
+    "answer with JSON only."
+)
+
+
 def policy_prompt(request: str, policy: EthicsPolicy) -> str:
     """The judge's prompt: the policy's categories with their examples, the acceptable
     look-alikes, and the request."""
