@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from trainer_agent.skills.task.class_names import read_class
+from trainer_agent.skills.task.number_words import lexicon
 from trainer_agent.skills.task.reading import chinese_value, normalise, number_value
 from trainer_agent.skills.task.requirements import read_requirements
 
@@ -32,6 +33,18 @@ def _keys(text: str, labels: list[str] | None = None, column: str | None = None)
 )
 def test_number_words(words: str, value: float | None) -> None:
     assert number_value(words) == (pytest.approx(value) if value is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "value"),
+    [("fr", "quatre-vingt-dix-neuf", 99), ("fr", "soixante-quinze", 75), ("fr", "vingt et un", 21),
+     ("fr", "quatre-vingts", 80), ("fr", "septante", 70), ("de", "einundzwanzig", 21),
+     ("de", "neunundneunzig", 99), ("es", "veinticinco", 25), ("es", "noventa y nueve", 99),
+     ("it", "ventuno", 21), ("it", "novantotto", 98), ("it", "ventitré", 23), ("pt", "noventa e cinco", 95)],
+)  # fmt: skip
+def test_number_words_in_other_languages(lang: str, words: str, value: int) -> None:
+    assert lexicon(lang)[words] == value
+    assert "un" not in lexicon("fr") and "uno" not in lexicon("es")  # an article, not a quantity
 
 
 @pytest.mark.parametrize(
@@ -79,6 +92,15 @@ def test_numbers_in_words_are_read(text: str, expected: list[tuple]) -> None:
         ("精度不低于九成，参数少于一百万", [("accuracy", ">=", 0.9), ("params", "<", 1e6)]),
         ("准确率至少零点九五，延迟低于两百毫秒", [("accuracy", ">=", 0.95), ("latency_p95_ms", "<", 200)]),
         ("训练一个模型", []),
+        # numbers in words in the other languages (skills/task/number_words.py)
+        ("Exactitude d'au moins quatre-vingt-dix pour cent", [("accuracy", ">=", 0.9)]),
+        ("précision supérieure à quatre-vingt-quinze pour cent", [("precision", ">", 0.95)]),
+        ("Genauigkeit mindestens fünfundneunzig Prozent, Latenz unter fünfzig Millisekunden",
+         [("accuracy", ">=", 0.95), ("latency_p95_ms", "<", 50)]),
+        ("precisión de al menos noventa y cinco por ciento", [("precision", ">=", 0.95)]),
+        ("accuratezza almeno novantotto per cento", [("accuracy", ">=", 0.98)]),
+        ("acurácia de pelo menos noventa e dois por cento", [("accuracy", ">=", 0.92)]),
+        ("un modèle avec une exactitude d'au moins 90 %", [("accuracy", ">=", 0.9)]),
     ],
 )  # fmt: skip
 def test_other_languages_are_read(text: str, expected: list[tuple]) -> None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from trainer_agent.skills.task import number_words
+
 _I = re.IGNORECASE
 _CJK = "\u3000-\u9fff\uff00-\uffef"
 
@@ -205,6 +207,8 @@ def _rewriter(languages: frozenset[str]) -> re.Pattern[str]:
     ]
     if filler:
         parts.insert(2, rf"(?P<filler>{_alternation(filler)})")
+    if other := number_words.pattern(languages):  # "quatre-vingt-dix", "fünfundneunzig", ...
+        parts.insert(1, rf"(?P<lnum>{other})")
     return re.compile("|".join(parts), _I)
 
 
@@ -226,6 +230,9 @@ def _replacement(m: re.Match[str], v: Vocabulary, languages: frozenset[str]) -> 
             return None
         value = number_value(words)
         return None if value is None else _format(value)
+    if m.groupdict().get("lnum") is not None:
+        found = number_words.value(m.group("lnum"), languages)
+        return None if found is None else _format(found)
     if m.group("word") is not None:
         low = re.sub(r"\s+", " ", m.group("word").lower()).replace("’", "'")
         english = next((t[low] for t in v.content.values() if low in t), None)
