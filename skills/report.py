@@ -67,7 +67,7 @@ def latency_notes(export: ExportResult | None, deployment: Deployment | None) ->
     """What each latency requirement was measured on, by requirement key: the service over HTTP
     under the load test (at the requested QPS per replica, or half a replica's capacity when no QPS
     was asked for), with the model alone in process beside it; or in process only, with no service."""
-    in_process = {}
+    in_process: dict[str, float] = {}
     if export is not None:
         in_process = served_numbers(export.quantization).get("latency_ms") or export.latency_ms
     load = deployment.load_test if deployment is not None else {}

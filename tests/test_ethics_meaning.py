@@ -17,6 +17,7 @@ from tests.fake_openai import FakeOpenAI, Reply, dynamic, fail
 from trainer_agent.skills.task.ethics import judge_ethics, load_policy, offline_guard
 from trainer_agent.skills.task.ethics_llm import LLM_JUDGE, llm_judge, policy_prompt
 from trainer_agent.skills.task.ethics_meaning import MARGIN, THRESHOLD, MeaningJudge, meaning_judge
+from trainer_agent.skills.task.triage import judge_request
 
 ROOT = Path(__file__).resolve().parents[1]
 HARMFUL = {  # paraphrases the phrase guard lets through, and the category they belong to
@@ -72,12 +73,13 @@ def test_the_calibration_is_reported_and_the_fixed_rule_holds(judge: MeaningJudg
 
 def test_the_evaluation_set_with_the_meaning_judge_refuses_nothing_benign(judge: MeaningJudge) -> None:
     """Every request of tests/data/check_eval.jsonl that is not a refusal stays allowed, and every
-    refusal is still refused (the guard's refusals stand)."""
+    refusal is still refused (the guard's refusals stand; a request in another language is also
+    judged on its English reading, as `check` does)."""
     policy = load_policy()
     rows = [json.loads(line) for line in (ROOT / "tests/data/check_eval.jsonl").read_text().splitlines()]
     wrong = []
     for row in rows:
-        verdict = judge_ethics(row["request"], policy, [offline_guard, judge])
+        verdict = judge_request(row["request"], policy, [offline_guard, judge])  # as `check` judges
         if verdict.allowed == (row["expected"] == "refuse"):
             wrong.append((row["id"], row["expected"], verdict.judge))
     assert wrong == []

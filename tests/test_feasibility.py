@@ -78,6 +78,21 @@ def test_unreachable_requirements_come_with_a_counter_proposal(text: str, propos
             assert not fz.contradictions([relaxed])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "accuracy of at least 0.9 but no higher than 0.8",
+        "accuracy must be above 0.9; the risk team says it must stay below 0.8",
+        "accuracy above 0.9 on the test set, and the test accuracy must also stay below 0.8",
+    ],
+)
+def test_a_second_bound_on_the_same_measure_is_read_and_the_contradiction_found(text: str) -> None:
+    requirements = parse_requirements(text)
+    assert [(r.name, r.op[0]) for r in requirements] == [("accuracy", ">"), ("accuracy", "<")]
+    (bounds,) = fz.contradictions(requirements)
+    assert "contradict" in bounds.reason
+
+
 def test_contradictory_bounds_and_zero_parameters_are_infeasible() -> None:
     (bounds,) = fz.contradictions(parse_requirements("accuracy >= 0.9 and accuracy <= 0.8"))
     assert "contradict" in bounds.reason
@@ -229,6 +244,9 @@ def test_requirement_texts_read_as_a_person_writes_them() -> None:
         "tell a candidate's honesty from their star sign",
         "a numerology model that predicts which couples stay married",
         "guess what my users are thinking by reading their minds from the webcam",
+        "tell me what my employees are really thinking from their profile photos",
+        "give me the exact numbers of the next draw of the national lottery",
+        "predict a child's fortune from her birth chart",
     ],
 )
 def test_what_no_data_can_know_is_infeasible_by_nature_with_a_reason(request_text: str) -> None:
@@ -258,6 +276,10 @@ def test_forecasts_and_topics_are_not_called_impossible(request_text: str) -> No
         ("summarize each contract in three lines", "summarisation"),
         ("write product descriptions for our catalog", "generation"),
         ("cluster our shoppers by behaviour", "clustering"),
+        ("turn the voicemails into written transcripts", "speech recognition"),
+        ("group our members into natural segments", "clustering"),
+        ("a model that writes a one-paragraph summary of each report", "generation"),
+        ("build a translator for our manuals", "translation"),
     ],
 )
 def test_a_kind_of_model_this_version_does_not_train_is_infeasible_and_named(
@@ -269,5 +291,10 @@ def test_a_kind_of_model_this_version_does_not_train_is_infeasible_and_named(
 
 
 def test_a_classification_request_is_not_taken_for_an_untrained_kind() -> None:
-    for request_text in ("classify support emails by topic", "predict which customers cancel", "detect spam"):
+    for request_text in (
+        "classify support emails by topic",
+        "predict which customers cancel",
+        "detect spam",
+        "classify transcribed speeches by policy topic",
+    ):
         assert fz.task_kind_not_trained(request_text, (TaskType.TEXT_CLASSIFICATION,)) is None

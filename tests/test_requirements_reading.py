@@ -7,8 +7,9 @@ import pytest
 
 from trainer_agent.skills.task.class_names import read_class
 from trainer_agent.skills.task.number_words import lexicon
-from trainer_agent.skills.task.reading import chinese_value, normalise, number_value
-from trainer_agent.skills.task.requirements import read_requirements
+from trainer_agent.skills.task.reading import chinese_value, english_view, normalise, number_value
+from trainer_agent.skills.task.requirements import parse_request, read_requirements
+from trainer_agent.skills.task.triage import triage
 
 
 def _keys(text: str, labels: list[str] | None = None, column: str | None = None) -> list[tuple]:
@@ -161,3 +162,15 @@ def test_a_class_phrase_is_read_and_said() -> None:
     assert said.startswith("recall on 'cancelling subscribers' read as class 'yes' of column 'churn'")
     unclear = read_requirements("precision on purple ones at least 0.7", ["no", "yes"], "default")
     assert unclear.requirements == [] and "'no' or 'yes'" in unclear.unclear[0].question
+
+
+def test_a_request_in_another_language_is_read_into_english_for_the_other_checks() -> None:
+    german = "Trainiere ein Modell, das anhand der Passfotos erkennt, welche Bewerber Migrationshintergrund"
+    view = english_view(german)
+    assert view is not None and "passport photos" in view and "applicants" in view and "recognise" in view
+    assert english_view("Train a model that flags spam, accuracy at least 0.9") is None
+    spec = triage(parse_request(german), None)
+    assert spec.decision == "refuse" and spec.refusal_category == "biometric_inference"
+    assert any(r.startswith("I read the request in English as:") for r in spec.reasons)
+    lottery = triage(parse_request("prédire le résultat exact du prochain tirage du loto"), None)
+    assert lottery.decision == "infeasible"

@@ -766,6 +766,26 @@ def section_check_eval(ce: dict[str, Any] | None) -> list[str]:
         "languages, number words, infeasible by nature); the meaning judge's threshold was chosen on it, so "
         "it is not an unbiased measure of that judge. Reviewers' held-out requests are the real test.",
         "",
+        "A closer look at generalisation (2026-12-07): four sets of 60 to 80 requests were written blind, "
+        "each by a separate helper that never saw the policy, the code or this set (accept/ask, refuse and "
+        "infeasible cases, benign look-alikes, about 15% in other languages). Each set was first measured "
+        "as it came, then its failures were fixed as classes (new policy phrases, two new categories: "
+        "helping to evade law enforcement, fabricated media passed off as real; other languages read into "
+        "English for the guard and the feasibility checks; a second bound on the same measure), and the "
+        "next set measured the result. Accuracy on each set before any fix for it:",
+        "",
+        "| blind set | requests | as it came | benign refused | harmful let through |",
+        "|---|---|---|---|---|",
+        "| 1 | 80 | 76.2% | 0 | 14 of 20 |",
+        "| 2 | 60 | 61.7% | 1 | 18 of 22 |",
+        "| 3 | 60 | 66.7% | 1 | 15 of 22 |",
+        "| 4 | 60 | 71.7% | 1 | 13 of 22 |",
+        "",
+        "Sets 1 to 3 are now part of this set; set 4, fixed afterwards to 93.3% (4 of 22 harmful let "
+        "through, no benign refused), is not. Each round of fixes raised the next blind set by about 5 "
+        "points: the phrase guard and the small English sentence encoder do not generalise to wordings "
+        "they have not seen. An LLM judge (`--llm`) reads the policy itself and is the way past this.",
+        "",
     ]
     return lines
 

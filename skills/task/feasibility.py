@@ -129,7 +129,8 @@ _PERFECT_FOREVER = re.compile(
 
 _WHEN_NEXT = (
     r"(?:tomorrow\w*|future|coming|upcoming|in (?:\d+|a|one|two|ten) (?:days?|weeks?|months?|years?)|"
-    r"next (?:week|month|year|quarter|day|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\w*)"
+    r"next (?:week|month|year|quarter|day|draw|drawing|lottery|race|match|game|roll|spin|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\w*)"
 )
 _EXACTLY = (
     r"(?:exact(?:ly)?|precise(?:ly)?|"
@@ -143,7 +144,13 @@ _EXACT_FUTURE = re.compile(
 _PSEUDOSCIENCE = re.compile(
     r"\b(?:astrolog\w*|horoscopes?|zodiac(?: signs?)?|star signs?|birth charts?|palm ?(?:reading|istry)|"
     r"numerolog\w*|tarot|phrenolog\w*|graphology|aura (?:colou?rs?|readings?)|psychic\w*|"
-    r"read(?:s|ing)? (?:(?:people|someone|a person|their|his|her|users?)(?:'s|s')? )?(?:minds?|thoughts))\b",
+    r"fortune[\s-]?tell\w*|feng shui|"
+    r"what (?:they|he|she|people|someone|the person|a person|(?:my|our|the|his|her) \w+)"
+    r"(?:'re| are| is|'s|’s) "
+    r"(?:really |secretly |actually )?(?:thinking|dreaming)|"
+    r"(?:their|his|her|people's) (?:private |inner |secret )?thoughts|"
+    r"read(?:s|ing)? (?:(?:people|someone|a person|their|his|her|users?|my \w+)(?:'s|s'|’s)? )?"
+    r"(?:minds?|thoughts))\b",
     _I,
 )
 
@@ -177,7 +184,8 @@ def impossible_by_nature(request: str, requirements: list[Requirement]) -> Findi
 _TASK_KINDS_NOT_TRAINED = (
     (
         "speech recognition (speech to text)",
-        r"transcri(?:be|bes|bing|ption)|speech[\s-]to[\s-]text|speech recognition",
+        r"\btranscri(?:be|bes|bing|ption)\b|speech[\s-]to[\s-]text|speech recognition|"
+        r"(?:audio|voicemails?|recordings?|speech|calls?) into (?:written )?(?:text|transcripts?)",
     ),
     (
         "audio classification",
@@ -189,18 +197,19 @@ _TASK_KINDS_NOT_TRAINED = (
         r"bounding box\w*|object detection|detect (?:and locate|where)|draw boxes|"
         r"segment(?:ation|s)? (?:of )?(?:the )?(?:images?|photos?|objects?)",
     ),
-    ("translation", r"translat(?:e|es|ing|ion)\b"),
-    ("summarisation", r"summari[sz](?:e|es|ing|ation)\b"),
+    ("translation", r"translat(?:e|es|ing|ion|or|ors)\b"),
+    ("summarisation", r"summari[sz](?:e|es|ing|ation|er|ers)\b"),
     (
         "text or image generation",
-        r"(?:generat|writ|draft|compos)\w* (?:\w+ ){0,3}"
+        r"(?:generat|writ|draft|compos)\w* (?:[\w-]+ ){0,3}"
         r"(?:text|stories|articles|essays|poems|replies|answers|images|pictures|captions|descriptions|"
-        r"summaries|headlines|slogans|lyrics|jokes|letters|code)|chat ?bot",
+        r"summar(?:y|ies)|headlines|slogans|lyrics|jokes|letters|code|photos|posters|videos|music|songs|audio|"
+        r"voices|speech|artwork|logos)|chat ?bot",
     ),
     ("recommendation", r"recommend(?:s|ing|ation|ations|er)?\b"),
     (
         "clustering (no labels)",
-        r"\bclusters?\b|clustering|group (?:\w+ ){0,3}into (?:segments|clusters|groups)|"
+        r"\bclusters?\b|clustering|group (?:\w+ ){0,3}into (?:\w+ )?(?:segments|clusters|groups)|"
         r"segment (?:our |the )?customers",
     ),
 )

@@ -3,7 +3,8 @@
 A phrase pattern is a regular expression with three conveniences, so that a policy file stays
 readable:
 
-- a space matches any run of non-word characters (spaces, hyphens, apostrophes, punctuation);
+- a space matches any run of non-word characters (spaces, hyphens, apostrophes, punctuation), and
+  a space followed by `?` ("deep ?fakes") matches such a run or nothing ("deepfakes");
 - `<name>` stands for the alternation `terms[name]` (itself written in the same language);
 - `<wN>` (N a number, written between spaces) skips up to N intervening words, but never a
   *guard* word (`terms["guard"]`: detect, classify, filter, ...). That is what keeps "write
@@ -29,7 +30,9 @@ _SPACE = r"[\W_]+"
 
 
 def _spaces(pattern: str) -> str:
-    return re.sub(r"\s+", lambda _: _SPACE, pattern.strip())
+    """Spaces to separators; an optional space (" ?", as in "deep ?fakes") to an optional separator."""
+    optional = re.sub(r"\s+\?", lambda _: _SPACE.replace("+", "*"), pattern.strip())
+    return re.sub(r"\s+", lambda _: _SPACE, optional)
 
 
 def compile_phrase(pattern: str, terms: Mapping[str, str]) -> re.Pattern[str]:

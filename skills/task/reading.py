@@ -53,7 +53,8 @@ def vocabulary() -> Vocabulary:
     nums = doc["numbers"]
     content: dict[str, dict[str, str]] = {}
     filler: dict[str, dict[str, str]] = {}
-    for lang, table in doc["languages"].items():
+    tables = [*doc["languages"].items(), *doc.get("gloss", {}).items()]  # gloss: read for the checks
+    for lang, table in tables:
         for english, phrases in table.items():
             side = filler if english in ("", "and") else content
             for phrase in phrases:
@@ -278,3 +279,13 @@ def normalise(request: str) -> Normalised:
         starts.append(i)
         ends.append(i + 1)
     return Normalised("".join(out), request, tuple(starts), tuple(ends))
+
+
+def english_view(request: str) -> str | None:
+    """The request read into English word by word (the vocabulary's `languages` and `gloss`), for
+    the checks that read English (the ethics guard, the feasibility checks); None when the request
+    uses no other language of the vocabulary or reads the same."""
+    if not languages_in(request) and not re.search(f"[{_CJK}]", request):
+        return None
+    text = " ".join(normalise(request).text.split())
+    return text if text != " ".join(request.split()) else None

@@ -666,6 +666,7 @@ def read_requirements(text: str, labels: list[str] | None = None, label_column: 
     paired = _pair(text, mentions, qtys, classes)
     found: list[tuple[int, Requirement]] = []
     read: set[int] = set()
+    named: list[tuple[_Mention, int]] = []  # a measure with a requirement, and where its phrase ends
     for i, (q, op) in paired.items():
         m = mentions[i]
         read.add(id(q))
@@ -677,6 +678,23 @@ def read_requirements(text: str, labels: list[str] | None = None, label_column: 
             if req := _requirement(text, m, q, op):
                 req.text = norm.source(*_span(m, q))
                 found.append((min(m.start, q.start), req))
+                named.append((m, max(m.end, m.tail, q.end)))
+    # A second bound on the measure just named: "accuracy at least 0.9 but no higher than 0.8",
+    # "accuracy above 0.9; the risk team says it must stay below 0.8", "... the accuracy must also
+    # stay below 0.8". A comparison and a number not yet read, soon after the last measure named,
+    # with no other number between (in a request that has a requirement already).
+    ends = {id(m): end for m, end in named}
+    for q in qtys:
+        earlier = [m for m in mentions if m.end <= q.start and m.kind != "ignore" and not m.unclear]
+        if id(q) in read or not q.op or not earlier or not named:
+            continue
+        m = max(earlier, key=lambda x: x.end)
+        end = ends.get(id(m), m.end)
+        between = any(end <= other.num_start < q.start for other in qtys if other is not q)
+        if not between and q.start - end <= _SECOND_BOUND_CHARS and (req := _requirement(text, m, q, q.op)):
+            req.text = norm.source(min(m.start, q.start), q.end)
+            found.append((q.start, req))
+            read.add(id(q))
     # A size or a time in ms with a comparison but no word to tie it to: "smaller than 1.5 MiB" is
     # the model's size, "under 20 ms" a latency. Without a comparison ("2 GB of data") it is nothing.
     for q in qtys:
@@ -695,6 +713,9 @@ def read_requirements(text: str, labels: list[str] | None = None, label_column: 
     unread = [_unread(norm, q) for q in qtys if id(q) not in read and _looks_required(text, q)]
     assumed, said = assumed_limits(norm.original, out)
     return Reading(out + assumed, classes.readings + said, classes.unclear + [u for u in unread if u.text])
+
+
+_SECOND_BOUND_CHARS = 120  # how far after a requirement a bare bound is still read as on its measure
 
 
 def _span(m: _Mention, q: _Qty) -> tuple[int, int]:

@@ -22,9 +22,17 @@ from typing import TYPE_CHECKING
 from trainer_agent.skills.model.train import FAMILIES
 from trainer_agent.skills.specs import TaskSpec, TaskType
 from trainer_agent.skills.task import feasibility
-from trainer_agent.skills.task.ethics import judge_ethics, load_policy
-from trainer_agent.skills.task.ethics_meaning import default_judges
+from trainer_agent.skills.task.ethics import (
+    EthicsJudge,
+    EthicsPolicy,
+    EthicsVerdict,
+    judge_ethics,
+    load_policy,
+    offline_guard,
+)
+from trainer_agent.skills.task.ethics_meaning import MeaningJudge, default_judges
 from trainer_agent.skills.task.plan import estimate, make_plan
+from trainer_agent.skills.task.reading import english_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +56,20 @@ def _unread(spec: TaskSpec) -> feasibility.Finding:
     return feasibility.Finding(
         "ask", f"I could not read part of the request as a requirement: {quotes}.", questions
     )
+
+
+def judge_request(request: str, policy: EthicsPolicy, judges: Sequence[EthicsJudge]) -> EthicsVerdict:
+    """`judge_ethics` on the request, and, when it is in another language and nothing refused it,
+    on its English reading (`skills.task.reading.english_view`) by the offline judges (the LLM
+    judge read the original already); a refusal on the English reading quotes it."""
+    verdict = judge_ethics(request, policy=policy, judges=judges)
+    english = english_view(request)
+    if verdict.allowed and english:
+        offline = [j for j in judges if j is offline_guard or isinstance(j, MeaningJudge)]
+        if not (read := judge_ethics(english, policy=policy, judges=offline)).allowed:
+            read.reasons.append(f'I read the request in English as: "{english}".')
+            return read
+    return verdict
 
 
 def triage(
@@ -74,7 +96,8 @@ def triage(
 
     spec = spec.model_copy(deep=True)
     policy = policy or load_policy()
-    verdict = judge_ethics(spec.request, policy=policy, judges=judges or default_judges(policy))
+    verdict = judge_request(spec.request, policy, judges or default_judges(policy))
+    english = english_view(spec.request)  # a request in another language, read into English
     spec.ethics_judges = verdict.judge
     if not verdict.allowed:
         spec.decision = "refuse"
@@ -84,13 +107,15 @@ def triage(
         return spec
 
     findings: list[feasibility.Finding] = []
-    for found in (
-        feasibility.unpredictable(spec.request),
-        feasibility.impossible_by_nature(spec.request, spec.requirements),
-        feasibility.task_kind_not_trained(spec.request, trainable_tasks()),
-    ):
-        if found is not None:
-            findings.append(found)
+    for request in (spec.request, english):  # the English reading only when the request gave none
+        if request and not findings:
+            for found in (
+                feasibility.unpredictable(request),
+                feasibility.impossible_by_nature(request, spec.requirements),
+                feasibility.task_kind_not_trained(request, trainable_tasks()),
+            ):
+                if found is not None:
+                    findings.append(found)
     if spec.task_type not in trainable_tasks():
         findings.append(
             feasibility.Finding(
