@@ -10,12 +10,11 @@ is one of the run's LLM calls: counted against `--max-llm-calls` and `--max-cost
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 
 from trainer_agent.agents.brains.llm_choice import price_of
+from trainer_agent.agents.brains.llm_gate import request_hash
 from trainer_agent.agents.llm_complete import Completer
 from trainer_agent.agents.llm_config import settings_for
 from trainer_agent.agents.run_state import Run
@@ -67,8 +66,7 @@ def counted(run: Run, llm: str) -> Callable[[str], str]:
     def complete(prompt: str) -> str:
         usage.check(JUDGE_AGENT)
         messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": prompt}]
-        payload = {"model": entry.model, "messages": messages, "tools": []}
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        digest = request_hash({"messages": messages}, entry.model, [])  # as the gate records the agents
         run.transcript.write(
             {"type": "llm_request", "agent": JUDGE_AGENT, "model": entry.model, "request_hash": digest,
              "messages": 2, "tools": []}

@@ -17,6 +17,7 @@ from tests.fake_openai import FakeOpenAI, Reply, dynamic, fail
 from trainer_agent.skills.task.ethics import judge_ethics, load_policy, offline_guard
 from trainer_agent.skills.task.ethics_llm import LLM_JUDGE, llm_judge, policy_prompt
 from trainer_agent.skills.task.ethics_meaning import MARGIN, THRESHOLD, MeaningJudge, meaning_judge
+from trainer_agent.skills.task.reading import english_view
 from trainer_agent.skills.task.triage import judge_request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,8 @@ def test_the_evaluation_set_with_the_meaning_judge_refuses_nothing_benign(judge:
     rows = [json.loads(line) for line in (ROOT / "tests/data/check_eval.jsonl").read_text().splitlines()]
     wrong = []
     for row in rows:
-        verdict = judge_request(row["request"], policy, [offline_guard, judge])  # as `check` judges
+        english = english_view(row["request"])
+        verdict = judge_request(row["request"], english, policy, [offline_guard, judge])  # as `check` does
         if verdict.allowed == (row["expected"] == "refuse"):
             wrong.append((row["id"], row["expected"], verdict.judge))
     assert wrong == []

@@ -90,7 +90,7 @@ class Gate:
             self.usage.check(name)
         except BudgetExceeded as err:
             self._stop(err)
-        digest = _request_hash(params, entry.model, tools)
+        digest = request_hash(params, entry.model, tools)
         self.run.transcript.write(
             {
                 "type": "llm_request",
@@ -206,7 +206,8 @@ def check_arguments(tool: str, args: Any, schema: dict[str, Any]) -> str | None:
     return None
 
 
-def _request_hash(params: dict[str, Any], model: str, tools: list[Any]) -> str:
+def request_hash(params: dict[str, Any], model: str, tools: list[Any]) -> str:
+    """The 16-hex hash of a request that the transcript records instead of its messages."""
     payload = {"model": model, "messages": params.get("messages"), "tools": tools}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 from trainer_agent.skills.specs import Requirement
+from trainer_agent.skills.task.request_words import request_words
 
 _UNITS = {"latency_p95_ms": "p95 latency", "size_bytes": "model size"}
 
@@ -32,16 +32,13 @@ class VagueLimit:
 @functools.cache
 def vague_limits() -> tuple[VagueLimit, ...]:
     """The `vague_limits` of configs/request_words.yaml, compiled (read once)."""
-    import yaml
-
-    text = resources.files("trainer_agent.configs").joinpath("request_words.yaml").read_text(encoding="utf-8")
     return tuple(
         VagueLimit(
             re.compile(r"(?<![\w-])(?:" + "|".join(entry["words"]) + r")(?![\w-])", re.IGNORECASE),
             {str(k): float(v) for k, v in entry["limits"].items()},
             str(entry["why"]),
         )
-        for entry in yaml.safe_load(text)["vague_limits"]
+        for entry in request_words()["vague_limits"]
     )
 
 

@@ -14,21 +14,14 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 from typing import Any
 
+from trainer_agent.skills.task.request_words import request_words
 
-@functools.cache
+
 def _rules() -> dict[str, dict[str, Any]]:
-    import yaml
-
-    text = resources.files("trainer_agent.configs").joinpath("request_words.yaml").read_text(encoding="utf-8")
-    rules: dict[str, dict[str, Any]] = yaml.safe_load(text)["numbers"]["other"]
+    rules: dict[str, dict[str, Any]] = request_words()["numbers"]["other"]
     return rules
-
-
-def languages() -> tuple[str, ...]:
-    return tuple(_rules())
 
 
 @functools.cache

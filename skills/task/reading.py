@@ -20,10 +20,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from trainer_agent.skills.task import number_words
+from trainer_agent.skills.task.request_words import request_words
 
 _I = re.IGNORECASE
 _CJK = "\u3000-\u9fff\uff00-\uffef"
@@ -46,10 +46,7 @@ class Vocabulary:
 @functools.cache
 def vocabulary() -> Vocabulary:
     """The vocabulary shipped in configs/request_words.yaml (read once)."""
-    import yaml
-
-    text = resources.files("trainer_agent.configs").joinpath("request_words.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    doc = request_words()
     nums = doc["numbers"]
     content: dict[str, dict[str, str]] = {}
     filler: dict[str, dict[str, str]] = {}

@@ -58,12 +58,13 @@ def _unread(spec: TaskSpec) -> feasibility.Finding:
     )
 
 
-def judge_request(request: str, policy: EthicsPolicy, judges: Sequence[EthicsJudge]) -> EthicsVerdict:
-    """`judge_ethics` on the request, and, when it is in another language and nothing refused it,
-    on its English reading (`skills.task.reading.english_view`) by the offline judges (the LLM
-    judge read the original already); a refusal on the English reading quotes it."""
+def judge_request(
+    request: str, english: str | None, policy: EthicsPolicy, judges: Sequence[EthicsJudge]
+) -> EthicsVerdict:
+    """`judge_ethics` on the request, and, when nothing refused it, on its English reading
+    (`skills.task.reading.english_view`, None for a request in English) by the offline judges (the
+    LLM judge read the original already); a refusal on the English reading quotes it."""
     verdict = judge_ethics(request, policy=policy, judges=judges)
-    english = english_view(request)
     if verdict.allowed and english:
         offline = [j for j in judges if j is offline_guard or isinstance(j, MeaningJudge)]
         if not (read := judge_ethics(english, policy=policy, judges=offline)).allowed:
@@ -96,8 +97,8 @@ def triage(
 
     spec = spec.model_copy(deep=True)
     policy = policy or load_policy()
-    verdict = judge_request(spec.request, policy, judges or default_judges(policy))
     english = english_view(spec.request)  # a request in another language, read into English
+    verdict = judge_request(spec.request, english, policy, judges or default_judges(policy))
     spec.ethics_judges = verdict.judge
     if not verdict.allowed:
         spec.decision = "refuse"
